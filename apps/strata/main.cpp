@@ -1,0 +1,53 @@
+// The `strata` command line: one subcommand per job (pattern, plan, run, bench, ...).
+// Exit status: 0 success, 2 bad input (one `error: ...` line on stderr), 1 internal failure.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+
+#include "command_registry.h"
+#include "strata/core/error.h"
+
+namespace strata::cli {
+
+namespace {
+std::vector<const CommandRegistration*>& registry() {
+  static std::vector<const CommandRegistration*> commands;
+  return commands;
+}
+}  // namespace
+
+CommandRegistration::CommandRegistration(int order_, std::function<void(CLI::App&)> add_)
+    : order(order_), add(std::move(add_)) {
+  registry().push_back(this);
+}
+
+const std::vector<const CommandRegistration*>& registered_commands() { return registry(); }
+
+}  // namespace strata::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"strata: fast inference for hybrid Mamba2 / attention / MLP / MoE language models"};
+  app.require_subcommand(1);
+  auto commands = strata::cli::registered_commands();
+  std::sort(commands.begin(), commands.end(), [](auto* a, auto* b) { return a->order < b->order; });
+  for (const auto* command : commands) command->add(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const strata::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "internal error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
