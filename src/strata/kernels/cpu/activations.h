@@ -1,0 +1,85 @@
+// Activation math shared by the CPU decode kernels: SiLU, softplus and an AVX-512 exp, plus 16-lane
+// loads/stores of f32 or bf16 rows. Scalar forms are the portable fallback and handle vector tails;
+// the vector exp is a degree-7 polynomial after range reduction (about 1 ulp of std::exp).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "strata/core/dtype.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace strata::kernels::cpu {
+
+// SiLU as the CUDA conv kernel writes it, v / (1 + exp(-v)), so very negative v gives -0 rather than NaN.
+inline float silu(float v) { return v / (1.0f + std::exp(-v)); }
+
+// torch's softplus with threshold 20: above it the function is the identity to f32 precision.
+inline float softplus(float v) { return v > 20.0f ? v : std::log1p(std::exp(v)); }
+
+#if defined(__AVX512F__)
+
+inline __m512 exp_ps(__m512 x) {
+  // Clamp keeps 2^n finite; exp(-87.3) is the smallest normal, exp(88.7) the largest finite.
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.336f)), _mm512_set1_ps(88.722f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // ln2 split in two so n*ln2_hi is exact and r keeps full precision.
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+inline __m512 silu_ps(__m512 v) {
+  const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), v));
+  return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+inline __m512 load_bf16x16(const uint16_t* p) {
+  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+
+// Round to nearest even exactly like strata::f32_to_bf16 (the hardware VCVTNEPS2BF16 flushes
+// denormals, which would make vector and scalar tails disagree).
+inline void store_bf16x16(uint16_t* p, __m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i rounded = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
+  rounded = _mm512_srli_epi32(rounded, 16);
+  const __m512i abs = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
+  const __mmask16 nan = _mm512_cmpgt_epi32_mask(abs, _mm512_set1_epi32(0x7f800000));
+  const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+  rounded = _mm512_mask_mov_epi32(rounded, nan, quiet);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(rounded));
+}
+
+// Rows stored as f32 or bf16 (state pools), read and written as f32 lanes.
+inline __m512 load_x16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load_x16(const uint16_t* p) { return load_bf16x16(p); }
+inline void store_x16(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+inline void store_x16(uint16_t* p, __m512 v) { store_bf16x16(p, v); }
+
+#endif  // __AVX512F__
+
+inline float load_x1(const float* p) { return *p; }
+inline float load_x1(const uint16_t* p) { return bf16_to_f32(*p); }
+inline void store_x1(float* p, float v) { *p = v; }
+inline void store_x1(uint16_t* p, float v) { *p = f32_to_bf16(v); }
+// The value a store then load would give; lets a multi-token kernel carry exactly what a chain of
+// single-token calls would have stored.
+inline float round_trip(float v, const float*) { return v; }
+inline float round_trip(float v, const uint16_t*) { return bf16_to_f32(f32_to_bf16(v)); }
+
+}  // namespace strata::kernels::cpu
