@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -25,6 +27,25 @@ CommandRegistration::CommandRegistration(int order_, std::function<void(CLI::App
 
 const std::vector<const CommandRegistration*>& registered_commands() { return registry(); }
 
+namespace {
+// CLI11's "A subcommand is required" names neither the command nor what was typed; say both.
+std::string explain_missing_subcommand(CLI::App& app) {
+  CLI::App* deepest = &app;
+  std::string path = "strata";
+  for (;;) {
+    auto selected = deepest->get_subcommands();
+    if (selected.empty()) break;
+    deepest = selected.front();
+    path += " " + deepest->get_name();
+  }
+  std::string choices;
+  for (const CLI::App* sub : deepest->get_subcommands({})) choices += (choices.empty() ? "" : ", ") + sub->get_name();
+  const std::vector<std::string> extra = deepest->remaining();
+  if (!extra.empty()) return "unknown command '" + extra.front() + "' for '" + path + "' (expected one of: " + choices + ")";
+  return "'" + path + "' needs a command: " + choices;
+}
+}  // namespace
+
 }  // namespace strata::cli
 
 int main(int argc, char** argv) {
@@ -39,6 +60,12 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::RequiredError& e) {
+    const std::string message = std::string(e.what()).find("subcommand") != std::string::npos
+                                    ? strata::cli::explain_missing_subcommand(app)
+                                    : e.what();
+    std::fprintf(stderr, "error: %s\n", message.c_str());
+    return 2;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;

@@ -1,6 +1,7 @@
 #include "strata/cache/hash64.h"
 
 #include <cstring>
+#include <initializer_list>
 
 namespace strata::cache {
 namespace {

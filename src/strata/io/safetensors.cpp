@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "strata/core/error.h"
 
@@ -23,13 +22,27 @@ struct KnownDtype {
   std::optional<DType> dtype;
 };
 constexpr std::array<KnownDtype, 22> kKnownDtypes{{
-    {"BOOL", 8, DType::boolean}, {"U8", 8, DType::u8},       {"I8", 8, DType::i8},
-    {"I16", 16, DType::i16},     {"I32", 32, DType::i32},    {"I64", 64, DType::i64},
-    {"F16", 16, DType::f16},     {"BF16", 16, DType::bf16},  {"F32", 32, DType::f32},
-    {"F4", 4, std::nullopt},     {"F6_E2M3", 6, std::nullopt}, {"F6_E3M2", 6, std::nullopt},
-    {"F8_E5M2", 8, std::nullopt}, {"F8_E4M3", 8, std::nullopt}, {"F8_E8M0", 8, std::nullopt},
-    {"F8_E4M3FNUZ", 8, std::nullopt}, {"F8_E5M2FNUZ", 8, std::nullopt}, {"U16", 16, std::nullopt},
-    {"U32", 32, std::nullopt},   {"U64", 64, std::nullopt},  {"F64", 64, std::nullopt},
+    {"BOOL", 8, DType::boolean},
+    {"U8", 8, DType::u8},
+    {"I8", 8, DType::i8},
+    {"I16", 16, DType::i16},
+    {"I32", 32, DType::i32},
+    {"I64", 64, DType::i64},
+    {"F16", 16, DType::f16},
+    {"BF16", 16, DType::bf16},
+    {"F32", 32, DType::f32},
+    {"F4", 4, std::nullopt},
+    {"F6_E2M3", 6, std::nullopt},
+    {"F6_E3M2", 6, std::nullopt},
+    {"F8_E5M2", 8, std::nullopt},
+    {"F8_E4M3", 8, std::nullopt},
+    {"F8_E8M0", 8, std::nullopt},
+    {"F8_E4M3FNUZ", 8, std::nullopt},
+    {"F8_E5M2FNUZ", 8, std::nullopt},
+    {"U16", 16, std::nullopt},
+    {"U32", 32, std::nullopt},
+    {"U64", 64, std::nullopt},
+    {"F64", 64, std::nullopt},
     {"C64", 64, std::nullopt},
 }};
 
@@ -47,13 +60,18 @@ struct DuplicateKeyCheck {
 
   bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
     switch (event) {
-      case json::parse_event_t::object_start: open_objects.emplace_back(); break;
-      case json::parse_event_t::object_end: open_objects.pop_back(); break;
+      case json::parse_event_t::object_start:
+        open_objects.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        open_objects.pop_back();
+        break;
       case json::parse_event_t::key:
         if (!open_objects.back().insert(parsed.get<std::string>()).second && !duplicate)
           duplicate = parsed.get<std::string>();
         break;
-      default: break;
+      default:
+        break;
     }
     return true;
   }
@@ -71,12 +89,14 @@ std::string describe_json(const json& value) {
   return text;
 }
 
-// One tensor's header entry, checked against the data section; `where` prefixes every message.
+// One tensor's header entry, checked against the data section; `where` ("file: tensor 'name'") starts
+// every message.
 SafetensorsTensorInfo parse_entry(const std::string& where, const json& value, uint64_t data_size) {
-  if (!value.is_object()) fail("{}: entry is {}, expected an object with dtype, shape and data_offsets", where, describe_json(value));
+  if (!value.is_object())
+    fail("{} is {}, expected an object with dtype, shape and data_offsets", where, describe_json(value));
   auto field = [&](const char* key) -> const json& {
     auto it = value.find(key);
-    if (it == value.end()) fail("{}: missing \"{}\"", where, key);
+    if (it == value.end()) fail("{} is missing \"{}\"", where, key);
     return *it;
   };
   const json& dtype_json = field("dtype");
@@ -84,44 +104,54 @@ SafetensorsTensorInfo parse_entry(const std::string& where, const json& value, u
   const json& offsets_json = field("data_offsets");
 
   SafetensorsTensorInfo info;
-  if (!dtype_json.is_string()) fail("{}: dtype is {}, expected a string such as \"BF16\"", where, describe_json(dtype_json));
+  if (!dtype_json.is_string())
+    fail("{} dtype is {}, expected a string such as \"BF16\"", where, describe_json(dtype_json));
   info.dtype_name = dtype_json.get<std::string>();
   const KnownDtype* known = find_dtype(info.dtype_name);
-  if (!known) fail("{}: unknown dtype \"{}\"", where, info.dtype_name);
+  if (!known) fail("{} has unknown dtype \"{}\"", where, info.dtype_name);
   info.dtype = known->dtype;
 
-  if (!shape_json.is_array()) fail("{}: shape is {}, expected a list of non-negative integers", where, describe_json(shape_json));
+  if (!shape_json.is_array())
+    fail("{} shape is {}, expected a list of non-negative integers", where, describe_json(shape_json));
   // Overflow-safe element count: a hostile shape must not wrap around to a size that fits. The product of
   // the non-zero dimensions must fit too, or the strides of an empty tensor such as [0, 2^40, 2^40] would.
   uint64_t numel = 1;
   uint64_t nonzero_product = 1;
   bool overflow = false;
   for (const json& dim : shape_json) {
-    if (!dim.is_number_unsigned()) fail("{}: shape {} has a dimension that is not a non-negative integer", where, describe_json(shape_json));
+    if (!dim.is_number_unsigned())
+      fail("{} shape {} has a dimension that is not a non-negative integer", where,
+           describe_json(shape_json));
     const uint64_t d = dim.get<uint64_t>();
-    if (d > static_cast<uint64_t>(INT64_MAX)) fail("{}: shape {} has an absurd dimension", where, describe_json(shape_json));
+    if (d > static_cast<uint64_t>(INT64_MAX))
+      fail("{} shape {} has an absurd dimension", where, describe_json(shape_json));
     info.shape.push_back(static_cast<int64_t>(d));
     overflow = overflow || __builtin_mul_overflow(numel, d, &numel) ||
                __builtin_mul_overflow(nonzero_product, std::max<uint64_t>(d, 1), &nonzero_product) ||
                nonzero_product > static_cast<uint64_t>(INT64_MAX);
   }
   uint64_t bits = 0;
-  if (overflow || __builtin_mul_overflow(numel, known->bits, &bits) || numel > static_cast<uint64_t>(INT64_MAX))
-    fail("{}: shape {} overflows: its byte size does not fit in 64 bits", where, describe_json(shape_json));
-  if (bits % 8 != 0) fail("{}: shape {} of {} is not a whole number of bytes", where, describe_json(shape_json), info.dtype_name);
+  if (overflow || __builtin_mul_overflow(numel, known->bits, &bits) ||
+      numel > static_cast<uint64_t>(INT64_MAX))
+    fail("{} shape {} overflows: its byte size does not fit in 64 bits", where, describe_json(shape_json));
+  if (bits % 8 != 0)
+    fail("{} shape {} of {} is not a whole number of bytes", where, describe_json(shape_json),
+         info.dtype_name);
   const uint64_t nbytes = bits / 8;
 
   if (!offsets_json.is_array() || offsets_json.size() != 2 || !offsets_json[0].is_number_unsigned() ||
       !offsets_json[1].is_number_unsigned())
-    fail("{}: data_offsets is {}, expected [begin, end] as two non-negative integers", where, describe_json(offsets_json));
+    fail("{} data_offsets is {}, expected [begin, end] as two non-negative integers", where,
+         describe_json(offsets_json));
   info.data_begin = offsets_json[0].get<uint64_t>();
   info.data_end = offsets_json[1].get<uint64_t>();
   if (info.data_begin > info.data_end)
-    fail("{}: data_offsets [{}, {}] end before they begin", where, info.data_begin, info.data_end);
+    fail("{} data_offsets [{}, {}] end before they begin", where, info.data_begin, info.data_end);
   if (info.data_end > data_size)
-    fail("{}: data_offsets [{}, {}] exceed the data section ({} bytes)", where, info.data_begin, info.data_end, data_size);
+    fail("{} data_offsets [{}, {}] exceed the data section ({} bytes)", where, info.data_begin, info.data_end,
+         data_size);
   if (info.data_end - info.data_begin != nbytes)
-    fail("{}: data_offsets [{}, {}] span {} bytes, but {} {} needs {}", where, info.data_begin, info.data_end,
+    fail("{} data_offsets [{}, {}] span {} bytes, but {} {} needs {}", where, info.data_begin, info.data_end,
          info.data_end - info.data_begin, info.dtype_name, describe_json(shape_json), nbytes);
   return info;
 }
@@ -146,15 +176,19 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::byte* base = result.file_.data();
   const uint64_t file_size = result.file_.size();
 
-  if (file_size == 0) fail("{}: file is empty, expected a safetensors file (8-byte header length, JSON header, data)", file);
+  if (file_size == 0)
+    fail("{}: file is empty, expected a safetensors file (8-byte header length, JSON header, data)", file);
   if (file_size < 8) fail("{}: file is {} bytes, too short for the 8-byte header length", file, file_size);
   const uint64_t header_size = read_u64_le(base);
   if (header_size > kSafetensorsMaxHeaderBytes)
-    fail("{}: header length {} exceeds the {}-byte limit (not a safetensors file?)", file, header_size, kSafetensorsMaxHeaderBytes);
+    fail("{}: header length {} exceeds the {}-byte limit (not a safetensors file?)", file, header_size,
+         kSafetensorsMaxHeaderBytes);
   if (header_size > file_size - 8)
-    fail("{}: header length {} exceeds the file ({} bytes after the length field): truncated?", file, header_size, file_size - 8);
+    fail("{}: header length {} exceeds the file ({} bytes after the length field): truncated?", file,
+         header_size, file_size - 8);
   const char* header = reinterpret_cast<const char*>(base + 8);
-  if (header_size == 0 || header[0] != '{') fail("{}: header does not start with '{{': not a safetensors file", file);
+  if (header_size == 0 || header[0] != '{')
+    fail("{}: header does not start with '{{': not a safetensors file", file);
 
   DuplicateKeyCheck duplicates;
   json root;
@@ -170,9 +204,11 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::byte* data = base + 8 + header_size;
   for (const auto& [name, value] : root.items()) {
     if (name == "__metadata__") {
-      if (!value.is_object()) fail("{}: __metadata__ is {}, expected an object of strings", file, describe_json(value));
+      if (!value.is_object())
+        fail("{}: __metadata__ is {}, expected an object of strings", file, describe_json(value));
       for (const auto& [key, text] : value.items()) {
-        if (!text.is_string()) fail("{}: __metadata__ '{}' is {}, expected a string", file, key, describe_json(text));
+        if (!text.is_string())
+          fail("{}: __metadata__ '{}' is {}, expected a string", file, key, describe_json(text));
         result.metadata_.emplace(key, text.get<std::string>());
       }
       continue;
@@ -187,7 +223,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   std::vector<std::pair<const std::string*, const SafetensorsTensorInfo*>> by_offset;
   for (const auto& [name, entry] : result.entries_) by_offset.emplace_back(&name, &entry.info);
   std::sort(by_offset.begin(), by_offset.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.second->data_begin, a.second->data_end) < std::tie(b.second->data_begin, b.second->data_end);
+    return std::tie(a.second->data_begin, a.second->data_end) <
+           std::tie(b.second->data_begin, b.second->data_end);
   });
   uint64_t covered = 0;
   const std::string* previous = nullptr;
@@ -202,7 +239,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     previous = name;
   }
   if (covered != data_size)
-    fail("{}: data section is {} bytes but the tensors cover only {}: trailing bytes or a wrong header", file, data_size, covered);
+    fail("{}: data section is {} bytes but the tensors cover only {}: trailing bytes or a wrong header", file,
+         data_size, covered);
 
   for (auto& [name, entry] : result.entries_) {
     result.names_.push_back(name);
@@ -232,8 +270,10 @@ const SafetensorsTensorInfo& SafetensorsFile::info(std::string_view name) const 
 Tensor SafetensorsFile::get(std::string_view name) const {
   const Entry& e = entry(name);
   if (!e.info.dtype)
-    fail("{}: tensor '{}' has dtype {}, which strata does not support (supported: F32, F16, BF16, I64, I32, "
-         "I16, I8, U8, BOOL)", path().string(), name, e.info.dtype_name);
+    fail(
+        "{}: tensor '{}' has dtype {}, which strata does not support (supported: F32, F16, BF16, I64, I32, "
+        "I16, I8, U8, BOOL)",
+        path().string(), name, e.info.dtype_name);
   if (e.info.shape.size() > static_cast<size_t>(kMaxDims))
     fail("{}: tensor '{}' has rank {}, more than strata's maximum of {}", path().string(), name,
          e.info.shape.size(), kMaxDims);

@@ -28,12 +28,12 @@ std::optional<DType> dtype_from_safetensors(std::string_view name);
 
 // One tensor's header entry, as validated.
 struct SafetensorsTensorInfo {
-  std::string dtype_name;       // as written in the file, e.g. "BF16"
-  std::optional<DType> dtype;   // nullopt: a valid safetensors dtype strata cannot compute with (F64, F8_*)
-  std::vector<int64_t> shape;   // [] for a scalar
-  uint64_t data_begin = 0;      // [data_begin, data_end) relative to the data section
+  std::string dtype_name;      // as written in the file, e.g. "BF16"
+  std::optional<DType> dtype;  // nullopt: a valid safetensors dtype strata cannot compute with (F64, F8_*)
+  std::vector<int64_t> shape;  // [] for a scalar
+  uint64_t data_begin = 0;     // [data_begin, data_end) relative to the data section
   uint64_t data_end = 0;
-  bool copied = false;          // true when the bytes were misaligned in the file and live in a copy
+  bool copied = false;  // true when the bytes were misaligned in the file and live in a copy
 };
 
 class SafetensorsFile {

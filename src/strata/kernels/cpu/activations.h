@@ -9,7 +9,13 @@
 #include "strata/core/dtype.h"
 
 #if defined(__AVX512F__)
+// GCC 12.2 (PR105593) reports its own _mm512_undefined_* self-initialisations as uninitialised once
+// intrinsics are inlined at -O3; the diagnostic is located in the header, so silence it there only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 #endif
 
 namespace strata::kernels::cpu {
@@ -70,6 +76,23 @@ inline __m512 load_x16(const float* p) { return _mm512_loadu_ps(p); }
 inline __m512 load_x16(const uint16_t* p) { return load_bf16x16(p); }
 inline void store_x16(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
 inline void store_x16(uint16_t* p, __m512 v) { store_bf16x16(p, v); }
+
+// Horizontal sum. (GCC 12's _mm512_reduce_add_ps trips -Werror=uninitialized inside its own header.)
+inline float hsum_ps(__m512 v) {
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m256 s = _mm512_castps512_ps256(v);
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+}
+
+inline __m512 round_trip_x16(__m512 v, const float*) { return v; }
+inline __m512 round_trip_x16(__m512 v, const uint16_t*) {
+  alignas(32) uint16_t stored[16];
+  store_bf16x16(stored, v);
+  return load_bf16x16(stored);
+}
 
 #endif  // __AVX512F__
 

@@ -1,0 +1,314 @@
+// AVX-512 GEMM kernels. Weights are widened to f32 in registers (bf16: a 16-bit shift, which is exact;
+// f16: vcvtph2ps, also exact) and multiplied in f32, so results match an f32 reference up to summation
+// order. We deliberately do not use vdpbf16ps: it would round x to bf16 and lose precision.
+#include "strata/kernels/cpu/gemm_kernels.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+#define STRATA_GEMM_AVX512 1
+#else
+#define STRATA_GEMM_AVX512 0
+#endif
+
+namespace strata::kernels::detail {
+
+#if STRATA_GEMM_AVX512
+
+bool avx512_available() {
+  static const bool available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                __builtin_cpu_supports("avx512vl");
+  return available;
+}
+
+namespace {
+
+// Loaders of 16 consecutive weight elements as f32, one per stored dtype.
+struct F32Weight {
+  using T = float;
+  static __m512 load(const T* p) { return _mm512_loadu_ps(p); }
+  static __m512 load(const T* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+  static float scalar(T v) { return v; }
+};
+struct Bf16Weight {
+  using T = uint16_t;
+  static __m512 widen(__m256i h) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  static __m512 load(const T* p) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static __m512 load(const T* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
+  static float scalar(T v) { return bf16_to_f32(v); }
+};
+struct F16Weight {
+  using T = uint16_t;
+  static __m512 load(const T* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static __m512 load(const T* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+  static float scalar(T v) { return f16_to_f32(v); }
+};
+
+// Horizontal sum. (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized inside its own header.)
+float sum_lanes(__m512 v) {
+  __m512 s = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm512_add_ps(s, _mm512_shuffle_f32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+  __m128 q = _mm512_castps512_ps128(s);
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+}
+
+__mmask16 low_mask(int64_t count) {
+  return count >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << count) - 1u);
+}
+
+// ---- rows: y[m0.., n0..] = dot products of MR x rows with NR weight rows over the whole K ----------
+// Every weight element is loaded once per tile and used MR times; x rows stay in L1/L2.
+
+// Weight rows per tile for MR x rows: as many as fit in 32 zmm registers with MR·NR accumulators,
+// NR weight vectors and one x vector.
+constexpr int rows_tile_cols(int mr) {
+  constexpr std::array<int, 9> cols{0, 8, 8, 6, 6, 4, 4, 3, 3};
+  return cols[static_cast<size_t>(mr)];
+}
+constexpr int kRowsMaxM = 8;
+constexpr int64_t kRowsGroupCols = 24;  // a multiple of every rows_tile_cols: weight rows kept hot in L2
+
+template <class W, int MR, int NR>
+void rows_tile(const GemmProblem& p, int64_t m0, int64_t n0) {
+  const float* x = p.x + m0 * p.ldx;
+  const typename W::T* w = static_cast<const typename W::T*>(p.weight) + n0 * p.ldw;
+  __m512 acc[MR][NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= p.k; k += 16) {
+    __m512 wv[NR];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) wv[j] = W::load(w + j * p.ldw + k);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m512 xv = _mm512_loadu_ps(x + i * p.ldx + k);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+  }
+  if (k < p.k) {
+    const __mmask16 mask = low_mask(p.k - k);
+    __m512 wv[NR];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) wv[j] = W::load(w + j * p.ldw + k, mask);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m512 xv = _mm512_maskz_loadu_ps(mask, x + i * p.ldx + k);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    float* out = p.y + (m0 + i) * p.ldy + n0;
+    for (int j = 0; j < NR; ++j) {
+      const float base = (p.accumulate ? out[j] : 0.0f) + p.bias_at(n0 + j);
+      out[j] = base + sum_lanes(acc[i][j]);
+    }
+  }
+}
+
+// All weight rows [n_begin, n_end) against x rows [m0, m0 + MR).
+template <class W, int MR>
+void rows_strip(const GemmProblem& p, int64_t m0, int64_t n_begin, int64_t n_end) {
+  constexpr int NR = rows_tile_cols(MR);
+  int64_t n = n_begin;
+  for (; n + NR <= n_end; n += NR) rows_tile<W, MR, NR>(p, m0, n);
+  for (; n < n_end; ++n) rows_tile<W, MR, 1>(p, m0, n);
+}
+
+template <class W, size_t... I>
+constexpr auto rows_strip_table(std::index_sequence<I...>) {
+  using Fn = void (*)(const GemmProblem&, int64_t, int64_t, int64_t);
+  return std::array<Fn, sizeof...(I)>{rows_strip<W, static_cast<int>(I) + 1>...};
+}
+
+template <class W>
+void rows_kernel(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
+  static constexpr auto strips = rows_strip_table<W>(std::make_index_sequence<kRowsMaxM>{});
+  for (int64_t g = n_begin; g < n_end; g += kRowsGroupCols) {
+    const int64_t g_end = std::min(g + kRowsGroupCols, n_end);
+    for (int64_t m0 = 0; m0 < p.m; m0 += kRowsMaxM) {
+      const int64_t mr = std::min<int64_t>(kRowsMaxM, p.m - m0);
+      strips[static_cast<size_t>(mr - 1)](p, m0, g, g_end);
+    }
+  }
+}
+
+// ---- panels: blocked outer products for many rows ---------------------------------------------------
+// A panel of 32 weight rows × kPanelDepth columns is transposed to f32 [k][32] on the stack once and
+// reused by every row tile of x; a tile holds MR × 32 accumulators (MR = 12 uses 24 of 32 registers).
+
+constexpr int kPanelMaxM = 12;
+constexpr int64_t kPanelDepth = 128;  // 32 KiB f32 panel: lives in L1/L2 while all of M streams past
+
+// Transposes 16 vectors in place: r[i][j] becomes r[j][i].
+void transpose16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // u[4g + c]: in 128-bit lane l, rows 4g..4g+3 of column 4l + c.
+  for (int g = 0; g < 16; g += 4) {
+    u[g + 0] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+    u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xee);
+    u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+    u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+  }
+  for (int h = 0; h < 16; h += 8) {
+    for (int c = 0; c < 4; ++c) {
+      t[h + c] = _mm512_shuffle_f32x4(u[h + c], u[h + 4 + c], 0x88);
+      t[h + 4 + c] = _mm512_shuffle_f32x4(u[h + c], u[h + 4 + c], 0xdd);
+    }
+  }
+  for (int c = 0; c < 8; ++c) {
+    r[c] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0x88);
+    r[c + 8] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0xdd);
+  }
+}
+
+// panel[k][j] = weight[n0 + j][k0 + k] as f32, zero for j >= cols. Widening and transposing 16×16
+// blocks in registers keeps this well under a cycle per element (a scalar loop took ~5).
+template <class W>
+void pack_panel(const GemmProblem& p, int64_t n0, int64_t cols, int64_t k0, int64_t depth, float* panel) {
+  const typename W::T* w = static_cast<const typename W::T*>(p.weight) + n0 * p.ldw + k0;
+  for (int64_t half = 0; half < kPanelCols; half += 16) {
+    for (int64_t k = 0; k < depth; k += 16) {
+      const int64_t valid_k = std::min<int64_t>(16, depth - k);
+      const __mmask16 mask = low_mask(valid_k);
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j) {
+        const int64_t col = half + j;
+        if (col >= cols) r[j] = _mm512_setzero_ps();
+        else if (valid_k == 16) r[j] = W::load(w + col * p.ldw + k);
+        else r[j] = W::load(w + col * p.ldw + k, mask);
+      }
+      transpose16(r);
+      for (int64_t kk = 0; kk < valid_k; ++kk) _mm512_store_ps(panel + (k + kk) * kPanelCols + half, r[kk]);
+    }
+  }
+}
+
+struct PanelTileArgs {
+  const float* x;  // row tile start at column k0
+  int64_t ldx;
+  const float* panel;
+  int64_t depth;
+  float* y;  // row tile start at column n0
+  int64_t ldy;
+  __mmask16 mask0, mask1;  // valid columns in each half of the 32
+  bool load_y;             // add into the existing y (later depth blocks, or accumulate)
+  const float* add;        // 32 values added once (bias on the first depth block), or nullptr
+};
+
+template <int MR>
+void panel_tile(const PanelTileArgs& a) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  const float* b = a.panel;
+  for (int64_t k = 0; k < a.depth; ++k, b += kPanelCols) {
+    const __m512 b0 = _mm512_load_ps(b);
+    const __m512 b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const __m512 xi = _mm512_set1_ps(a.x[i * a.ldx + k]);
+      acc[i][0] = _mm512_fmadd_ps(xi, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(xi, b1, acc[i][1]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    float* row = a.y + i * a.ldy;
+    __m512 r0 = acc[i][0], r1 = acc[i][1];
+    if (a.add != nullptr) {
+      r0 = _mm512_add_ps(r0, _mm512_load_ps(a.add));
+      r1 = _mm512_add_ps(r1, _mm512_load_ps(a.add + 16));
+    }
+    if (a.load_y) {
+      r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(a.mask0, row));
+      r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(a.mask1, row + 16));
+    }
+    _mm512_mask_storeu_ps(row, a.mask0, r0);
+    _mm512_mask_storeu_ps(row + 16, a.mask1, r1);
+  }
+}
+
+template <size_t... I>
+constexpr auto panel_tile_table(std::index_sequence<I...>) {
+  using Fn = void (*)(const PanelTileArgs&);
+  return std::array<Fn, sizeof...(I)>{panel_tile<static_cast<int>(I) + 1>...};
+}
+
+template <class W>
+void panels_kernel(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
+  static constexpr auto tiles = panel_tile_table(std::make_index_sequence<kPanelMaxM>{});
+  alignas(64) float panel[kPanelDepth * kPanelCols];
+  alignas(64) float bias_block[kPanelCols];
+  // Depth blocks outermost: the x block [M, kPanelDepth] is re-read by every panel, so it should stay
+  // in L2/L3 while the panels of this thread's columns pass by.
+  for (int64_t k0 = 0; k0 < p.k; k0 += kPanelDepth) {
+    const int64_t depth = std::min(kPanelDepth, p.k - k0);
+    const bool first = k0 == 0;
+    for (int64_t n0 = n_begin; n0 < n_end; n0 += kPanelCols) {
+      const int64_t cols = std::min(kPanelCols, n_end - n0);
+      pack_panel<W>(p, n0, cols, k0, depth, panel);
+      const bool add_bias = first && p.bias != nullptr;
+      if (add_bias)
+        for (int64_t j = 0; j < kPanelCols; ++j) bias_block[j] = j < cols ? p.bias_at(n0 + j) : 0.0f;
+      PanelTileArgs a{};
+      a.ldx = p.ldx;
+      a.panel = panel;
+      a.depth = depth;
+      a.ldy = p.ldy;
+      a.mask0 = low_mask(cols);
+      a.mask1 = cols > 16 ? low_mask(cols - 16) : static_cast<__mmask16>(0);
+      a.load_y = !first || p.accumulate;
+      a.add = add_bias ? bias_block : nullptr;
+      for (int64_t m0 = 0; m0 < p.m; m0 += kPanelMaxM) {
+        const int64_t mr = std::min<int64_t>(kPanelMaxM, p.m - m0);
+        a.x = p.x + m0 * p.ldx + k0;
+        a.y = p.y + m0 * p.ldy + n0;
+        tiles[static_cast<size_t>(mr - 1)](a);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_rows_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
+  switch (p.weight_dtype) {
+    case DType::bf16: rows_kernel<Bf16Weight>(p, n_begin, n_end); break;
+    case DType::f16: rows_kernel<F16Weight>(p, n_begin, n_end); break;
+    default: rows_kernel<F32Weight>(p, n_begin, n_end); break;
+  }
+}
+
+void gemm_panels_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
+  switch (p.weight_dtype) {
+    case DType::bf16: panels_kernel<Bf16Weight>(p, n_begin, n_end); break;
+    case DType::f16: panels_kernel<F16Weight>(p, n_begin, n_end); break;
+    default: panels_kernel<F32Weight>(p, n_begin, n_end); break;
+  }
+}
+
+#else  // no AVX-512 in this build: gemm() never selects these, but keep them correct if called.
+
+bool avx512_available() { return false; }
+void gemm_rows_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end) { gemm_portable(p, n_begin, n_end); }
+void gemm_panels_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end) { gemm_portable(p, n_begin, n_end); }
+
+#endif
+
+}  // namespace strata::kernels::detail

@@ -1,0 +1,169 @@
+#include "strata/kernels/cpu/ssd_gemm.h"
+
+#include <algorithm>
+#include <cmath>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace strata::kernels::cpu {
+
+namespace {
+
+// Row-block height shared by both paths, so GemmCausal::k_through_row means the same thing everywhere.
+constexpr int64_t kRowBlock = 8;
+
+int64_t k_end_for_block(int64_t row0, int64_t rows, int64_t k, GemmCausal causal) {
+  return causal == GemmCausal::k_through_row ? std::min(k, row0 + rows) : k;
+}
+
+}  // namespace
+
+void ssd_gemm_portable(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                       int64_t ldb, float* c, int64_t ldc, bool accumulate, GemmCausal causal) {
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t row0 = i / kRowBlock * kRowBlock;
+    const int64_t k_end = k_end_for_block(row0, kRowBlock, k, causal);
+    const int64_t n_end = causal == GemmCausal::n_through_row ? std::min(n, i + 1) : n;
+    float* c_row = c + i * ldc;
+    if (!accumulate) std::fill(c_row, c_row + n_end, 0.0f);
+    for (int64_t kk = 0; kk < k_end; ++kk) {
+      const float a_ik = a[i * lda + kk];
+      const float* b_row = b + kk * ldb;
+      for (int64_t j = 0; j < n_end; ++j) c_row[j] += a_ik * b_row[j];
+    }
+  }
+}
+
+void ssd_exp_nonpositive_portable(const float* in, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = std::exp(std::min(in[i], 0.0f));
+}
+
+#if defined(__AVX512F__)
+
+namespace {
+
+inline __mmask16 tail_mask(int64_t remaining) {
+  if (remaining >= 16) return static_cast<__mmask16>(0xffff);
+  if (remaining <= 0) return 0;
+  return static_cast<__mmask16>((1u << remaining) - 1u);
+}
+
+// One register tile: ROWS rows × VECS·16 columns of C, accumulated over k_end steps of k. Each step loads
+// VECS vectors of B and broadcasts one A element per row: ROWS·VECS FMAs per VECS loads.
+template <int ROWS, int VECS>
+inline void tile(int64_t k_end, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                 int64_t ldc, __mmask16 mask0, __mmask16 mask1, bool accumulate) {
+  // Fully unrolled so GCC keeps acc in registers (a rolled loop over it spills every step).
+  __m512 acc[ROWS][VECS];
+#pragma GCC unroll 8
+  for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < VECS; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < k_end; ++kk) {
+    const float* b_row = b + kk * ldb;
+    __m512 b_vec[VECS];
+    b_vec[0] = _mm512_maskz_loadu_ps(mask0, b_row);
+    if constexpr (VECS == 2) b_vec[1] = _mm512_maskz_loadu_ps(mask1, b_row + 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < ROWS; ++r) {
+      const __m512 a_val = _mm512_set1_ps(a[r * lda + kk]);
+#pragma GCC unroll 2
+      for (int v = 0; v < VECS; ++v) acc[r][v] = _mm512_fmadd_ps(a_val, b_vec[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < ROWS; ++r) {
+    float* c_row = c + r * ldc;
+    for (int v = 0; v < VECS; ++v) {
+      const __mmask16 mask = v == 0 ? mask0 : mask1;
+      __m512 result = acc[r][v];
+      if (accumulate) result = _mm512_add_ps(result, _mm512_maskz_loadu_ps(mask, c_row + 16 * v));
+      _mm512_mask_storeu_ps(c_row + 16 * v, mask, result);
+    }
+  }
+}
+
+template <int VECS>
+void tile_rows(int64_t rows, int64_t k_end, const float* a, int64_t lda, const float* b, int64_t ldb,
+               float* c, int64_t ldc, __mmask16 mask0, __mmask16 mask1, bool accumulate) {
+  switch (rows) {
+    case 8: tile<8, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
+    case 7: tile<7, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
+    case 6: tile<6, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
+    case 5: tile<5, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
+    case 4: tile<4, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
+    case 3: tile<3, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
+    case 2: tile<2, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
+    default: tile<1, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
+  }
+}
+
+inline __m512 exp_nonpositive(__m512 x) {
+  // Below -104 even the smallest denormal is out of reach; the clamp keeps n finite for scalef.
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_setzero_ps()), _mm512_set1_ps(-104.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // ln2 in two parts: n·ln2_hi is exact, so r = x − n·ln2 keeps full precision, |r| <= ln2/2.
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  // Taylor to degree 7 on |r| <= 0.347: truncation error below 1e-8 relative.
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  // scalef multiplies by 2^n with correct rounding into the denormal range (no bit tricks on n).
+  return _mm512_scalef_ps(p, n);
+}
+
+}  // namespace
+
+void ssd_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+              float* c, int64_t ldc, bool accumulate, GemmCausal causal) {
+  // Column strips outermost: a strip of B (k × 32 floats, 32 KB at k = 256) stays in L1 while every
+  // row block of A streams past it.
+  for (int64_t col = 0; col < n; col += 32) {
+    const int64_t width = std::min<int64_t>(32, n - col);
+    const __mmask16 mask0 = tail_mask(width);
+    const __mmask16 mask1 = tail_mask(width - 16);
+    for (int64_t row0 = 0; row0 < m; row0 += kRowBlock) {
+      const int64_t rows = std::min(kRowBlock, m - row0);
+      if (causal == GemmCausal::n_through_row && col >= row0 + rows) continue;
+      const int64_t k_end = k_end_for_block(row0, rows, k, causal);
+      const float* a_block = a + row0 * lda;
+      float* c_block = c + row0 * ldc + col;
+      if (width > 16) {
+        tile_rows<2>(rows, k_end, a_block, lda, b + col, ldb, c_block, ldc, mask0, mask1, accumulate);
+      } else {
+        tile_rows<1>(rows, k_end, a_block, lda, b + col, ldb, c_block, ldc, mask0, mask1, accumulate);
+      }
+    }
+  }
+}
+
+void ssd_exp_nonpositive(const float* in, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, exp_nonpositive(_mm512_loadu_ps(in + i)));
+  if (i < n) {
+    const __mmask16 mask = tail_mask(n - i);
+    _mm512_mask_storeu_ps(out + i, mask, exp_nonpositive(_mm512_maskz_loadu_ps(mask, in + i)));
+  }
+}
+
+#else  // no AVX-512: the portable loops (GCC auto-vectorises the inner gemm loop for AVX2)
+
+void ssd_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+              float* c, int64_t ldc, bool accumulate, GemmCausal causal) {
+  ssd_gemm_portable(m, n, k, a, lda, b, ldb, c, ldc, accumulate, causal);
+}
+
+void ssd_exp_nonpositive(const float* in, float* out, int64_t n) { ssd_exp_nonpositive_portable(in, out, n); }
+
+#endif
+
+}  // namespace strata::kernels::cpu

@@ -1,0 +1,370 @@
+#include "strata/schedule/hf_schedule.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "strata/core/error.h"
+
+namespace strata::schedule {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kFloatKey = "__float__";
+
+bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// Rewrites bare Infinity / -Infinity / NaN outside string literals as {"__float__": "..."}, the form
+// transformers 5 writes, so one decoder handles both.
+std::string quote_non_finite(std::string_view text) {
+  static constexpr std::string_view kTokens[] = {"-Infinity", "Infinity", "NaN"};
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out += c;
+      continue;
+    }
+    bool replaced = false;
+    if (i == 0 || !is_word_char(text[i - 1])) {
+      for (std::string_view token : kTokens) {
+        const size_t end = i + token.size();
+        if (text.substr(i, token.size()) == token && (end == text.size() || !is_word_char(text[end]))) {
+          out += fmt::format("{{\"{}\":\"{}\"}}", kFloatKey, token);
+          i = end - 1;
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
+void decode_floats(json& value, std::string_view filename) {
+  if (value.is_object()) {
+    if (value.size() == 1 && value.contains(kFloatKey)) {
+      const json& encoded = value[std::string(kFloatKey)];
+      const std::string text = encoded.is_string() ? encoded.get<std::string>() : encoded.dump();
+      if (text == "Infinity") value = std::numeric_limits<double>::infinity();
+      else if (text == "-Infinity") value = -std::numeric_limits<double>::infinity();
+      else if (text == "NaN") value = std::numeric_limits<double>::quiet_NaN();
+      else fail("config {}: {{\"__float__\": {}}} is not a float; expected \"Infinity\", \"-Infinity\" or \"NaN\"",
+                filename, encoded.dump());
+      return;
+    }
+    for (auto& [key, item] : value.items()) decode_floats(item, filename);
+  } else if (value.is_array()) {
+    for (json& item : value) decode_floats(item, filename);
+  }
+}
+
+// Typed field access with errors that name the field and the file.
+class Fields {
+ public:
+  Fields(const json& object, std::string_view filename, std::string prefix = "")
+      : object_(object), filename_(filename), prefix_(std::move(prefix)) {}
+
+  // The first of `keys` present (and not null), if any.
+  const json* find(std::initializer_list<const char*> keys, std::string* found = nullptr) const {
+    for (const char* key : keys) {
+      auto it = object_.find(key);
+      if (it != object_.end() && !it->is_null()) {
+        if (found) *found = key;
+        return &*it;
+      }
+    }
+    return nullptr;
+  }
+
+  std::optional<int64_t> optional_int(std::initializer_list<const char*> keys) const {
+    std::string key;
+    const json* v = find(keys, &key);
+    if (!v) return std::nullopt;
+    if (v->is_number_integer()) return v->get<int64_t>();
+    if (v->is_number_unsigned()) {
+      if (v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        fail("config {}: field '{}{}' is {}; expected a smaller integer", filename_, prefix_, key, v->dump());
+      return static_cast<int64_t>(v->get<uint64_t>());
+    }
+    if (v->is_number_float()) {
+      const double d = v->get<double>();
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) return static_cast<int64_t>(d);
+    }
+    fail("config {}: field '{}{}' is {}; expected an integer", filename_, prefix_, key, v->dump());
+  }
+
+  int64_t required_int(std::initializer_list<const char*> keys, std::string_view why) const {
+    if (auto v = optional_int(keys)) return *v;
+    fail("config {}: missing field {}; expected an integer ({})", filename_, names(keys), why);
+  }
+
+  std::optional<std::string> optional_string(std::initializer_list<const char*> keys) const {
+    std::string key;
+    const json* v = find(keys, &key);
+    if (!v) return std::nullopt;
+    if (!v->is_string()) fail("config {}: field '{}{}' is {}; expected a string", filename_, prefix_, key, v->dump());
+    return v->get<std::string>();
+  }
+
+  std::string names(std::initializer_list<const char*> keys) const {
+    std::string out;
+    for (const char* key : keys) out += fmt::format("{}'{}{}'", out.empty() ? "" : " or ", prefix_, key);
+    return out;
+  }
+
+ private:
+  const json& object_;
+  std::string_view filename_;
+  std::string prefix_;
+};
+
+char symbol_of_block_type(const json& entry, size_t index, std::string_view field, std::string_view filename) {
+  if (entry.is_string()) {
+    const std::string name = entry.get<std::string>();
+    if (name == "mamba" || name == "linear_attention" || name == "M") return 'M';
+    if (name == "attention" || name == "full_attention" || name == "*") return '*';
+    if (name == "mlp" || name == "-") return '-';
+    if (name == "moe" || name == "E") return 'E';
+  }
+  fail("config {}: {}[{}] is {}; expected \"mamba\" (or \"linear_attention\"), \"attention\" (or "
+       "\"full_attention\"), \"mlp\" or \"moe\"",
+       filename, field, index, entry.dump());
+}
+
+// A pattern string from either a pattern field or a list-of-block-types field.
+std::optional<std::string> layout(const json& config, const char* pattern_field, const char* list_field,
+                                  std::string_view filename) {
+  const Fields fields(config, filename);
+  if (auto pattern = fields.optional_string({pattern_field})) return pattern;
+  auto it = config.find(list_field);
+  if (it == config.end() || it->is_null()) return std::nullopt;
+  if (!it->is_array()) fail("config {}: field '{}' is {}; expected a list of block types", filename, list_field,
+                            it->dump().substr(0, 80));
+  std::string pattern;
+  for (size_t i = 0; i < it->size(); ++i) pattern += symbol_of_block_type((*it)[i], i, list_field, filename);
+  return pattern;
+}
+
+void read_attention(const Fields& f, ModelDims& dims, std::string_view why) {
+  dims.attention.n_heads = f.required_int({"num_attention_heads"}, why);
+  dims.attention.n_kv_heads = f.required_int({"num_key_value_heads"}, why);
+  dims.attention.head_dim = f.required_int({"head_dim", "attention_head_dim"}, why);
+}
+
+HfModel nemotron_h(const json& config, std::string_view filename) {
+  const Fields f(config, filename);
+  HfModel model;
+  model.model_type = "nemotron_h";
+  const std::optional<std::string> main = layout(config, "hybrid_override_pattern", "layers_block_type", filename);
+  if (!main)
+    fail("config {}: missing field 'hybrid_override_pattern' or 'layers_block_type'; expected the layer layout",
+         filename);
+  if (main->find('/') != std::string::npos)
+    fail("config {}: 'hybrid_override_pattern' contains '/'; expected MTP layers in 'mtp_hybrid_override_pattern'",
+         filename);
+  if (auto n = f.optional_int({"num_hidden_layers"}); n && *n != static_cast<int64_t>(main->size()))
+    fail("config {}: 'num_hidden_layers' is {} but the layer layout has {} layers; expected them to agree", filename,
+         *n, main->size());
+
+  std::string pattern = *main;
+  const std::optional<std::string> mtp =
+      layout(config, "mtp_hybrid_override_pattern", "mtp_layers_block_type", filename);
+  const std::optional<int64_t> depths = f.optional_int({"num_nextn_predict_layers"});
+  if (mtp && !mtp->empty()) {
+    const int64_t n = depths.value_or(1);
+    if (n < 1 || n > 64)
+      fail("config {}: 'num_nextn_predict_layers' is {}; expected 1 to 64 with an MTP pattern", filename, n);
+    for (int64_t d = 0; d < n; ++d) pattern += "/" + *mtp;
+  } else if (depths && *depths > 0) {
+    fail("config {}: 'num_nextn_predict_layers' is {} but there is no 'mtp_hybrid_override_pattern' or "
+         "'mtp_layers_block_type'; expected the MTP layer layout",
+         filename, *depths);
+  }
+  try {
+    model.schedule = schedule_from_pattern(pattern);
+  } catch (const Error& e) {
+    fail("config {}: bad layer layout: {}", filename, e.what());
+  }
+
+  ModelDims& dims = model.dims;
+  dims.hidden_size = f.required_int({"hidden_size"}, "the model width");
+  dims.vocab_size = f.required_int({"vocab_size"}, "the vocabulary size");
+  if (main->find('M') != std::string::npos) {
+    const char* why = "the pattern has mamba layers";
+    dims.mamba.n_heads = f.required_int({"mamba_num_heads"}, why);
+    dims.mamba.head_dim = f.required_int({"mamba_head_dim"}, why);
+    dims.mamba.state_size = f.required_int({"ssm_state_size"}, why);
+    dims.mamba.n_groups = f.required_int({"n_groups", "mamba_n_groups"}, why);
+    dims.mamba.conv_kernel = f.required_int({"conv_kernel", "mamba_d_conv"}, why);
+    dims.mamba.chunk_size = f.optional_int({"chunk_size", "mamba_chunk_size"}).value_or(128);
+  }
+  if (pattern.find('*') != std::string::npos) read_attention(f, dims, "the pattern has attention layers");
+  return model;
+}
+
+HfModel mamba2_hf(const json& config, std::string_view filename) {
+  const Fields f(config, filename);
+  HfModel model;
+  model.model_type = "mamba2";
+  const int64_t n_layers = f.required_int({"num_hidden_layers"}, "the number of layers");
+  if (n_layers < 1 || n_layers > 100000)
+    fail("config {}: 'num_hidden_layers' is {}; expected 1 to 100000", filename, n_layers);
+  model.schedule = schedule_from_pattern(std::string(static_cast<size_t>(n_layers), 'M'));
+  ModelDims& dims = model.dims;
+  const char* why = "a mamba2 dimension";
+  dims.hidden_size = f.required_int({"hidden_size"}, "the model width");
+  dims.vocab_size = f.required_int({"vocab_size"}, "the vocabulary size");
+  dims.mamba.n_heads = f.required_int({"num_heads"}, why);
+  dims.mamba.head_dim = f.required_int({"head_dim"}, why);
+  dims.mamba.state_size = f.required_int({"state_size"}, why);
+  dims.mamba.n_groups = f.required_int({"n_groups"}, why);
+  dims.mamba.conv_kernel = f.required_int({"conv_kernel"}, why);
+  dims.mamba.chunk_size = f.optional_int({"chunk_size"}).value_or(256);
+  return model;
+}
+
+// mamba_ssm's MambaConfig: ssm_cfg holds Mamba2 constructor overrides (defaults from mamba2.py),
+// attn_layer_idx puts attention mixers at those layers, d_intermediate > 0 adds an MLP to every layer.
+HfModel mamba2_ssm(const json& config, std::string_view filename) {
+  const Fields f(config, filename);
+  HfModel model;
+  model.model_type = "mamba2";
+  const int64_t n_layers = f.required_int({"n_layer"}, "the number of layers");
+  if (n_layers < 1 || n_layers > 100000) fail("config {}: 'n_layer' is {}; expected 1 to 100000", filename, n_layers);
+  const int64_t d_model = f.required_int({"d_model"}, "the model width");
+  ModelDims& dims = model.dims;
+  dims.hidden_size = d_model;
+  const int64_t vocab = f.required_int({"vocab_size"}, "the vocabulary size");
+  const int64_t multiple = f.optional_int({"pad_vocab_size_multiple"}).value_or(1);
+  if (vocab < 1 || multiple < 1)
+    fail("config {}: vocab_size {} / pad_vocab_size_multiple {}; expected both >= 1", filename, vocab, multiple);
+  dims.vocab_size = (vocab + multiple - 1) / multiple * multiple;
+
+  json empty = json::object();
+  const json* ssm_cfg = f.find({"ssm_cfg"});
+  if (ssm_cfg && !ssm_cfg->is_object())
+    fail("config {}: field 'ssm_cfg' is {}; expected an object", filename, ssm_cfg->dump().substr(0, 80));
+  const Fields ssm(ssm_cfg ? *ssm_cfg : empty, filename, "ssm_cfg.");
+  if (auto layer = ssm.optional_string({"layer"}); layer && *layer != "Mamba2")
+    fail("config {}: 'ssm_cfg.layer' is \"{}\"; only \"Mamba2\" is supported", filename, *layer);
+  const int64_t expand = ssm.optional_int({"expand"}).value_or(2);
+  dims.mamba.head_dim = ssm.optional_int({"headdim"}).value_or(64);
+  dims.mamba.state_size = ssm.optional_int({"d_state"}).value_or(128);
+  dims.mamba.n_groups = ssm.optional_int({"ngroups"}).value_or(1);
+  dims.mamba.conv_kernel = ssm.optional_int({"d_conv"}).value_or(4);
+  dims.mamba.chunk_size = ssm.optional_int({"chunk_size"}).value_or(256);
+  if (expand < 1 || dims.mamba.head_dim < 1 || d_model < 1 || (expand * d_model) % dims.mamba.head_dim != 0)
+    fail("config {}: expand ({}) x d_model ({}) must be a positive multiple of ssm_cfg.headdim ({})", filename,
+         expand, d_model, dims.mamba.head_dim);
+  dims.mamba.n_heads = expand * d_model / dims.mamba.head_dim;
+
+  std::vector<bool> attention(static_cast<size_t>(n_layers), false);
+  if (const json* idx = f.find({"attn_layer_idx"})) {
+    if (!idx->is_array()) fail("config {}: field 'attn_layer_idx' is {}; expected a list of layer indices", filename,
+                               idx->dump().substr(0, 80));
+    for (const json& i : *idx) {
+      if (!i.is_number_integer() || i.get<int64_t>() < 0 || i.get<int64_t>() >= n_layers)
+        fail("config {}: 'attn_layer_idx' entry {} is not a layer index in [0, {})", filename, i.dump(), n_layers);
+      attention[static_cast<size_t>(i.get<int64_t>())] = true;
+    }
+  }
+  const int64_t d_intermediate = f.optional_int({"d_intermediate"}).value_or(0);
+  for (int64_t i = 0; i < n_layers; ++i) {
+    LayerSpec layer = attention[static_cast<size_t>(i)] ? full_attention_layer(static_cast<int>(i))
+                                                        : mamba2_layer(static_cast<int>(i));
+    if (d_intermediate > 0) layer.ffn = FfnKind::mlp;
+    model.schedule.layers.push_back(layer);
+  }
+  validate_schedule(model.schedule);
+  if (std::find(attention.begin(), attention.end(), true) != attention.end()) {
+    const json* attn_cfg = f.find({"attn_cfg"});
+    if (!attn_cfg || !attn_cfg->is_object())
+      fail("config {}: missing field 'attn_cfg' (an object); expected it because 'attn_layer_idx' is not empty",
+           filename);
+    const Fields attn(*attn_cfg, filename, "attn_cfg.");
+    const int64_t heads = attn.required_int({"num_heads"}, "attn_layer_idx is not empty");
+    if (heads < 1) fail("config {}: 'attn_cfg.num_heads' is {}; expected >= 1", filename, heads);
+    dims.attention.n_heads = heads;
+    dims.attention.n_kv_heads = attn.optional_int({"num_heads_kv"}).value_or(heads);
+    dims.attention.head_dim = attn.optional_int({"head_dim"}).value_or(d_model / heads);
+  }
+  return model;
+}
+
+}  // namespace
+
+json parse_config_json(std::string_view text, std::string_view filename) {
+  json config;
+  try {
+    config = json::parse(quote_non_finite(text));
+  } catch (const json::exception& e) {
+    fail("config {}: not valid JSON: {}", filename, e.what());
+  }
+  if (!config.is_object()) fail("config {}: top level is {}; expected a JSON object", filename, config.type_name());
+  decode_floats(config, filename);
+  return config;
+}
+
+HfModel schedule_from_hf_config(const json& config, std::string_view filename) {
+  if (!config.is_object()) fail("config {}: top level is {}; expected a JSON object", filename, config.type_name());
+  const Fields f(config, filename);
+  const std::optional<std::string> model_type = f.optional_string({"model_type"});
+  HfModel model;
+  if (model_type == "nemotron_h") {
+    model = nemotron_h(config, filename);
+  } else if (model_type == "mamba2" || !model_type) {
+    // mamba_ssm's own config.json has no model_type; it is recognised by d_model/n_layer.
+    if (config.contains("d_model") || config.contains("n_layer"))
+      model = mamba2_ssm(config, filename);
+    else if (model_type)
+      model = mamba2_hf(config, filename);
+    else
+      fail("config {}: missing field 'model_type'; expected \"nemotron_h\" or \"mamba2\" (or a mamba_ssm config "
+           "with 'd_model' and 'n_layer')",
+           filename);
+  } else {
+    fail("config {}: model_type \"{}\" is not supported; expected \"nemotron_h\" or \"mamba2\"", filename,
+         *model_type);
+  }
+  try {
+    validate_dims(model.schedule, model.dims);
+  } catch (const Error& e) {
+    fail("config {}: {}", filename, e.what());
+  }
+  return model;
+}
+
+HfModel load_hf_config(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) fail("cannot open config '{}'; expected a readable config.json", path);
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) fail("cannot read config '{}'", path);
+  return schedule_from_hf_config(parse_config_json(text.str(), path), path);
+}
+
+}  // namespace strata::schedule

@@ -1,0 +1,87 @@
+// `strata pattern ...` as a user runs it: JSON shapes, exit codes, and hostile input that must
+// produce one `error:` line and exit status 2, never a crash.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "run_cli.h"
+
+namespace strata {
+namespace {
+
+using testing::run_strata;
+
+nlohmann::json json_of(const testing::CliResult& r) {
+  EXPECT_EQ(r.status, 0) << r.err;
+  return nlohmann::json::parse(r.out);
+}
+
+void expect_one_line_error(const testing::CliResult& r, const std::string& contains) {
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_TRUE(r.err.starts_with("error: ")) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(PatternCli, ParseJson) {
+  EXPECT_EQ(run_strata("pattern", "parse", "M*M*/MM/MM", "--json").out,
+            "{\"main\":\"M*M*\",\"mtp\":\"MM\",\"mtp_depths\":2}\n");
+  const auto j = json_of(run_strata("pattern", "parse", "/MM", "--json"));
+  EXPECT_TRUE(j["main"].is_null());
+  EXPECT_EQ(j["mtp"], "MM");
+  const auto empty = json_of(run_strata("pattern", "parse", "", "--json"));
+  EXPECT_EQ(empty["main"], "");
+  EXPECT_TRUE(empty["mtp"].is_null());
+  EXPECT_TRUE(json_of(run_strata("pattern", "parse", "/", "--json"))["main"].is_null());
+}
+
+TEST(PatternCli, AllocateMapsCounts) {
+  EXPECT_EQ(json_of(run_strata("pattern", "allocate", "--layers", "10", "--attention-ratio", "0.25", "--json"))["layers"],
+            "MMM*MM*MMM");
+  // Ratios are read as Python's float() reads them: underscores and whitespace allowed.
+  EXPECT_EQ(json_of(run_strata("pattern", "allocate", "--layers", "1_2", "--attention-ratio", " 0.75 ", "--json"))["layers"],
+            "*M****M***M*");
+  EXPECT_EQ(json_of(run_strata("pattern", "allocate", "--layers", "10", "--attention-ratio", "0.2", "--override",
+                               "M*MMMMMM*M", "--json"))["layers"],
+            "M*MMMMMM*M");
+  const auto maps = json_of(run_strata("pattern", "maps", "M*M-E", "--json"));
+  EXPECT_EQ(maps.dump(), R"({"*":{"1":0},"-":{"3":0},"E":{"4":0},"M":{"0":0,"2":1}})");  // nlohmann sorts on parse
+  EXPECT_EQ(run_strata("pattern", "maps", "M*M-E", "--json").out,
+            "{\"*\":{\"1\":0},\"M\":{\"0\":0,\"2\":1},\"-\":{\"3\":0},\"E\":{\"4\":0}}\n");
+  EXPECT_EQ(run_strata("pattern", "counts", "M-M-M-M*-/MM/MM", "--json").out,
+            "{\"M\":8,\"*\":1,\"-\":4,\"E\":0}\n");
+  EXPECT_EQ(run_strata("pattern", "allocate", "--layers", "8", "--mlp-ratio", "0.125").out, "MMMMMMM-\n");
+}
+
+TEST(PatternCli, HostileInputIsOneErrorLineAndExitTwo) {
+  expect_one_line_error(run_strata("pattern", "parse", "MX", "--json"), "'X' is not a valid layer symbol");
+  expect_one_line_error(run_strata("pattern", "parse", "MM/M*/MM"), "All MTP patterns must be identical");
+  expect_one_line_error(run_strata("pattern", "parse", "M\nM"), "'\\n'");
+  expect_one_line_error(run_strata("pattern", "parse", "M\xff\xfe"), "'\\xff'");
+  expect_one_line_error(run_strata("pattern", "maps", "M/M"), "'/'");
+  expect_one_line_error(run_strata("pattern", "counts", "M*/X"), "In MTP pattern");
+  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "abc"), "--layers");
+  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "99999999999999999999999"), "--layers");
+  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "0"), "must be > 0");
+  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--attention-ratio", "0x1p-2"),
+                        "could not convert");
+  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--attention-ratio", "nan"),
+                        "attention ratio");
+  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--attention-ratio", "0.7",
+                                   "--mlp-ratio", "0.4"), "<= 1");
+  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--override", ""), "wrong length");
+  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "3", "--override", "M*/"), "'/'");
+  expect_one_line_error(run_strata("pattern"), "needs a command: parse, allocate, maps, counts");
+  expect_one_line_error(run_strata("pattern", "parse"), "PATTERN");
+  expect_one_line_error(run_strata("pattern", "frobnicate"), "frobnicate");
+  expect_one_line_error(run_strata("no-such-command"), "no-such-command");
+}
+
+TEST(PatternCli, HelpExitsZero) {
+  const auto r = run_strata("pattern", "allocate", "--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--attention-ratio"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace strata
