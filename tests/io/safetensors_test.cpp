@@ -4,6 +4,7 @@
 #include "strata/io/safetensors.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <random>
@@ -252,6 +253,24 @@ TEST(Safetensors, MissingTensorAndAbsentMetadata) {
   EXPECT_NE(message.find(path.string()), std::string::npos) << message;
   EXPECT_NE(message.find("'other'"), std::string::npos) << message;
   EXPECT_EQ(file.get("only").ptr<int8_t>()[0], -1);
+}
+
+}  // namespace
+}  // namespace strata::io
+
+namespace strata::io {
+namespace {
+
+TEST(Safetensors, EmptyCheckpointAndFifoAreHandled) {
+  ScratchDir dir;
+  write_safetensors(dir / "e.safetensors", {});
+  EXPECT_EQ(read_bytes(dir / "e.safetensors"), raw_safetensors("{}      ", ""));
+  EXPECT_EQ(SafetensorsFile::open(dir / "e.safetensors").size(), 0u);
+  // A FIFO must be refused at once rather than block open() waiting for a writer.
+  const auto fifo = dir / "fifo.safetensors";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string message = error_of([&] { SafetensorsFile::open(fifo); });
+  EXPECT_NE(message.find("not a regular file"), std::string::npos) << message;
 }
 
 }  // namespace

@@ -27,7 +27,8 @@ struct FileDescriptor {
 
 MappedFile MappedFile::open(const std::filesystem::path& path) {
   FileDescriptor file;
-  file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO given by mistake must fail the regular-file check below, not hang in open().
+  file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (file.fd < 0) fail("{}: cannot open: {}", path.string(), std::strerror(errno));
   struct stat info {};
   if (::fstat(file.fd, &info) != 0) fail("{}: cannot stat: {}", path.string(), std::strerror(errno));
