@@ -526,12 +526,14 @@ def make_fixture(fixture, root, versions):
         model64 = copy.deepcopy(model).double()
         if grouped_norm:
             patch_grouped_gated_norm(model64, config.n_groups, [0])
+        patch_float64_experts(model64)
         with torch.no_grad():
             logits64 = model64(input_ids=ids, use_cache=False).logits.double()
         meta["reference_float32_vs_float64_max_abs"] = float((logits.double() - logits64).abs().max())
     except Exception as exc:  # noqa: BLE001
         meta["reference_float32_vs_float64_max_abs"] = f"failed: {type(exc).__name__}: {exc}"[:300]
 
+    meta["transformers_notes"] = transformers_notes(fixture, config, out_dir)
     meta["warnings"] = warnings
     for w in warnings:
         print("WARNING:", name, w)
@@ -554,6 +556,44 @@ def make_fixture(fixture, root, versions):
     for key, (dtype, shape) in tensors.items():
         print(f"  {key:70s} {dtype:5s} {shape}")
     print("files:", {f: os.path.getsize(os.path.join(out_dir, f)) for f in sorted(os.listdir(out_dir))})
+
+
+def patch_float64_experts(model):
+    """transformers' grouped-matmul experts refuse float64; a plain loop does the same sum for the fp64 check."""
+
+    def loop_forward(self, hidden_states, top_k_index, top_k_weights):
+        out = torch.zeros_like(hidden_states)
+        for k in range(top_k_index.shape[1]):
+            for expert in top_k_index[:, k].unique().tolist():
+                rows = (top_k_index[:, k] == expert).nonzero().squeeze(-1)
+                h = self.act_fn(F.linear(hidden_states[rows], self.up_proj[expert]))
+                h = F.linear(h, self.down_proj[expert])
+                out.index_add_(0, rows, h * top_k_weights[rows, k, None].to(h.dtype))
+        return out
+
+    for m in model.modules():
+        if isinstance(getattr(m, "up_proj", None), torch.nn.Parameter) and m.up_proj.ndim == 3:
+            m.forward = types.MethodType(loop_forward, m)
+
+
+def transformers_notes(fixture, config, out_dir):
+    """What a reader of this fixture must know about transformers' own behaviour."""
+    notes = []
+    limit = tuple(float(v) for v in config.time_step_limit)
+    if fixture["family"] == "mamba2" and limit != (0.0, float("inf")):
+        notes.append("transformers' Mamba2 single-token decode (mamba2_selective_state_update, like mamba_ssm's "
+                     "selective_state_update) does not apply time_step_limit, while its chunked prefill does: hence "
+                     "the large transformers_decode_vs_reference_max_abs. The fixture logits clamp dt at every "
+                     "token; an engine must clamp in decode too to match them in every mode.")
+    if fixture["family"] == "nemotron_h":
+        notes.append("transformers' Nemotron-H ignores config.time_step_limit: its prefill clamps dt to "
+                     "[time_step_min, inf) and its decode does not clamp. Here dt stays far above time_step_min "
+                     "(see dt_after_softplus), so no clamp is active and [0, inf) gives the same logits.")
+    with open(os.path.join(out_dir, "config.json")) as f:
+        if "__float__" in f.read():
+            notes.append('config.json: transformers writes the infinite time_step_limit bound as '
+                         '{"__float__": "Infinity"} (older versions wrote a bare Infinity).')
+    return notes
 
 
 def json_safe(value):

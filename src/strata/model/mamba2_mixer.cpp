@@ -1,0 +1,181 @@
+#include "strata/model/mamba2_mixer.h"
+
+#include <cmath>
+#include <string>
+
+#include "strata/core/convert.h"
+#include "strata/core/error.h"
+#include "strata/kernels/cpu/conv1d.h"
+#include "strata/kernels/cpu/gemm.h"
+#include "strata/kernels/cpu/rms_norm.h"
+#include "strata/kernels/cpu/ssd_scan.h"
+#include "strata/kernels/cpu/state_update.h"
+
+namespace strata::model {
+
+namespace cpu = kernels::cpu;
+
+namespace {
+
+Tensor absent() { return Tensor{}; }
+
+void expect_shape(const Tensor& t, std::initializer_list<int64_t> shape, const std::string& name, const char* what) {
+  bool ok = t.data != nullptr && t.ndim == static_cast<int>(shape.size());
+  size_t d = 0;
+  for (int64_t s : shape) ok = ok && t.shape[d++] == s;
+  if (!ok) {
+    std::string expected = "[";
+    for (int64_t s : shape) expected += (expected.size() > 1 ? ", " : "") + std::to_string(s);
+    fail("{}.{}: expected shape {}], got {}", name, what, expected, t.data ? t.describe() : "nothing");
+  }
+}
+
+// Columns [begin, begin + width) of a token-row matrix, keeping its row stride.
+Tensor columns(const Tensor& rows, int64_t begin, int64_t width) {
+  Tensor t = rows;
+  t.data = rows.ptr<float>() + begin;
+  t.shape[1] = width;
+  return t;
+}
+
+// Rows [begin, end) of a token-row matrix.
+Tensor rows_of(const Tensor& rows, int64_t begin, int64_t end) { return rows.slice(begin, end); }
+
+}  // namespace
+
+Mamba2Mixer::Mamba2Mixer(const Mamba2Dims& dims, const Mamba2Weights& w, const std::string& name)
+    : dims_(dims), weights_(w) {
+  const int64_t D = dims.hidden, H = dims.heads, E = dims.inner(), C = dims.conv_dim(), K = dims.conv_kernel;
+  if (D <= 0 || H <= 0 || dims.head_dim <= 0 || dims.state_size <= 0 || dims.n_groups <= 0 || K < 2 || K > 8 ||
+      dims.chunk_size <= 0)
+    fail("{}: invalid Mamba2 dimensions (hidden {}, heads {}, head_dim {}, state {}, groups {}, conv {}, chunk {})",
+         name, D, H, dims.head_dim, dims.state_size, dims.n_groups, K, dims.chunk_size);
+  if (H % dims.n_groups != 0) fail("{}: {} heads are not divisible into {} groups", name, H, dims.n_groups);
+  expect_shape(w.in_proj, {dims.in_proj_width(), D}, name, "in_proj.weight");
+  if (w.in_proj_bias.data) expect_shape(w.in_proj_bias, {dims.in_proj_width()}, name, "in_proj.bias");
+  if (w.conv_weight.ndim == 3)
+    expect_shape(w.conv_weight, {C, 1, K}, name, "conv1d.weight");
+  else
+    expect_shape(w.conv_weight, {C, K}, name, "conv1d.weight");
+  if (w.conv_bias.data) expect_shape(w.conv_bias, {C}, name, "conv1d.bias");
+  expect_shape(w.dt_bias, {H}, name, "dt_bias");
+  expect_shape(w.A_log, {H}, name, "A_log");
+  expect_shape(w.D, {H}, name, "D");
+  expect_shape(w.norm_weight, {E}, name, "norm.weight");
+  expect_shape(w.out_proj, {D, E}, name, "out_proj.weight");
+  if (w.out_proj_bias.data) expect_shape(w.out_proj_bias, {D}, name, "out_proj.bias");
+
+  params_ = Buffer(static_cast<size_t>(C * K + C + 3 * H + E) * sizeof(float));
+  float* p = static_cast<float*>(params_.data());
+  auto take = [&p](std::initializer_list<int64_t> shape) {
+    Tensor t = Tensor::contiguous(p, DType::f32, shape);
+    p += t.numel();
+    return t;
+  };
+  conv_weight_ = take({C, K});
+  convert_to_f32(w.conv_weight, conv_weight_.ptr<float>(), "conv1d.weight");
+  conv_bias_ = take({C});
+  if (w.conv_bias.data) convert_to_f32(w.conv_bias, conv_bias_.ptr<float>(), "conv1d.bias");
+  A_ = take({H});
+  convert_to_f32(w.A_log, A_.ptr<float>(), "A_log");
+  for (int64_t h = 0; h < H; ++h) A_.ptr<float>()[h] = -std::exp(A_.ptr<float>()[h]);
+  D_ = take({H});
+  convert_to_f32(w.D, D_.ptr<float>(), "D");
+  dt_bias_ = take({H});
+  convert_to_f32(w.dt_bias, dt_bias_.ptr<float>(), "dt_bias");
+  norm_weight_ = take({E});
+  convert_to_f32(w.norm_weight, norm_weight_.ptr<float>(), "norm.weight");
+  if (!w.conv_bias.data) conv_bias_ = absent();
+}
+
+void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const Mamba2Batch& batch,
+                          const Mamba2LayerState& state, Workspace& workspace, ThreadPool& pool) const {
+  const Mamba2Dims& d = dims_;
+  const int64_t T = x.size(0), E = d.inner(), C = d.conv_dim(), GN = d.n_groups * d.state_size;
+  if (T == 0) return;
+
+  // in_proj: [T, z | xBC | dt].
+  Tensor zxbcdt = workspace.take(DType::f32, {T, d.in_proj_width()});
+  kernels::GemmParams in_params;
+  if (weights_.in_proj_bias.data) in_params.bias = &weights_.in_proj_bias;
+  kernels::gemm(x, weights_.in_proj, zxbcdt, in_params, pool);
+  const Tensor z = columns(zxbcdt, 0, E);
+  const Tensor xbc = columns(zxbcdt, E, C);
+  const Tensor dt = columns(zxbcdt, E + C, d.heads);
+
+  Tensor conv_out = workspace.take(DType::f32, {T, C});
+  Tensor y = workspace.take(DType::f32, {T, E});
+
+  const cpu::CausalConv1dParams conv_params{.conv_dim = C, .kernel_width = d.conv_kernel, .silu = true};
+  const cpu::SelectiveStateUpdateParams update_params{.num_heads = d.heads, .head_dim = d.head_dim,
+                                                      .state_dim = d.state_size, .n_groups = d.n_groups,
+                                                      .dt_softplus = true, .dt_min = d.dt_min, .dt_max = d.dt_max};
+  const cpu::SelectiveStateUpdateWeights update_weights{.A = A_, .D = D_, .dt_bias = dt_bias_};
+
+  // Splits the batch into the leading decode sequences and the prefill remainder, each with its own
+  // rebased cu_seqlens so the kernels see rows from 0.
+  const int64_t num_sequences = batch.varlen.num_sequences();
+  const int64_t decode_sequences = batch.verify ? num_sequences : batch.decode_sequences;
+  const int64_t decode_tokens = batch.varlen.begin(decode_sequences);
+
+  auto decode_part = [&](int64_t first, int64_t count, int64_t token_begin, int64_t token_end,
+                         std::vector<int64_t>& cu) {
+    cu.resize(static_cast<size_t>(count + 1));
+    for (int64_t i = 0; i <= count; ++i) cu[static_cast<size_t>(i)] = batch.varlen.begin(first + i) - token_begin;
+    (void)token_end;
+    return kernels::VarlenBatch{
+        .cu_seqlens = cu,
+        .slots = batch.varlen.slots.subspan(static_cast<size_t>(first), static_cast<size_t>(count)),
+        .has_initial_state =
+            batch.varlen.has_initial_state.subspan(static_cast<size_t>(first), static_cast<size_t>(count))};
+  };
+
+  if (decode_sequences > 0) {
+    std::vector<int64_t> cu;
+    const kernels::VarlenBatch part = decode_part(0, decode_sequences, 0, decode_tokens, cu);
+    const Tensor conv_intermediate = batch.verify ? state.speculative_conv : absent();
+    const Tensor ssm_intermediate = batch.verify ? state.speculative_ssm : absent();
+    const Tensor part_conv_out = rows_of(conv_out, 0, decode_tokens);
+    cpu::causal_conv1d_decode(conv_params, rows_of(xbc, 0, decode_tokens), conv_weight_, conv_bias_, part,
+                              state.conv_pool, conv_intermediate, part_conv_out, pool);
+    const cpu::SelectiveStateUpdateInputs inputs{.x = columns(part_conv_out, 0, E),
+                                                 .dt = rows_of(dt, 0, decode_tokens),
+                                                 .B = columns(part_conv_out, E, GN),
+                                                 .C = columns(part_conv_out, E + GN, GN)};
+    cpu::selective_state_update(update_params, inputs, update_weights, part, state.ssm_pool, ssm_intermediate,
+                                rows_of(y, 0, decode_tokens), pool);
+  }
+
+  if (decode_sequences < num_sequences) {
+    std::vector<int64_t> cu;
+    const kernels::VarlenBatch part =
+        decode_part(decode_sequences, num_sequences - decode_sequences, decode_tokens, T, cu);
+    const Tensor part_conv_out = rows_of(conv_out, decode_tokens, T);
+    cpu::causal_conv1d_prefill(conv_params, rows_of(xbc, decode_tokens, T), conv_weight_, conv_bias_, part,
+                               state.conv_pool, part_conv_out, pool);
+    const cpu::SsdParams ssd_params{.heads = d.heads, .head_dim = d.head_dim, .state_size = d.state_size,
+                                    .n_groups = d.n_groups, .chunk_size = d.chunk_size, .dt_min = d.dt_min,
+                                    .dt_max = d.dt_max, .dt_softplus = true};
+    const cpu::SsdInputs inputs{.x = columns(part_conv_out, 0, E),
+                                .dt = rows_of(dt, decode_tokens, T),
+                                .B = columns(part_conv_out, E, GN),
+                                .C = columns(part_conv_out, E + GN, GN),
+                                .A = A_,
+                                .D = D_,
+                                .dt_bias = dt_bias_};
+    const size_t scratch_bytes = cpu::ssd_workspace_bytes(ssd_params, T - decode_tokens, part.num_sequences(), pool.size());
+    void* scratch = workspace.take_bytes(scratch_bytes);
+    cpu::ssd_scan(ssd_params, inputs, part, state.ssm_pool, rows_of(y, decode_tokens, T), {}, scratch,
+                  scratch_bytes, pool);
+  }
+
+  // Gated RMSNorm in place, then out_proj (accumulating into the residual when asked).
+  const cpu::GatedRmsNormParams norm_params{.n_groups = d.n_groups, .eps = d.norm_eps};
+  cpu::gated_rms_norm(norm_params, y, z, norm_weight_, y, pool);
+  kernels::GemmParams out_params;
+  out_params.accumulate = accumulate;
+  if (weights_.out_proj_bias.data) out_params.bias = &weights_.out_proj_bias;
+  kernels::gemm(y, weights_.out_proj, out, out_params, pool);
+}
+
+}  // namespace strata::model

@@ -1,0 +1,86 @@
+// Mamba2Mixer: one Mamba2 layer's mixer — in_proj → split [z | xBC | dt] → causal conv1d over xBC →
+// SSD (chunked scan for prefill, state update for decode and verification) → gated RMSNorm with z →
+// out_proj — over one packed batch, reading and writing the layer's conv and SSM state slots.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+#include "strata/core/tensor.h"
+#include "strata/core/thread_pool.h"
+#include "strata/kernels/cpu/varlen.h"
+#include "strata/model/workspace.h"
+
+namespace strata::model {
+
+struct Mamba2Dims {
+  int64_t hidden = 0;      // D, the residual width
+  int64_t heads = 0;       // H
+  int64_t head_dim = 0;    // P
+  int64_t state_size = 0;  // N
+  int64_t n_groups = 1;    // G
+  int64_t conv_kernel = 4; // K
+  int64_t chunk_size = 256;
+  float dt_min = 0.0f;  // time_step_limit
+  float dt_max = std::numeric_limits<float>::infinity();
+  float norm_eps = 1e-5f;  // gated RMSNorm epsilon
+
+  int64_t inner() const { return heads * head_dim; }                      // E = H·P
+  int64_t conv_dim() const { return inner() + 2 * n_groups * state_size; }  // channels of xBC
+  int64_t in_proj_width() const { return 2 * inner() + 2 * n_groups * state_size + heads; }
+};
+
+// Checkpoint tensors as stored (any of f32/bf16/f16); absent optional tensors have data == nullptr.
+struct Mamba2Weights {
+  Tensor in_proj;        // [in_proj_width, D]
+  Tensor in_proj_bias;   // [in_proj_width], optional
+  Tensor conv_weight;    // [conv_dim, 1, K] or [conv_dim, K]
+  Tensor conv_bias;      // [conv_dim], optional
+  Tensor dt_bias;        // [H]
+  Tensor A_log;          // [H]
+  Tensor D;              // [H]
+  Tensor norm_weight;    // [E]
+  Tensor out_proj;       // [D, E]
+  Tensor out_proj_bias;  // [D], optional
+};
+
+// One step's view of the batch for this layer. Sequences whose length is 1 and that continue from
+// their slot's state are decoded with the state-update kernel; when `decode_sequences` > 0 they must be
+// the first sequences of the batch. The rest are prefilled with the chunked scan.
+struct Mamba2Batch {
+  kernels::VarlenBatch varlen;
+  int64_t decode_sequences = 0;  // leading sequences taking the decode path
+  bool verify = false;           // every sequence is a (1+S)-token verification: keep per-token states
+};
+
+// The layer's state: pool views from the state cache (see cache/state_cache.h).
+struct Mamba2LayerState {
+  Tensor conv_pool;          // [slots, K-1, conv_dim]
+  Tensor ssm_pool;           // [slots, H, P, N]
+  Tensor speculative_conv;   // [slots, S+1, K-1, conv_dim] f32, for verify steps
+  Tensor speculative_ssm;    // [slots, S+1, H, P, N] f32, for verify steps
+};
+
+class Mamba2Mixer {
+ public:
+  // Checks every tensor's shape against `dims` (throws strata::Error naming `name` and the tensor) and
+  // converts the small per-channel parameters to f32 once.
+  Mamba2Mixer(const Mamba2Dims& dims, const Mamba2Weights& weights, const std::string& name);
+
+  const Mamba2Dims& dims() const { return dims_; }
+
+  // x: f32 [T, D] (the normed residual); out: f32 [T, D]. With accumulate, out += mixer(x) (the residual
+  // add); otherwise out = mixer(x).
+  void forward(const Tensor& x, Tensor& out, bool accumulate, const Mamba2Batch& batch,
+               const Mamba2LayerState& state, Workspace& workspace, ThreadPool& pool) const;
+
+ private:
+  Mamba2Dims dims_;
+  Mamba2Weights weights_;
+  Buffer params_;  // f32: conv weight [conv_dim, K], conv bias, A = -exp(A_log), D, dt_bias, norm weight
+  Tensor conv_weight_, conv_bias_, A_, D_, dt_bias_, norm_weight_;
+};
+
+}  // namespace strata::model
