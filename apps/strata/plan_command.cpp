@@ -39,6 +39,7 @@ struct PlanArgs {
   std::string state_dtype, cache_dtype;
   bool json = false;
   CLI::Option* budget = nullptr;
+  CLI::Option *preset_option = nullptr, *config_option = nullptr, *pattern_option = nullptr;
   DimFlag dims[13] = {
       {"--hidden-size", "model width", &ModelDims::hidden_size},
       {"--vocab-size", "vocabulary size", &ModelDims::vocab_size},
@@ -67,13 +68,13 @@ struct Model {
 
 Model resolve_model(const PlanArgs& args) {
   Model model;
-  if (!args.preset.empty()) {
+  if (args.preset_option->count() > 0) {
     Preset preset = make_preset(args.preset);
     model = {"preset " + preset.name, preset.description, std::move(preset.schedule), preset.dims};
-  } else if (!args.config.empty()) {
+  } else if (args.config_option->count() > 0) {
     HfModel hf = load_hf_config(args.config);
     model = {"config " + args.config, "model_type " + hf.model_type, std::move(hf.schedule), hf.dims};
-  } else if (!args.pattern.empty()) {
+  } else if (args.pattern_option->count() > 0) {
     model = {"pattern " + args.pattern, "Megatron hybrid pattern", schedule_from_pattern(args.pattern), {}};
   } else {
     fail("plan needs a model: --preset NAME ({}), --config PATH or --pattern P", fmt::join(preset_names(), ", "));
@@ -88,6 +89,29 @@ Model resolve_model(const PlanArgs& args) {
   if (!args.state_dtype.empty()) model.dims.state_dtype = parse_dtype(args.state_dtype);
   if (!args.cache_dtype.empty()) model.dims.cache_dtype = parse_dtype(args.cache_dtype);
   return model;
+}
+
+// User text (paths, names, patterns) is echoed in messages; keep the promised single `error:` line.
+std::string one_line(std::string_view message) {
+  std::string out;
+  for (char c : message) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (byte < 0x20 || byte == 0x7f) out += fmt::format("\\x{:02x}", byte);
+    else out += c;
+  }
+  return out;
+}
+
+void run_plan(const PlanArgs& args);
+
+void run_plan_one_line_errors(const PlanArgs& args) {
+  try {
+    run_plan(args);
+  } catch (const Error& e) {
+    throw Error(one_line(e.what()));
+  }
 }
 
 void run_plan(const PlanArgs& args) {
@@ -112,9 +136,12 @@ void run_plan(const PlanArgs& args) {
     return;
   }
   std::printf("%s: %s\n", model.source.c_str(), model.description.c_str());
-  std::printf("layers: %d main + %d MTP (MTP depths: %d); MTP layers are shown separately below and included "
-              "in the totals\n\n",
-              model.schedule.main_layer_count(), mtp_layers, model.schedule.mtp_depths());
+  if (mtp_layers > 0)
+    std::printf("layers: %d main + %d MTP (MTP depths: %d); MTP layers are shown separately below and included "
+                "in the totals\n\n",
+                model.schedule.main_layer_count(), mtp_layers, model.schedule.mtp_depths());
+  else
+    std::printf("layers: %d, no MTP\n\n", model.schedule.main_layer_count());
   std::printf("%s", format_plan(plan).c_str());
 }
 
@@ -124,6 +151,9 @@ CommandRegistration registration(20, [](CLI::App& app) {
   auto* preset = plan->add_option("--preset", args->preset, "a named model: dsv4-flash, dsv4-pro, nemotron-h-8b");
   auto* config = plan->add_option("--config", args->config, "a Hugging Face config.json (nemotron_h, mamba2)");
   auto* pattern = plan->add_option("--pattern", args->pattern, "a Megatron hybrid pattern, e.g. 'M-M*-/M*' (needs dims)");
+  args->preset_option = preset;
+  args->config_option = config;
+  args->pattern_option = pattern;
   preset->excludes(config, pattern);
   config->excludes(preset, pattern);
   pattern->excludes(preset, config);
@@ -134,7 +164,7 @@ CommandRegistration registration(20, [](CLI::App& app) {
   plan->add_option("--state-dtype", args->state_dtype, "Mamba2 state / compressor ring dtype: f32 (default) or bf16");
   plan->add_option("--cache-dtype", args->cache_dtype, "attention cache dtype: bf16 (default) or f32");
   plan->add_flag("--json", args->json, "one JSON object instead of the table");
-  plan->callback([args] { run_plan(*args); });
+  plan->callback([args] { run_plan_one_line_errors(*args); });
 });
 
 }  // namespace

@@ -248,12 +248,15 @@ std::string format_plan(const MemoryPlan& plan) {
   out += fmt::format("  main trunk  {:>24}  {:>18}  {:>19}\n", human(static_cast<double>(plan.main_fixed_bytes)),
                      per_token_text(plan.main_bytes_per_token) + " B",
                      human(static_cast<double>(plan.main_growing_bytes)));
-  out += fmt::format("  MTP layers  {:>24}  {:>18}  {:>19}\n", human(static_cast<double>(plan.mtp_fixed_bytes)),
+  int mtp_layers = 0;
+  for (const LayerTypeCost& c : plan.types) mtp_layers += c.mtp_layers;
+  if (mtp_layers > 0)
+    out += fmt::format("  MTP layers  {:>24}  {:>18}  {:>19}\n", human(static_cast<double>(plan.mtp_fixed_bytes)),
                      per_token_text(plan.mtp_bytes_per_token) + " B",
                      human(static_cast<double>(plan.mtp_growing_bytes)));
-  out += fmt::format("\ncontext {} tokens: {} per sequence ({} B, main + MTP, fixed + growing)\n",
+  out += fmt::format("\ncontext {} tokens: {} per sequence ({} B, fixed + growing{})\n",
                      grouped(plan.context_tokens), human(static_cast<double>(plan.bytes_per_sequence)),
-                     grouped(plan.bytes_per_sequence));
+                     grouped(plan.bytes_per_sequence), mtp_layers > 0 ? ", main + MTP" : "");
   out += fmt::format("x {} sequence(s): {} ({} B)\n", grouped(plan.sequences), human(static_cast<double>(plan.total_bytes)),
                      grouped(plan.total_bytes));
   if (plan.budget_bytes) {
