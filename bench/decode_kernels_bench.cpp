@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -25,15 +26,18 @@ struct Shape {
 };
 constexpr Shape kShapes[] = {{"mamba2-130m", 24, 64, 128, 1, 4}, {"mamba2-2.7b", 80, 64, 128, 1, 4}};
 
-// args: shape index, batch (sequences), tokens per sequence (1 = decode, 1+S = verify), threads.
+// args: shape index, batch (sequences), tokens per sequence (1 = decode, 1+S = verify), threads,
+// bf16 state pools (0 = f32).
 void BM_MambaDecodeLayer(benchmark::State& bench) {
   const Shape& shape = kShapes[bench.range(0)];
   const int64_t batch = bench.range(1), tokens = bench.range(2);
   ThreadPool pool(static_cast<int>(bench.range(3)));
+  const DType state_dtype = bench.range(4) ? DType::bf16 : DType::f32;
+  const int64_t elem = static_cast<int64_t>(dtype_size(state_dtype));
   const int64_t H = shape.heads, P = shape.head_dim, N = shape.state_dim, G = shape.n_groups, K = shape.kernel_width;
   const int64_t d_inner = H * P, conv_dim = d_inner + 2 * G * N, T = batch * tokens;
 
-  const int64_t ssm_bytes = batch * H * P * N * 4, conv_bytes = batch * (K - 1) * conv_dim * 4;
+  const int64_t ssm_bytes = batch * H * P * N * elem, conv_bytes = batch * (K - 1) * conv_dim * elem;
   const int64_t layers = std::max<int64_t>(2, (128 << 20) / (ssm_bytes + conv_bytes) + 1);
   Buffer ssm_state(static_cast<size_t>(layers * ssm_bytes)), conv_state(static_cast<size_t>(layers * conv_bytes));
   Buffer intermediate_ssm(tokens > 1 ? static_cast<size_t>(ssm_bytes * tokens) : 0);
@@ -74,12 +78,12 @@ void BM_MambaDecodeLayer(benchmark::State& bench) {
   const SelectiveStateUpdateWeights weights{Tensor::contiguous(A.data(), DType::f32, {H}), Tensor::contiguous(D.data(), DType::f32, {H}),
                                             Tensor::contiguous(dt_bias.data(), DType::f32, {H})};
   const Tensor y_view = Tensor::contiguous(y.data(), DType::f32, {T, d_inner});
-  const Tensor inter_conv = tokens > 1 ? intermediate_conv.view(DType::f32, {batch, tokens, K - 1, conv_dim}) : Tensor{};
-  const Tensor inter_ssm = tokens > 1 ? intermediate_ssm.view(DType::f32, {batch, tokens, H, P, N}) : Tensor{};
+  const Tensor inter_conv = tokens > 1 ? intermediate_conv.view(state_dtype, {batch, tokens, K - 1, conv_dim}) : Tensor{};
+  const Tensor inter_ssm = tokens > 1 ? intermediate_ssm.view(state_dtype, {batch, tokens, H, P, N}) : Tensor{};
 
   auto layer_views = [&](int64_t layer) {
-    Tensor conv = Tensor::contiguous(static_cast<char*>(conv_state.data()) + layer * conv_bytes, DType::f32, {batch, K - 1, conv_dim});
-    Tensor ssm = Tensor::contiguous(static_cast<char*>(ssm_state.data()) + layer * ssm_bytes, DType::f32, {batch, H, P, N});
+    Tensor conv = Tensor::contiguous(static_cast<char*>(conv_state.data()) + layer * conv_bytes, state_dtype, {batch, K - 1, conv_dim});
+    Tensor ssm = Tensor::contiguous(static_cast<char*>(ssm_state.data()) + layer * ssm_bytes, state_dtype, {batch, H, P, N});
     return std::pair{conv, ssm};
   };
   {
@@ -99,14 +103,16 @@ void BM_MambaDecodeLayer(benchmark::State& bench) {
   const double bytes = 2.0 * static_cast<double>(ssm_bytes + conv_bytes) +
                        (tokens > 1 ? static_cast<double>(tokens * (ssm_bytes + conv_bytes)) : 0.0);
   bench.counters["state_GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  bench.SetLabel(shape.name);
+  bench.SetLabel(std::string(shape.name) + (bench.range(4) ? " bf16 state" : " f32 state"));
 }
 
 BENCHMARK(BM_MambaDecodeLayer)
-    ->ArgNames({"shape", "batch", "tokens", "threads"})
-    ->ArgsProduct({{0, 1}, {1, 8}, {1}, {1, 2}})
-    ->Args({0, 1, 4, 2})
-    ->Args({1, 1, 4, 2})
+    ->ArgNames({"shape", "batch", "tokens", "threads", "bf16"})
+    ->ArgsProduct({{0, 1}, {1, 8}, {1}, {1, 2}, {0}})
+    ->Args({0, 1, 4, 2, 0})
+    ->Args({1, 1, 4, 2, 0})
+    ->Args({1, 1, 1, 1, 1})
+    ->Args({1, 8, 1, 2, 1})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -99,12 +99,25 @@ void register_all() {
     for (DType dtype : {DType::bf16, DType::f32, DType::f16}) {
       for (int64_t m : kTokens) {
         for (const KernelChoice& kc : kernels) {
+          if (kc.kernel == GemmKernel::portable && m > 8) continue;  // minutes per run at prefill sizes
           const std::string name = std::string("gemm/") + shape.name + "/" + std::string(strata::dtype_name(dtype)) +
                                    "/M=" + std::to_string(m) + "/" + kc.name;
           benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) {
             run_gemm(s, shape, m, dtype, kc.kernel, kc.blas_threads);
           })->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond)->MinTime(0.2);
         }
+      }
+    }
+  }
+  // Where `automatic` should switch from rows to panels: both kernels over a sweep of token counts.
+  for (const Shape& shape : {kShapes[0], kShapes[2]}) {
+    for (int64_t m : {4, 8, 12, 16, 24, 32, 48, 64, 128}) {
+      for (const KernelChoice& kc : {kernels[1], kernels[2]}) {
+        const std::string name =
+            std::string("crossover/") + shape.name + "/bf16/M=" + std::to_string(m) + "/" + kc.name;
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) {
+          run_gemm(s, shape, m, DType::bf16, kc.kernel, false);
+        })->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond)->MinTime(0.2);
       }
     }
   }

@@ -80,8 +80,13 @@ void BM_SsdPrefill(benchmark::State& state, Shape shape) {
   auto vec = [](std::vector<float>& v) {
     return Tensor::contiguous(v.data(), DType::f32, {static_cast<int64_t>(v.size())});
   };
-  const SsdInputs inputs{window(0, x_width), window(x_width + 2 * bc_width, shape.heads), window(x_width, bc_width),
-                         window(x_width + bc_width, bc_width), vec(a), vec(d), vec(dt_bias)};
+  const SsdInputs inputs{window(0, x_width),
+                         window(x_width + 2 * bc_width, shape.heads),
+                         window(x_width, bc_width),
+                         window(x_width + bc_width, bc_width),
+                         vec(a),
+                         vec(d),
+                         vec(dt_bias)};
   Buffer states(static_cast<size_t>(x_width * shape.state_size) * sizeof(float));
   const Tensor state_pool = states.view(DType::f32, {1, shape.heads, shape.head_dim, shape.state_size});
   const Tensor y_tensor = Tensor::contiguous(y.data(), DType::f32, {tokens, x_width});
@@ -99,8 +104,8 @@ void BM_SsdPrefill(benchmark::State& state, Shape shape) {
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * tokens);
-  state.counters["GFLOP/s"] = benchmark::Counter(chunked_flops(shape, tokens) * 1e-9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(chunked_flops(shape, tokens) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["MFLOP/token"] = chunked_flops(shape, tokens) * 1e-6 / static_cast<double>(tokens);
 }
 

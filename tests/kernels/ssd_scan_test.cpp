@@ -40,15 +40,16 @@ struct Data {
   std::vector<int64_t> cu_seqlens;
   std::vector<int32_t> slots;
   int64_t num_slots = 0;
-  std::vector<float> states;        // [num_slots, H, P, N] when f32
+  std::vector<float> states;          // [num_slots, H, P, N] when f32
   std::vector<uint16_t> states_bf16;  // the same when bf16
 
   int64_t slot_elems() const {
     return problem.params.heads * problem.params.head_dim * problem.params.state_size;
   }
   float state_at(int64_t slot, int64_t i) const {
-    return problem.state_dtype == DType::f32 ? states[static_cast<size_t>(slot * slot_elems() + i)]
-                                             : bf16_to_f32(states_bf16[static_cast<size_t>(slot * slot_elems() + i)]);
+    return problem.state_dtype == DType::f32
+               ? states[static_cast<size_t>(slot * slot_elems() + i)]
+               : bf16_to_f32(states_bf16[static_cast<size_t>(slot * slot_elems() + i)]);
   }
   VarlenBatch batch() const { return {cu_seqlens, slots, problem.has_initial}; }
   Tensor window(int64_t col, int64_t width) const {
@@ -65,8 +66,13 @@ struct Data {
     auto vec = [](const std::vector<float>& v) {
       return Tensor::contiguous(const_cast<float*>(v.data()), DType::f32, {static_cast<int64_t>(v.size())});
     };
-    return {window(x_col, p.heads * p.head_dim), window(dt_col, p.heads), window(b_col, p.n_groups * p.state_size),
-            window(c_col, p.n_groups * p.state_size), vec(a), vec(d), vec(dt_bias)};
+    return {window(x_col, p.heads * p.head_dim),
+            window(dt_col, p.heads),
+            window(b_col, p.n_groups * p.state_size),
+            window(c_col, p.n_groups * p.state_size),
+            vec(a),
+            vec(d),
+            vec(dt_bias)};
   }
   Tensor state_tensor() {
     const SsdParams& p = problem.params;
@@ -124,8 +130,8 @@ Data make_data(const Problem& problem) {
 // The oracle: S_t = exp(dt·A)·S_{t−1} + dt·x_t ⊗ B_t, y_t = S_t·C_t + D·x_t, in double, token by token.
 
 struct Reference {
-  std::vector<double> y;                                       // [T, H*P]
-  std::vector<std::vector<double>> final_states;               // per sequence [H*P*N]
+  std::vector<double> y;                                          // [T, H*P]
+  std::vector<std::vector<double>> final_states;                  // per sequence [H*P*N]
   std::map<std::pair<int64_t, int64_t>, std::vector<double>> at;  // (sequence, offset) -> state
 };
 
@@ -213,7 +219,8 @@ void expect_matches_recurrence(const Problem& problem, ThreadPool& pool) {
   const std::vector<float> y = run_scan(data, pool);
   const SsdParams& p = problem.params;
   SCOPED_TRACE(::testing::Message() << "H=" << p.heads << " P=" << p.head_dim << " N=" << p.state_size
-                                    << " G=" << p.n_groups << " Q=" << p.chunk_size << " threads=" << pool.size());
+                                    << " G=" << p.n_groups << " Q=" << p.chunk_size
+                                    << " threads=" << pool.size());
   if (data.tokens > 0) {
     EXPECT_LE(relative_error(y, ref.y), kTolerance);
   }
@@ -249,16 +256,16 @@ TEST(SsdScan, MatchesRecurrenceAcrossShapesAndLengths) {
     std::vector<int64_t> lengths;
   };
   const std::vector<Case> cases = {
-      {shape(4, 8, 16, 2, 8), {37}},                       // not a multiple of the chunk
-      {shape(3, 5, 7, 1, 4), {4}},                         // exactly one chunk
-      {shape(3, 5, 7, 3, 4), {3}},                         // below one chunk, one head per group
-      {shape(2, 4, 4, 1, 16), {1}},                        // one token
-      {shape(6, 16, 32, 3, 16), {1, 33, 16, 7, 48, 2}},    // packed batch of mixed lengths
-      {shape(2, 33, 17, 2, 32), {100, 65}},                // widths that are not whole vectors
-      {shape(4, 8, 8, 2, 1), {5, 3}},                      // chunk of one token: all state passing
-      {shape(4, 8, 8, 1, 128), {3, 50}},                   // chunk longer than every sequence
-      {shape(8, 64, 128, 1, 64), {200, 64}},               // mamba2 head and state sizes
-      {shape(4, 64, 128, 4, 256), {300}},                  // mamba2's chunk size
+      {shape(4, 8, 16, 2, 8), {37}},                     // not a multiple of the chunk
+      {shape(3, 5, 7, 1, 4), {4}},                       // exactly one chunk
+      {shape(3, 5, 7, 3, 4), {3}},                       // below one chunk, one head per group
+      {shape(2, 4, 4, 1, 16), {1}},                      // one token
+      {shape(6, 16, 32, 3, 16), {1, 33, 16, 7, 48, 2}},  // packed batch of mixed lengths
+      {shape(2, 33, 17, 2, 32), {100, 65}},              // widths that are not whole vectors
+      {shape(4, 8, 8, 2, 1), {5, 3}},                    // chunk of one token: all state passing
+      {shape(4, 8, 8, 1, 128), {3, 50}},                 // chunk longer than every sequence
+      {shape(8, 64, 128, 1, 64), {200, 64}},             // mamba2 head and state sizes
+      {shape(4, 64, 128, 4, 256), {300}},                // mamba2's chunk size
   };
   uint32_t seed = 10;
   for (const Case& c : cases) {
@@ -307,7 +314,8 @@ TEST(SsdScan, ChunkedPrefillEqualsOnePass) {
   ASSERT_EQ(static_cast<int64_t>(y_all.size()), 70 * width);
   EXPECT_LE(relative_error(y_all, ref.y), kTolerance);
   std::vector<double> final_state(ref.final_states[0].size());
-  for (size_t e = 0; e < final_state.size(); ++e) final_state[e] = data.state_at(data.slots[0], static_cast<int64_t>(e));
+  for (size_t e = 0; e < final_state.size(); ++e)
+    final_state[e] = data.state_at(data.slots[0], static_cast<int64_t>(e));
   EXPECT_LE(relative_error(final_state, ref.final_states[0]), kTolerance);
 }
 
@@ -352,7 +360,8 @@ TEST(SsdScan, CapturesStatesAtChunkBoundaries) {
   Problem problem{p, {21, 32, 5}, {1, 0, 1}, DType::f32, 51};
   Data data = make_data(problem);
   const Reference ref = recurrence(data);
-  const std::vector<std::pair<int64_t, int64_t>> wanted = {{0, 0}, {0, 8}, {0, 16}, {1, 8}, {1, 24}, {1, 32}, {2, 0}};
+  const std::vector<std::pair<int64_t, int64_t>> wanted = {{0, 0},  {0, 8},  {0, 16}, {1, 8},
+                                                           {1, 24}, {1, 32}, {2, 0}};
   const int64_t elems = data.slot_elems();
   std::vector<std::vector<float>> dest(wanted.size(), std::vector<float>(static_cast<size_t>(elems), -5.0f));
   std::vector<SsdCapture> captures;
@@ -397,6 +406,14 @@ TEST(SsdScan, CheckRejectsBadArguments) {
   bad_dt.dt_min = 2.0f;
   bad_dt.dt_max = 1.0f;
   expect_error("dt_min <= dt_max", bad_dt, good, batch, states, y_tensor, {}, bytes);
+  SsdParams negative_dt = p;
+  negative_dt.dt_min = -1.0f;
+  expect_error("dt_min must be >= 0", negative_dt, good, batch, states, y_tensor, {}, bytes);
+  std::vector<float> positive_a = data.a;
+  positive_a[2] = 0.5f;
+  SsdInputs growing = good;
+  growing.A.data = positive_a.data();
+  expect_error("A[2] = 0.5 must be <= 0", p, growing, batch, states, y_tensor, {}, bytes);
   SsdInputs narrow = good;
   narrow.x.shape[1] -= 1;
   expect_error("x must be", p, narrow, batch, states, y_tensor, {}, bytes);
@@ -412,16 +429,18 @@ TEST(SsdScan, CheckRejectsBadArguments) {
   expect_error("outside the state pool", p, good, {batch.cu_seqlens, out_of_range, batch.has_initial_state},
                states, y_tensor, {}, bytes);
   const std::vector<int32_t> duplicate = {1, 1};
-  expect_error("used by two sequences", p, good, {batch.cu_seqlens, duplicate, batch.has_initial_state}, states,
-               y_tensor, {}, bytes);
+  expect_error("used by two sequences", p, good, {batch.cu_seqlens, duplicate, batch.has_initial_state},
+               states, y_tensor, {}, bytes);
   const std::vector<int64_t> decreasing = {0, 10, 9};
-  expect_error("non-decreasing", p, good, {decreasing, batch.slots, batch.has_initial_state}, states, y_tensor,
-               {}, bytes);
+  expect_error("non-decreasing", p, good, {decreasing, batch.slots, batch.has_initial_state}, states,
+               y_tensor, {}, bytes);
   Tensor f16_states = states;
   f16_states.dtype = DType::f16;
   expect_error("ssm_states must be", p, good, batch, f16_states, y_tensor, {}, bytes);
-  expect_error("offsets must be multiples", p, good, batch, states, y_tensor, {{0, 4, capture_tensor}}, bytes);
-  expect_error("offsets must be multiples", p, good, batch, states, y_tensor, {{1, 8, capture_tensor}}, bytes);
+  expect_error("offsets must be multiples", p, good, batch, states, y_tensor, {{0, 4, capture_tensor}},
+               bytes);
+  expect_error("offsets must be multiples", p, good, batch, states, y_tensor, {{1, 8, capture_tensor}},
+               bytes);
   expect_error("names sequence 2", p, good, batch, states, y_tensor, {{2, 0, capture_tensor}}, bytes);
   expect_error("workspace of", p, good, batch, states, y_tensor, {}, bytes - 1);
 }
@@ -432,8 +451,12 @@ TEST(SsdScan, CheckRejectsBadArguments) {
 TEST(SsdGemm, MatchesPlainProductsWithTailsAndCausalModes) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 13, 5}, {8, 32, 64}, {19, 45, 33},
-                         {64, 64, 128}, {37, 37, 37}}) {
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                         {7, 13, 5},
+                         {8, 32, 64},
+                         {19, 45, 33},
+                         {64, 64, 128},
+                         {37, 37, 37}}) {
     for (GemmCausal causal : {GemmCausal::none, GemmCausal::k_through_row, GemmCausal::n_through_row}) {
       if (causal != GemmCausal::none && m != n && causal == GemmCausal::n_through_row) continue;
       const int64_t lda = k + 3, ldb = n + 5, ldc = n + 2;
@@ -459,8 +482,10 @@ TEST(SsdGemm, MatchesPlainProductsWithTailsAndCausalModes) {
             if (causal == GemmCausal::n_through_row && j > i) continue;  // unspecified
             double want = accumulate ? c_start[at] : 0.0;
             for (int64_t kk = 0; kk < k; ++kk)
-              want += static_cast<double>(a[static_cast<size_t>(i * lda + kk)]) * b[static_cast<size_t>(kk * ldb + j)];
-            ASSERT_NEAR(fast[at], want, 1e-5 * static_cast<double>(k)) << m << "x" << n << "x" << k << " " << i << "," << j;
+              want += static_cast<double>(a[static_cast<size_t>(i * lda + kk)]) *
+                      b[static_cast<size_t>(kk * ldb + j)];
+            ASSERT_NEAR(fast[at], want, 1e-5 * static_cast<double>(k))
+                << m << "x" << n << "x" << k << " " << i << "," << j;
             ASSERT_NEAR(plain[at], want, 1e-5 * static_cast<double>(k));
           }
       }

@@ -189,7 +189,7 @@ void verify_matches_single_steps(DType dtype) {
     return Tensor::contiguous(s.data(), dtype, {num_slots, c.H(), c.P(), c.N()});
   };
   Batch verify;
-  verify.add(steps, 2, true);
+  verify.add(steps, 2, false);  // a fresh sequence verifies too
   verify.add(steps, -1, true);
   verify.add(steps, 0, true);
   std::vector<StateT> state_verify = initial, inter(static_cast<size_t>(num_seq * steps * per_slot));
@@ -207,7 +207,7 @@ void verify_matches_single_steps(DType dtype) {
       const int32_t slot = verify.slots[size_t(i)];
       if (slot < 0) continue;
       Batch b;
-      b.add(1, slot, true);
+      b.add(1, slot, i != 0 || j != 0);
       std::vector<float> y(size_t(c.H() * c.P()));
       const int64_t row = i * steps + j;
       selective_state_update(c.params, c.inputs(row, 1), c.weights(), b.view(), pool_view(state_step), {},
@@ -222,6 +222,26 @@ void verify_matches_single_steps(DType dtype) {
 
 TEST(SelectiveStateUpdate, VerifyIntermediatesEqualSingleStepsF32) { verify_matches_single_steps<float>(DType::f32); }
 TEST(SelectiveStateUpdate, VerifyIntermediatesEqualSingleStepsBf16) { verify_matches_single_steps<uint16_t>(DType::bf16); }
+
+TEST(SelectiveStateUpdate, Bf16PoolComputesInF32AndRoundsOnStore) {
+  ThreadPool pool(2);
+  SsmCase c(4, 3, 40, 2, 2, 2, 21);
+  for (float& v : c.state) v = bf16_to_f32(f32_to_bf16(v));  // the oracle starts from the stored values
+  Batch b;
+  b.add(1, 1, true);
+  b.add(1, 0, false);
+  std::vector<double> want_state(c.state.begin(), c.state.end());
+  const std::vector<double> want_y = recurrence(c, b, want_state);
+  std::vector<uint16_t> state(c.state.size());
+  for (size_t i = 0; i < state.size(); ++i) state[i] = f32_to_bf16(c.state[i]);
+  std::vector<float> y(static_cast<size_t>(2 * 12));
+  selective_state_update(c.params, c.inputs(0, 2), c.weights(), b.view(),
+                         Tensor::contiguous(state.data(), DType::bf16, {2, 4, 3, 40}), {},
+                         Tensor::contiguous(y.data(), DType::f32, {2, 12}), pool);
+  expect_close(y, want_y, 2e-5, "y (from the unrounded f32 state)");
+  for (size_t i = 0; i < state.size(); ++i)  // stored = round-to-nearest of the f32 result
+    ASSERT_NEAR(bf16_to_f32(state[i]), want_state[i], 4e-3 * std::abs(want_state[i]) + 1e-6) << i;
+}
 
 TEST(SelectiveStateUpdate, VerifyThenRollbackEqualsShorterRun) {
   // Accept k drafts: copying intermediate[k] into the slot must equal running only 1+k tokens.

@@ -58,17 +58,21 @@ inline __m512 load_bf16x16(const uint16_t* p) {
 }
 
 // Round to nearest even exactly like strata::f32_to_bf16 (the hardware VCVTNEPS2BF16 flushes
-// denormals, which would make vector and scalar tails disagree).
-inline void store_bf16x16(uint16_t* p, __m512 v) {
+// denormals, which would make vector and scalar tails disagree). Returns f32 lanes whose low 16 bits
+// are zero: the bf16 value, still widened.
+inline __m512i bf16_rounded_bits(__m512 v) {
   const __m512i u = _mm512_castps_si512(v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
   __m512i rounded = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
-  rounded = _mm512_srli_epi32(rounded, 16);
   const __m512i abs = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
   const __mmask16 nan = _mm512_cmpgt_epi32_mask(abs, _mm512_set1_epi32(0x7f800000));
-  const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-  rounded = _mm512_mask_mov_epi32(rounded, nan, quiet);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(rounded));
+  rounded = _mm512_mask_mov_epi32(rounded, nan, _mm512_or_si512(u, _mm512_set1_epi32(0x00400000)));
+  return _mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
+}
+
+inline void store_bf16x16(uint16_t* p, __m512 v) {
+  const __m512i bits = _mm512_srli_epi32(bf16_rounded_bits(v), 16);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(bits));
 }
 
 // Rows stored as f32 or bf16 (state pools), read and written as f32 lanes.
@@ -88,11 +92,7 @@ inline float hsum_ps(__m512 v) {
 }
 
 inline __m512 round_trip_x16(__m512 v, const float*) { return v; }
-inline __m512 round_trip_x16(__m512 v, const uint16_t*) {
-  alignas(32) uint16_t stored[16];
-  store_bf16x16(stored, v);
-  return load_bf16x16(stored);
-}
+inline __m512 round_trip_x16(__m512 v, const uint16_t*) { return _mm512_castsi512_ps(bf16_rounded_bits(v)); }
 
 #endif  // __AVX512F__
 

@@ -11,10 +11,10 @@ namespace {
 
 bool is_float_dtype(DType t) { return t == DType::f32 || t == DType::bf16 || t == DType::f16; }
 
-// Below this many rows the weight stream dominates, so the dot-product kernel that reads each weight
-// element exactly once beats the panel kernel, whose f32 panel packing only pays off over many rows.
-// Measured with bench/gemm_bench (see the crossover there).
-constexpr int64_t kRowsKernelMaxM = 16;
+// Up to this many rows the dot-product kernel, which reads each weight element once and packs nothing,
+// beats the panel kernel, whose packing and y passes only pay off over many rows. Measured with
+// `gemm_bench --benchmark_filter=crossover`: rows wins to M≈32-48 on mamba2 in_proj shapes.
+constexpr int64_t kRowsKernelMaxM = 32;
 
 // Problems smaller than this many multiply-adds run on the calling thread: waking the pool costs more.
 constexpr int64_t kInlineWork = 1 << 16;

@@ -149,7 +149,10 @@ void rows_kernel(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
 // reused by every row tile of x; a tile holds MR × 32 accumulators (MR = 12 uses 24 of 32 registers).
 
 constexpr int kPanelMaxM = 12;
-constexpr int64_t kPanelDepth = 128;  // 32 KiB f32 panel: lives in L1/L2 while all of M streams past
+// Depth 1024: a 128 KiB f32 panel on the stack, L2-resident while x rows stream past; deeper blocks
+// mean fewer read-modify-write passes over y (256 was ~15% slower, 2048 no faster; bench/gemm_bench).
+constexpr int64_t kPanelDepth = 1024;
+constexpr int64_t kPanelRowBlock = 960;  // x rows per pass over the panels: the re-read x block stays in L3
 
 // Transposes 16 vectors in place: r[i][j] becomes r[j][i].
 void transpose16(__m512 r[16]) {
@@ -260,6 +263,8 @@ void panels_kernel(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
   for (int64_t k0 = 0; k0 < p.k; k0 += kPanelDepth) {
     const int64_t depth = std::min(kPanelDepth, p.k - k0);
     const bool first = k0 == 0;
+    for (int64_t m_begin = 0; m_begin < p.m; m_begin += kPanelRowBlock) {
+    const int64_t m_end = std::min(p.m, m_begin + kPanelRowBlock);
     for (int64_t n0 = n_begin; n0 < n_end; n0 += kPanelCols) {
       const int64_t cols = std::min(kPanelCols, n_end - n0);
       pack_panel<W>(p, n0, cols, k0, depth, panel);
@@ -275,12 +280,13 @@ void panels_kernel(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
       a.mask1 = cols > 16 ? low_mask(cols - 16) : static_cast<__mmask16>(0);
       a.load_y = !first || p.accumulate;
       a.add = add_bias ? bias_block : nullptr;
-      for (int64_t m0 = 0; m0 < p.m; m0 += kPanelMaxM) {
-        const int64_t mr = std::min<int64_t>(kPanelMaxM, p.m - m0);
+      for (int64_t m0 = m_begin; m0 < m_end; m0 += kPanelMaxM) {
+        const int64_t mr = std::min<int64_t>(kPanelMaxM, m_end - m0);
         a.x = p.x + m0 * p.ldx + k0;
         a.y = p.y + m0 * p.ldy + n0;
         tiles[static_cast<size_t>(mr - 1)](a);
       }
+    }
     }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -20,18 +21,65 @@ int64_t k_end_for_block(int64_t row0, int64_t rows, int64_t k, GemmCausal causal
 
 }  // namespace
 
+namespace {
+
+// Portable register tile: ROWS rows × 16 columns in GCC vector-extension registers (8 floats: one ymm
+// with AVX2, two xmm without), so the accumulators stay in registers; narrower column tails use scalars.
+typedef float Vec8 __attribute__((vector_size(32)));
+
+inline Vec8 load8(const float* p) {
+  Vec8 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <int ROWS>
+void portable_tile(int64_t k_end, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                   int64_t ldc, int64_t width, bool accumulate) {
+  if (width == 16) {
+    Vec8 acc[ROWS][2] = {};
+    for (int64_t kk = 0; kk < k_end; ++kk) {
+      const Vec8 b0 = load8(b + kk * ldb), b1 = load8(b + kk * ldb + 8);
+#pragma GCC unroll 4
+      for (int r = 0; r < ROWS; ++r) {
+        const float a_val = a[r * lda + kk];
+        acc[r][0] += a_val * b0;
+        acc[r][1] += a_val * b1;
+      }
+    }
+    for (int r = 0; r < ROWS; ++r)
+      for (int j = 0; j < 16; ++j)
+        c[r * ldc + j] = (accumulate ? c[r * ldc + j] : 0.0f) + acc[r][j / 8][j % 8];
+    return;
+  }
+  float acc[ROWS][16] = {};
+  for (int64_t kk = 0; kk < k_end; ++kk)
+    for (int r = 0; r < ROWS; ++r)
+      for (int64_t j = 0; j < width; ++j) acc[r][j] += a[r * lda + kk] * b[kk * ldb + j];
+  for (int r = 0; r < ROWS; ++r)
+    for (int64_t j = 0; j < width; ++j) c[r * ldc + j] = (accumulate ? c[r * ldc + j] : 0.0f) + acc[r][j];
+}
+
+}  // namespace
+
 void ssd_gemm_portable(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                        int64_t ldb, float* c, int64_t ldc, bool accumulate, GemmCausal causal) {
-  for (int64_t i = 0; i < m; ++i) {
-    const int64_t row0 = i / kRowBlock * kRowBlock;
-    const int64_t k_end = k_end_for_block(row0, kRowBlock, k, causal);
-    const int64_t n_end = causal == GemmCausal::n_through_row ? std::min(n, i + 1) : n;
-    float* c_row = c + i * ldc;
-    if (!accumulate) std::fill(c_row, c_row + n_end, 0.0f);
-    for (int64_t kk = 0; kk < k_end; ++kk) {
-      const float a_ik = a[i * lda + kk];
-      const float* b_row = b + kk * ldb;
-      for (int64_t j = 0; j < n_end; ++j) c_row[j] += a_ik * b_row[j];
+  constexpr int64_t kRows = 4;  // half a kRowBlock, so causal limits stay those of the 8-row block
+  for (int64_t col = 0; col < n; col += 16) {
+    const int64_t width = std::min<int64_t>(16, n - col);
+    for (int64_t row0 = 0; row0 < m; row0 += kRows) {
+      const int64_t rows = std::min(kRows, m - row0);
+      if (causal == GemmCausal::n_through_row && col >= row0 + rows) continue;
+      const int64_t block0 = row0 / kRowBlock * kRowBlock;
+      const int64_t k_end = k_end_for_block(block0, std::min(kRowBlock, m - block0), k, causal);
+      const float* a_block = a + row0 * lda;
+      float* c_block = c + row0 * ldc + col;
+      switch (rows) {
+        case 4: portable_tile<4>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate); break;
+        case 3: portable_tile<3>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate); break;
+        case 2: portable_tile<2>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate); break;
+        default: portable_tile<1>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate); break;
+      }
     }
   }
 }
@@ -89,14 +137,30 @@ template <int VECS>
 void tile_rows(int64_t rows, int64_t k_end, const float* a, int64_t lda, const float* b, int64_t ldb,
                float* c, int64_t ldc, __mmask16 mask0, __mmask16 mask1, bool accumulate) {
   switch (rows) {
-    case 8: tile<8, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
-    case 7: tile<7, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
-    case 6: tile<6, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
-    case 5: tile<5, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
-    case 4: tile<4, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
-    case 3: tile<3, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
-    case 2: tile<2, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
-    default: tile<1, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate); break;
+    case 8:
+      tile<8, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate);
+      break;
+    case 7:
+      tile<7, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate);
+      break;
+    case 6:
+      tile<6, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate);
+      break;
+    case 5:
+      tile<5, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate);
+      break;
+    case 4:
+      tile<4, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate);
+      break;
+    case 3:
+      tile<3, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate);
+      break;
+    case 2:
+      tile<2, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate);
+      break;
+    default:
+      tile<1, VECS>(k_end, a, lda, b, ldb, c, ldc, mask0, mask1, accumulate);
+      break;
   }
 }
 
@@ -155,7 +219,7 @@ void ssd_exp_nonpositive(const float* in, float* out, int64_t n) {
   }
 }
 
-#else  // no AVX-512: the portable loops (GCC auto-vectorises the inner gemm loop for AVX2)
+#else  // no AVX-512: the portable tile and std::exp
 
 void ssd_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
               float* c, int64_t ldc, bool accumulate, GemmCausal causal) {

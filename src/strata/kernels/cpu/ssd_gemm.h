@@ -16,12 +16,12 @@ enum class GemmCausal : uint8_t {
   n_through_row,
 };
 
-// C[m×n] = (accumulate ? C : 0) + A[m×k] · B[k×n]. AVX-512 micro-kernel where compiled with it,
-// otherwise the portable loops below.
+// C[m×n] = (accumulate ? C : 0) + A[m×k] · B[k×n]. An 8×32 AVX-512 register tile where compiled with
+// __AVX512F__, otherwise the portable 4×16 tile (GCC vector extensions: AVX2 ymm, or SSE pairs).
 void ssd_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
               float* c, int64_t ldc, bool accumulate, GemmCausal causal = GemmCausal::none);
 
-// The plain-loop version, always compiled, so tests can hold the vector path to it.
+// The portable version, always compiled, so tests can hold the AVX-512 path to it.
 void ssd_gemm_portable(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                        int64_t ldb, float* c, int64_t ldc, bool accumulate,
                        GemmCausal causal = GemmCausal::none);

@@ -108,11 +108,12 @@ struct Context {
   }
   float* cb(int64_t chunk, int64_t group) const {
     const size_t stride = align_up(static_cast<size_t>(p.chunk_size * layout.q_padded) * sizeof(float));
-    return reinterpret_cast<float*>(base + layout.cb + static_cast<size_t>(chunk * p.n_groups + group) * stride);
+    return reinterpret_cast<float*>(base + layout.cb +
+                                    static_cast<size_t>(chunk * p.n_groups + group) * stride);
   }
   float* thread_region(int thread, size_t offset) const {
-    return reinterpret_cast<float*>(base + layout.threads + static_cast<size_t>(thread) * layout.thread_stride +
-                                    offset);
+    return reinterpret_cast<float*>(base + layout.threads +
+                                    static_cast<size_t>(thread) * layout.thread_stride + offset);
   }
 };
 

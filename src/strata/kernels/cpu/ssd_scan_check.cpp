@@ -46,26 +46,32 @@ bool overlaps(ByteRange a, ByteRange b) { return a.begin < b.end && b.begin < a.
 
 }  // namespace
 
-void ssd_scan_check(const SsdParams& p, const SsdInputs& in, const VarlenBatch& batch, const Tensor& ssm_states,
-                    const Tensor& y, std::span<const SsdCapture> captures, size_t workspace_bytes,
-                    const ThreadPool& pool) {
+void ssd_scan_check(const SsdParams& p, const SsdInputs& in, const VarlenBatch& batch,
+                    const Tensor& ssm_states, const Tensor& y, std::span<const SsdCapture> captures,
+                    size_t workspace_bytes, const ThreadPool& pool) {
   if (p.heads <= 0 || p.head_dim <= 0 || p.state_size <= 0 || p.n_groups <= 0 || p.chunk_size <= 0)
-    fail("ssd_scan: heads, head_dim, state_size, n_groups and chunk_size must be positive, got H={} P={} N={} "
-         "G={} Q={}", p.heads, p.head_dim, p.state_size, p.n_groups, p.chunk_size);
+    fail(
+        "ssd_scan: heads, head_dim, state_size, n_groups and chunk_size must be positive, got H={} P={} N={} "
+        "G={} Q={}",
+        p.heads, p.head_dim, p.state_size, p.n_groups, p.chunk_size);
   if (p.heads % p.n_groups != 0)
     fail("ssd_scan: heads ({}) must be a multiple of n_groups ({})", p.heads, p.n_groups);
   if (std::isnan(p.dt_min) || std::isnan(p.dt_max) || p.dt_min > p.dt_max)
     fail("ssd_scan: dt limits must satisfy dt_min <= dt_max, got [{}, {}]", p.dt_min, p.dt_max);
+  // The scan exponentiates only non-positive sums of dt·A: dt >= 0 and A <= 0 keep every decay in (0, 1].
+  if (p.dt_min < 0.0f) fail("ssd_scan: dt_min must be >= 0 (dt is a step size), got {}", p.dt_min);
 
   const size_t num_sequences = batch.slots.size();
   if (batch.cu_seqlens.size() != num_sequences + 1 || batch.has_initial_state.size() != num_sequences)
-    fail("ssd_scan: batch needs cu_seqlens of num_sequences + 1 = {} entries and has_initial_state of {}, got "
-         "{} and {}", num_sequences + 1, num_sequences, batch.cu_seqlens.size(), batch.has_initial_state.size());
+    fail(
+        "ssd_scan: batch needs cu_seqlens of num_sequences + 1 = {} entries and has_initial_state of {}, got "
+        "{} and {}",
+        num_sequences + 1, num_sequences, batch.cu_seqlens.size(), batch.has_initial_state.size());
   if (batch.cu_seqlens[0] != 0) fail("ssd_scan: cu_seqlens[0] must be 0, got {}", batch.cu_seqlens[0]);
   for (size_t i = 0; i < num_sequences; ++i)
     if (batch.cu_seqlens[i + 1] < batch.cu_seqlens[i])
-      fail("ssd_scan: cu_seqlens must be non-decreasing, but cu_seqlens[{}] = {} < cu_seqlens[{}] = {}", i + 1,
-           batch.cu_seqlens[i + 1], i, batch.cu_seqlens[i]);
+      fail("ssd_scan: cu_seqlens must be non-decreasing, but cu_seqlens[{}] = {} < cu_seqlens[{}] = {}",
+           i + 1, batch.cu_seqlens[i + 1], i, batch.cu_seqlens[i]);
 
   const int64_t tokens = batch.num_tokens();
   check_token_rows(in.x, "x", tokens, p.heads * p.head_dim);
@@ -76,6 +82,9 @@ void ssd_scan_check(const SsdParams& p, const SsdInputs& in, const VarlenBatch& 
   check_per_head(in.A, "A", p.heads);
   check_per_head(in.D, "D", p.heads);
   check_per_head(in.dt_bias, "dt_bias", p.heads);
+  for (int64_t h = 0; h < p.heads; ++h)
+    if (!(in.A.ptr<const float>()[h] <= 0.0f))
+      fail("ssd_scan: A[{}] = {} must be <= 0 (A = -exp(A_log))", h, in.A.ptr<const float>()[h]);
   for (const auto& [tensor, name] : {std::pair{&in.x, "x"}, {&in.dt, "dt"}, {&in.B, "B"}, {&in.C, "C"}})
     if (overlaps(rows_range(y), rows_range(*tensor)))
       fail("ssd_scan: output y overlaps input {}; the scan reads inputs after writing y", name);
@@ -103,8 +112,10 @@ void ssd_scan_check(const SsdParams& p, const SsdInputs& in, const VarlenBatch& 
       fail("ssd_scan: capture {} names sequence {}, but the batch has {}", i, c.sequence, num_sequences);
     const int64_t length = batch.length(c.sequence);
     if (c.offset < 0 || c.offset > length || c.offset % p.chunk_size != 0)
-      fail("ssd_scan: capture {} asks for offset {} of sequence {} (length {}); offsets must be multiples of "
-           "chunk_size {} within the sequence", i, c.offset, c.sequence, length, p.chunk_size);
+      fail(
+          "ssd_scan: capture {} asks for offset {} of sequence {} (length {}); offsets must be multiples of "
+          "chunk_size {} within the sequence",
+          i, c.offset, c.sequence, length, p.chunk_size);
     const Tensor& d = c.state;
     if (d.device != Device::cpu || d.dtype != DType::f32 || d.ndim != 3 || d.size(0) != p.heads ||
         d.size(1) != p.head_dim || d.size(2) != p.state_size || !d.is_contiguous() || d.data == nullptr)
@@ -114,8 +125,10 @@ void ssd_scan_check(const SsdParams& p, const SsdInputs& in, const VarlenBatch& 
 
   const size_t needed = ssd_workspace_bytes(p, tokens, static_cast<int64_t>(num_sequences), pool.size());
   if (workspace_bytes < needed)
-    fail("ssd_scan: workspace of {} bytes is too small; ssd_workspace_bytes gives {} for {} tokens, {} "
-         "sequences and {} threads", workspace_bytes, needed, tokens, num_sequences, pool.size());
+    fail(
+        "ssd_scan: workspace of {} bytes is too small; ssd_workspace_bytes gives {} for {} tokens, {} "
+        "sequences and {} threads",
+        workspace_bytes, needed, tokens, num_sequences, pool.size());
 }
 
 }  // namespace strata::kernels::cpu

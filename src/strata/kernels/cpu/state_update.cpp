@@ -15,10 +15,26 @@ namespace {
 // Per-token dt and decay are computed once per head for this many tokens, then reused by all P rows.
 constexpr int64_t kTokenChunk = 16;
 
-// One token of one state row: row = decay·row + xdt·B, returns row·C (before rounding to storage).
+// Where a row goes after a token: into the f32 carry row (rounded to what StateT storage would hold,
+// so a multi-token call equals a chain of one-token calls) or straight into storage.
 template <typename StateT>
-inline float row_step(float* row, int64_t N, float decay, float xdt, const float* B, const float* C) {
-  const StateT* storage_kind = nullptr;
+inline float carry(float v, float*) { return round_trip(v, static_cast<const StateT*>(nullptr)); }
+template <typename StateT>
+inline void put1(float* out, float v) { *out = carry<StateT>(v, out); }
+template <typename StateT>
+inline void put1(uint16_t* out, float v) { store_x1(out, v); }
+#if defined(__AVX512F__)
+template <typename StateT>
+inline void put16(float* out, __m512 v) { _mm512_storeu_ps(out, round_trip_x16(v, static_cast<const StateT*>(nullptr))); }
+template <typename StateT>
+inline void put16(uint16_t* out, __m512 v) { store_x16(out, v); }
+#endif
+
+// One token of one state row: out = decay·in + xdt·B, returns out·C computed from the unrounded f32
+// values (mamba_ssm's order). `in` and `out` may be the same row; each is f32 or the storage type,
+// so a one-token bf16 update converts in registers without a staging copy.
+template <typename StateT, typename InT, typename OutT>
+inline float row_step(const InT* in, OutT* out, int64_t N, float decay, float xdt, const float* B, const float* C) {
   int64_t n = 0;
   float y = 0.0f;
 #if defined(__AVX512F__)
@@ -26,25 +42,24 @@ inline float row_step(float* row, int64_t N, float decay, float xdt, const float
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   const __m512 vdecay = _mm512_set1_ps(decay), vxdt = _mm512_set1_ps(xdt);
   for (; n + 32 <= N; n += 32) {
-    const __m512 s0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + n), vdecay, _mm512_mul_ps(_mm512_loadu_ps(B + n), vxdt));
-    const __m512 s1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + n + 16), vdecay,
-                                      _mm512_mul_ps(_mm512_loadu_ps(B + n + 16), vxdt));
+    const __m512 s0 = _mm512_fmadd_ps(load_x16(in + n), vdecay, _mm512_mul_ps(_mm512_loadu_ps(B + n), vxdt));
+    const __m512 s1 = _mm512_fmadd_ps(load_x16(in + n + 16), vdecay, _mm512_mul_ps(_mm512_loadu_ps(B + n + 16), vxdt));
     acc0 = _mm512_fmadd_ps(s0, _mm512_loadu_ps(C + n), acc0);
     acc1 = _mm512_fmadd_ps(s1, _mm512_loadu_ps(C + n + 16), acc1);
-    _mm512_storeu_ps(row + n, round_trip_x16(s0, storage_kind));
-    _mm512_storeu_ps(row + n + 16, round_trip_x16(s1, storage_kind));
+    put16<StateT>(out + n, s0);
+    put16<StateT>(out + n + 16, s1);
   }
   for (; n + 16 <= N; n += 16) {
-    const __m512 s0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + n), vdecay, _mm512_mul_ps(_mm512_loadu_ps(B + n), vxdt));
+    const __m512 s0 = _mm512_fmadd_ps(load_x16(in + n), vdecay, _mm512_mul_ps(_mm512_loadu_ps(B + n), vxdt));
     acc0 = _mm512_fmadd_ps(s0, _mm512_loadu_ps(C + n), acc0);
-    _mm512_storeu_ps(row + n, round_trip_x16(s0, storage_kind));
+    put16<StateT>(out + n, s0);
   }
   y = hsum_ps(_mm512_add_ps(acc0, acc1));
 #endif
   for (; n < N; ++n) {
-    const float s = std::fma(row[n], decay, B[n] * xdt);
+    const float s = std::fma(load_x1(in + n), decay, B[n] * xdt);
     y = std::fma(s, C[n], y);
-    row[n] = round_trip(s, storage_kind);
+    put1<StateT>(out + n, s);
   }
   return y;
 }
@@ -83,27 +98,38 @@ void update(const SelectiveStateUpdateParams& params, const SelectiveStateUpdate
         }
         for (int64_t p = 0; p < P; ++p) {
           StateT* state_row = state_head + p * ssm_state.stride(2);
-          // An f32 pool is updated in place; bf16 rows are widened into `row` and rounded back.
-          constexpr bool in_place = std::is_same_v<StateT, float>;
-          float* work = row;
-          if constexpr (in_place) work = state_row;
-          if (j0 == 0 && !has_initial)
-            std::fill_n(work, N, 0.0f);
-          else if constexpr (!in_place)
-            load_row(work, state_row, N);
+          // An f32 pool is updated in place. A bf16 row is read from storage by the first token, carried
+          // in `row` (f32, rounded) between tokens, and written back by the last.
+          const bool zero_start = j0 == 0 && !has_initial;
+          if (zero_start) std::fill_n(row, N, 0.0f);
           for (int64_t j = j0; j < j1; ++j) {
             const int64_t t = begin + j;
             const float xv = in.x.ptr<float>()[t * in.x.stride(0) + h * P + p];
             const float* B = in.B.ptr<float>() + t * in.B.stride(0) + g * N;
             const float* C = in.C.ptr<float>() + t * in.C.stride(0) + g * N;
-            const float dot = row_step<StateT>(work, N, decay[j - j0], xv * dt_token[j - j0], B, C);
+            const float decay_j = decay[j - j0], xdt = xv * dt_token[j - j0];
+            const bool from_storage = j > j0 || !zero_start;
+            const bool to_storage = j + 1 == j1;
+            float dot;
+            if constexpr (std::is_same_v<StateT, float>) {
+              dot = row_step<StateT>(from_storage ? state_row : row, state_row, N, decay_j, xdt, B, C);
+            } else if (from_storage && j == j0) {
+              dot = to_storage ? row_step<StateT>(state_row, state_row, N, decay_j, xdt, B, C)
+                               : row_step<StateT>(state_row, row, N, decay_j, xdt, B, C);
+            } else {
+              dot = to_storage ? row_step<StateT>(row, state_row, N, decay_j, xdt, B, C)
+                               : row_step<StateT>(row, row, N, decay_j, xdt, B, C);
+            }
             y_head(j)[p] = std::fma(D, xv, dot);
-            if (intermediate.data)
-              store_row(intermediate.ptr<StateT>() + seq * intermediate.stride(0) + j * intermediate.stride(1) +
-                            h * intermediate.stride(2) + p * intermediate.stride(3),
-                        work, N);
+            if (intermediate.data) {
+              StateT* inter = intermediate.ptr<StateT>() + seq * intermediate.stride(0) + j * intermediate.stride(1) +
+                              h * intermediate.stride(2) + p * intermediate.stride(3);
+              if (std::is_same_v<StateT, float> || to_storage)
+                std::copy_n(state_row, N, inter);
+              else
+                store_row(inter, row, N);  // exact: `row` already holds bf16-representable values
+            }
           }
-          if constexpr (!in_place) store_row(state_row, work, N);
         }
       }
     }

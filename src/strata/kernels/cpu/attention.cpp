@@ -1,0 +1,363 @@
+#include "strata/kernels/cpu/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "strata/core/error.h"
+#include "strata/kernels/cpu/activations.h"
+#include "strata/kernels/cpu/row_copy.h"
+#include "strata/kernels/cpu/varlen_check.h"
+
+namespace strata::kernels::cpu {
+namespace {
+
+// KV positions scored together: a tile of keys and values (32 x 128 f32 = 16 KiB each) stays in L1
+// while every query row of the work item passes over it.
+constexpr int64_t kTile = 32;
+
+struct Geometry {
+  int64_t Hq, Hkv, hd, group, block_size, window, table_stride, tokens_per_item;
+  float scale;
+};
+
+Geometry geometry_of(const PagedAttentionParams& params, const PagedKv& kv) {
+  Geometry g{};
+  g.Hq = params.num_q_heads;
+  g.Hkv = params.num_kv_heads;
+  g.hd = params.head_dim;
+  g.group = g.Hq / g.Hkv;
+  g.block_size = kv.k_pool.size(1);
+  g.window = params.sliding_window;
+  g.table_stride = kv.block_tables.stride(0);
+  // Queries of several tokens share one pass over the keys; rows = tokens x group <= kMaxAttentionRows.
+  g.tokens_per_item = std::max<int64_t>(1, kMaxAttentionRows / g.group);
+  g.scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(g.hd));
+  return g;
+}
+
+// ---- vector primitives (AVX-512 with a masked tail; scalar fallback) -------------------------------
+
+inline float dot(const float* a, const float* b, int64_t n) {
+  int64_t i = 0;
+  float sum = 0.0f;
+#if defined(__AVX512F__)
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+  }
+  for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+  if (i < n) {
+    const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + i), _mm512_maskz_loadu_ps(tail, b + i), acc1);
+    i = n;
+  }
+  sum = hsum_ps(_mm512_add_ps(acc0, acc1));
+#endif
+  for (; i < n; ++i) sum = std::fma(a[i], b[i], sum);
+  return sum;
+}
+
+// p[u] = exp(p[u] - max) in place; returns the sum.
+inline float exp_shifted(float* p, int64_t n, float max) {
+  int64_t u = 0;
+  float sum = 0.0f;
+#if defined(__AVX512F__)
+  const __m512 vmax = _mm512_set1_ps(max);
+  __m512 vsum = _mm512_setzero_ps();
+  for (; u < n; u += 16) {
+    const __mmask16 m = n - u >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - u)) - 1u);
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, p + u), vmax));
+    _mm512_mask_storeu_ps(p + u, m, e);
+    vsum = _mm512_add_ps(vsum, _mm512_maskz_mov_ps(m, e));
+  }
+  sum = hsum_ps(vsum);
+#endif
+  for (; u < n; ++u) {
+    p[u] = std::exp(p[u] - max);
+    sum += p[u];
+  }
+  return sum;
+}
+
+// acc = acc * correction + sum_u p[u] * v_u, v_u = values + u * value_stride.
+inline void accumulate_values(float* acc, float correction, const float* p, const float* values,
+                              int64_t value_stride, int64_t n, int64_t hd) {
+  int64_t d = 0;
+#if defined(__AVX512F__)
+  const __m512 corr = _mm512_set1_ps(correction);
+  // Four independent FMA chains per pass hide the FMA latency along the u loop.
+  for (; d + 64 <= hd; d += 64) {
+    __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(acc + d), corr);
+    __m512 a1 = _mm512_mul_ps(_mm512_loadu_ps(acc + d + 16), corr);
+    __m512 a2 = _mm512_mul_ps(_mm512_loadu_ps(acc + d + 32), corr);
+    __m512 a3 = _mm512_mul_ps(_mm512_loadu_ps(acc + d + 48), corr);
+    for (int64_t u = 0; u < n; ++u) {
+      const float* v = values + u * value_stride + d;
+      const __m512 w = _mm512_set1_ps(p[u]);
+      a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(v), a0);
+      a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(v + 16), a1);
+      a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(v + 32), a2);
+      a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(v + 48), a3);
+    }
+    _mm512_storeu_ps(acc + d, a0);
+    _mm512_storeu_ps(acc + d + 16, a1);
+    _mm512_storeu_ps(acc + d + 32, a2);
+    _mm512_storeu_ps(acc + d + 48, a3);
+  }
+  for (; d < hd; d += 16) {
+    const __mmask16 m = hd - d >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (hd - d)) - 1u);
+    __m512 a = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, acc + d), corr);
+    for (int64_t u = 0; u < n; ++u)
+      a = _mm512_fmadd_ps(_mm512_set1_ps(p[u]), _mm512_maskz_loadu_ps(m, values + u * value_stride + d), a);
+    _mm512_mask_storeu_ps(acc + d, m, a);
+  }
+#endif
+  for (; d < hd; ++d) {
+    float a = acc[d] * correction;
+    for (int64_t u = 0; u < n; ++u) a = std::fma(p[u], values[u * value_stride + d], a);
+    acc[d] = a;
+  }
+}
+
+// ---- (a) store the new tokens' keys and values ---------------------------------------------------
+
+template <typename KvT>
+void store_new_tokens(const Geometry& g, const VarlenBatch& batch, std::span<const int64_t> starts,
+                      const PagedAttentionInputs& in, const PagedKv& kv, ThreadPool& pool) {
+  const int64_t width = g.Hkv * g.hd;
+  const int32_t* tables = kv.block_tables.ptr<int32_t>();
+  pool.parallel_for(batch.num_tokens(), [&](int64_t t0, int64_t t1) {
+    // The sequence holding token t0 (upper_bound skips empty sequences).
+    auto seq = static_cast<int64_t>(std::upper_bound(batch.cu_seqlens.begin(), batch.cu_seqlens.end(), t0) -
+                                    batch.cu_seqlens.begin()) - 1;
+    for (int64_t t = t0; t < t1; ++t) {
+      while (t >= batch.begin(seq + 1)) ++seq;
+      const int32_t slot = batch.slots[static_cast<size_t>(seq)];
+      if (slot < 0) continue;
+      const int64_t position = starts[static_cast<size_t>(seq)] + (t - batch.begin(seq));
+      const int64_t block = tables[slot * g.table_stride + position / g.block_size];
+      const int64_t row = (block * g.block_size + position % g.block_size) * width;
+      store_row(kv.k_pool.ptr<KvT>() + row, in.k.ptr<float>() + t * in.k.stride(0), width);
+      store_row(kv.v_pool.ptr<KvT>() + row, in.v.ptr<float>() + t * in.v.stride(0), width);
+    }
+  });
+}
+
+// ---- (b) attend ------------------------------------------------------------------------------------
+
+struct alignas(64) ItemScratch {
+  float query[kMaxAttentionRows][kMaxAttentionHeadDim];  // pre-scaled
+  float acc[kMaxAttentionRows][kMaxAttentionHeadDim];
+  float keys[kTile][kMaxAttentionHeadDim];    // bf16 pools are widened here, one tile at a time
+  float values[kTile][kMaxAttentionHeadDim];
+  float scores[kTile];
+  float max[kMaxAttentionRows], sum[kMaxAttentionRows];
+};
+
+// One work item: tokens [j0, j1) of sequence `seq` against kv head `kv_head`, all q heads of its group.
+template <typename KvT>
+void attend_item(const Geometry& g, const VarlenBatch& batch, std::span<const int64_t> starts,
+                 const PagedAttentionInputs& in, const PagedKv& kv, const Tensor& out, int64_t seq,
+                 int64_t kv_head, int64_t j0, int64_t j1, ItemScratch& s) {
+  const int64_t begin = batch.begin(seq), start = starts[static_cast<size_t>(seq)];
+  const int32_t slot = batch.slots[static_cast<size_t>(seq)];
+  const int64_t rows = (j1 - j0) * g.group, hd = g.hd;
+  auto out_row = [&](int64_t row) {
+    const int64_t j = j0 + row / g.group, h = kv_head * g.group + row % g.group;
+    return out.ptr<float>() + (begin + j) * out.stride(0) + h * hd;
+  };
+  if (slot < 0) {
+    for (int64_t row = 0; row < rows; ++row) std::fill_n(out_row(row), hd, 0.0f);
+    return;
+  }
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t j = j0 + row / g.group, h = kv_head * g.group + row % g.group;
+    const float* q = in.q.ptr<float>() + (begin + j) * in.q.stride(0) + h * hd;
+    for (int64_t d = 0; d < hd; ++d) s.query[row][d] = q[d] * g.scale;
+    std::fill_n(s.acc[row], hd, 0.0f);
+    s.max[row] = -std::numeric_limits<float>::infinity();
+    s.sum[row] = 0.0f;
+  }
+  // Row r belongs to token j0 + r / group at position start + j; it sees [lowest(position), position].
+  auto lowest = [&](int64_t position) { return g.window > 0 ? std::max<int64_t>(0, position - g.window + 1) : 0; };
+  const int64_t first = lowest(start + j0), last = start + j1 - 1;
+  const int32_t* table = kv.block_tables.ptr<int32_t>() + slot * g.table_stride;
+  const int64_t position_stride = g.Hkv * hd;  // between consecutive positions of one block
+
+  for (int64_t u0 = first; u0 <= last;) {
+    // Tiles are aligned to absolute positions and never cross a block, so chunked and whole prefill
+    // group the same keys together.
+    const int64_t block_end = (u0 / g.block_size + 1) * g.block_size;
+    const int64_t u1 = std::min({last + 1, (u0 / kTile + 1) * kTile, block_end});
+    const int64_t n = u1 - u0;
+    const int64_t block = table[u0 / g.block_size];
+    const int64_t offset = (block * g.block_size + u0 % g.block_size) * position_stride + kv_head * hd;
+    const float* keys;
+    const float* values;
+    int64_t stride;
+    if constexpr (std::is_same_v<KvT, float>) {
+      keys = kv.k_pool.ptr<float>() + offset;
+      values = kv.v_pool.ptr<float>() + offset;
+      stride = position_stride;
+    } else {
+      for (int64_t u = 0; u < n; ++u) {
+        load_row(s.keys[u], kv.k_pool.ptr<KvT>() + offset + u * position_stride, hd);
+        load_row(s.values[u], kv.v_pool.ptr<KvT>() + offset + u * position_stride, hd);
+      }
+      keys = s.keys[0];
+      values = s.values[0];
+      stride = kMaxAttentionHeadDim;
+    }
+    for (int64_t row = 0; row < rows; ++row) {
+      const int64_t position = start + j0 + row / g.group;
+      // The row's visible positions in this tile form one interval (causal + window is an interval).
+      const int64_t a = std::max(u0, lowest(position)), b = std::min(u1 - 1, position);
+      if (a > b) continue;
+      const int64_t count = b - a + 1;
+      float tile_max = -std::numeric_limits<float>::infinity();
+      for (int64_t u = 0; u < count; ++u) {
+        s.scores[u] = dot(s.query[row], keys + (a - u0 + u) * stride, hd);
+        tile_max = std::max(tile_max, s.scores[u]);
+      }
+      const float new_max = std::max(s.max[row], tile_max);
+      const float correction = std::exp(s.max[row] - new_max);  // 0 on the row's first tile
+      const float tile_sum = exp_shifted(s.scores, count, new_max);
+      s.sum[row] = s.sum[row] * correction + tile_sum;
+      s.max[row] = new_max;
+      accumulate_values(s.acc[row], correction, s.scores, values + (a - u0) * stride, stride, count, hd);
+    }
+    u0 = u1;
+  }
+  for (int64_t row = 0; row < rows; ++row) {
+    // Every row sees at least its own position, so sum >= 1.
+    const float inverse = 1.0f / s.sum[row];
+    float* o = out_row(row);
+    for (int64_t d = 0; d < hd; ++d) o[d] = s.acc[row][d] * inverse;
+  }
+}
+
+template <typename KvT>
+void attend(const Geometry& g, const VarlenBatch& batch, std::span<const int64_t> starts,
+            const PagedAttentionInputs& in, const PagedKv& kv, const Tensor& out, ThreadPool& pool) {
+  // Items of sequence i: Hkv x ceil(length / tokens_per_item), kv head major so one thread walks the
+  // query blocks of one kv head in order and finds its keys in cache.
+  auto blocks_of = [&](int64_t seq) { return (batch.length(seq) + g.tokens_per_item - 1) / g.tokens_per_item; };
+  int64_t total = 0;
+  for (int64_t i = 0; i < batch.num_sequences(); ++i) total += g.Hkv * blocks_of(i);
+  pool.parallel_for(total, [&](int64_t item_begin, int64_t item_end) {
+    ItemScratch scratch;
+    int64_t seq = 0, first_item = 0;
+    for (int64_t item = item_begin; item < item_end; ++item) {
+      while (item >= first_item + g.Hkv * blocks_of(seq)) first_item += g.Hkv * blocks_of(seq++);
+      const int64_t local = item - first_item, query_blocks = blocks_of(seq);
+      const int64_t kv_head = local / query_blocks, query_block = local % query_blocks;
+      const int64_t j0 = query_block * g.tokens_per_item;
+      const int64_t j1 = std::min(batch.length(seq), j0 + g.tokens_per_item);
+      attend_item<KvT>(g, batch, starts, in, kv, out, seq, kv_head, j0, j1, scratch);
+    }
+  });
+}
+
+// ---- validation -------------------------------------------------------------------------------------
+
+void check_rows(const char* name, const Tensor& t, int64_t num_tokens, int64_t width) {
+  if (t.dtype != DType::f32 || t.ndim != 2)
+    fail("paged_attention: {} is {}, expected f32[{}, {}]", name, t.describe(), num_tokens, width);
+  if (t.size(0) != num_tokens || t.size(1) != width)
+    fail("paged_attention: {} is {}, expected f32[{}, {}] (tokens x heads*head_dim)", name, t.describe(),
+         num_tokens, width);
+  if (num_tokens > 0 && t.data == nullptr) fail("paged_attention: {} has no data", name);
+  if (t.stride(1) != 1 || (num_tokens > 1 && t.stride(0) < width))
+    fail("paged_attention: {} must have unit column stride and row stride >= {} (got strides {}, {})", name,
+         width, t.stride(0), t.stride(1));
+}
+
+void check_pool(const char* name, const Tensor& t, const PagedAttentionParams& p, DType dtype,
+                int64_t num_blocks, int64_t block_size) {
+  if (t.ndim != 4 || t.size(2) != p.num_kv_heads || t.size(3) != p.head_dim || t.size(0) != num_blocks ||
+      t.size(1) != block_size || t.dtype != dtype)
+    fail("paged_attention: {} is {}, expected {}[num_blocks, block_size, {}, {}] like k_pool", name,
+         t.describe(), dtype_name(dtype), p.num_kv_heads, p.head_dim);
+  if (!t.is_contiguous() || t.data == nullptr) fail("paged_attention: {} must be a contiguous pool", name);
+}
+
+}  // namespace
+
+void check_paged_attention(const PagedAttentionParams& params, const VarlenBatch& batch,
+                           std::span<const int64_t> start_positions, const PagedAttentionInputs& inputs,
+                           const PagedKv& kv, const Tensor& out) {
+  const PagedAttentionParams& p = params;
+  if (p.num_q_heads <= 0 || p.num_kv_heads <= 0 || p.num_q_heads % p.num_kv_heads != 0)
+    fail("paged_attention: num_q_heads {} must be a positive multiple of num_kv_heads {}", p.num_q_heads,
+         p.num_kv_heads);
+  if (p.num_q_heads / p.num_kv_heads > kMaxAttentionRows)
+    fail("paged_attention: {} q heads per kv head exceed the supported {}", p.num_q_heads / p.num_kv_heads,
+         kMaxAttentionRows);
+  if (p.head_dim <= 0 || p.head_dim > kMaxAttentionHeadDim)
+    fail("paged_attention: head_dim {} outside [1, {}]", p.head_dim, kMaxAttentionHeadDim);
+  if (p.sliding_window < 0) fail("paged_attention: sliding_window {} must be >= 0 (0 = unlimited)", p.sliding_window);
+  if (!std::isfinite(p.scale)) fail("paged_attention: scale {} is not finite", p.scale);
+
+  if (kv.k_pool.ndim != 4 || (kv.k_pool.dtype != DType::f32 && kv.k_pool.dtype != DType::bf16))
+    fail("paged_attention: k_pool is {}, expected f32 or bf16 [num_blocks, block_size, {}, {}]",
+         kv.k_pool.describe(), p.num_kv_heads, p.head_dim);
+  const int64_t num_blocks = kv.k_pool.size(0), block_size = kv.k_pool.size(1);
+  if (block_size <= 0) fail("paged_attention: k_pool has block_size {}, expected > 0", block_size);
+  check_pool("k_pool", kv.k_pool, p, kv.k_pool.dtype, num_blocks, block_size);
+  check_pool("v_pool", kv.v_pool, p, kv.k_pool.dtype, num_blocks, block_size);
+  const Tensor& tables = kv.block_tables;
+  if (tables.dtype != DType::i32 || tables.ndim != 2 || tables.stride(1) != 1 || tables.data == nullptr ||
+      tables.stride(0) < tables.size(1))
+    fail("paged_attention: block_tables is {}, expected i32[num_slots, max_blocks_per_slot] with unit "
+         "column stride", tables.describe());
+
+  const int64_t T = batch.num_tokens();
+  check_varlen_batch("paged_attention", batch, T, tables.size(0), /*allow_padding_slots=*/true);
+  check_rows("q", inputs.q, T, p.num_q_heads * p.head_dim);
+  check_rows("k", inputs.k, T, p.num_kv_heads * p.head_dim);
+  check_rows("v", inputs.v, T, p.num_kv_heads * p.head_dim);
+  check_rows("out", out, T, p.num_q_heads * p.head_dim);
+
+  if (start_positions.size() != batch.slots.size())
+    fail("paged_attention: {} start positions for {} sequences, expected one per sequence",
+         start_positions.size(), batch.slots.size());
+  for (size_t i = 0; i < batch.slots.size(); ++i) {
+    const int64_t start = start_positions[i];
+    if (start < 0) fail("paged_attention: sequence {} has start position {}, expected >= 0", i, start);
+    const int32_t slot = batch.slots[i];
+    if (slot < 0 || batch.length(static_cast<int64_t>(i)) == 0) continue;
+    const int64_t end = start + batch.length(static_cast<int64_t>(i));
+    const int64_t blocks = (end + block_size - 1) / block_size;
+    if (blocks > tables.size(1))
+      fail("paged_attention: sequence {} reaches position {} but block tables hold at most {} positions",
+           i, end, tables.size(1) * block_size);
+    // Only the blocks this step reads (the window's) and writes must be present.
+    const int64_t first_read =
+        p.sliding_window > 0 ? std::max<int64_t>(0, start - p.sliding_window + 1) : 0;
+    const int32_t* row = tables.ptr<int32_t>() + slot * tables.stride(0);
+    for (int64_t b = first_read / block_size; b < blocks; ++b)
+      if (row[b] < 0 || row[b] >= num_blocks)
+        fail("paged_attention: slot {} block table entry {} is {}, expected a block id in [0, {}) "
+             "(reserve the cache before the step)", slot, b, row[b], num_blocks);
+  }
+}
+
+void paged_attention(const PagedAttentionParams& params, const VarlenBatch& batch,
+                     std::span<const int64_t> start_positions, const PagedAttentionInputs& inputs,
+                     const PagedKv& kv, const Tensor& out, ThreadPool& pool) {
+  if (batch.num_tokens() == 0) return;
+  const Geometry g = geometry_of(params, kv);
+  if (kv.k_pool.dtype == DType::bf16) {
+    store_new_tokens<uint16_t>(g, batch, start_positions, inputs, kv, pool);
+    attend<uint16_t>(g, batch, start_positions, inputs, kv, out, pool);
+  } else {
+    store_new_tokens<float>(g, batch, start_positions, inputs, kv, pool);
+    attend<float>(g, batch, start_positions, inputs, kv, out, pool);
+  }
+}
+
+}  // namespace strata::kernels::cpu
