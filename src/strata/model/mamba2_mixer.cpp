@@ -1,5 +1,6 @@
 #include "strata/model/mamba2_mixer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -133,8 +134,17 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   if (decode_sequences > 0) {
     std::vector<int64_t> cu;
     const kernels::VarlenBatch part = decode_part(0, decode_sequences, 0, decode_tokens, cu);
-    const Tensor conv_intermediate = batch.verify ? state.speculative_conv : absent();
-    const Tensor ssm_intermediate = batch.verify ? state.speculative_ssm : absent();
+    // Verification keeps the state after every token. The kernels write them per batch sequence in the
+    // pool's dtype; the cache keeps them per slot in f32 (exact: pool values are representable in f32).
+    int64_t max_length = 0;
+    for (int64_t i = 0; i < decode_sequences; ++i) max_length = std::max(max_length, batch.varlen.length(i));
+    const Tensor conv_intermediate =
+        batch.verify ? workspace.take(state.conv_pool.dtype, {decode_sequences, max_length, d.conv_kernel - 1, C})
+                     : absent();
+    const Tensor ssm_intermediate =
+        batch.verify
+            ? workspace.take(state.ssm_pool.dtype, {decode_sequences, max_length, d.heads, d.head_dim, d.state_size})
+            : absent();
     const Tensor part_conv_out = rows_of(conv_out, 0, decode_tokens);
     cpu::causal_conv1d_decode(conv_params, rows_of(xbc, 0, decode_tokens), conv_weight_, conv_bias_, part,
                               state.conv_pool, conv_intermediate, part_conv_out, pool);
@@ -144,6 +154,15 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
                                                  .C = columns(part_conv_out, E + GN, GN)};
     cpu::selective_state_update(update_params, inputs, update_weights, part, state.ssm_pool, ssm_intermediate,
                                 rows_of(y, 0, decode_tokens), pool);
+    if (batch.verify) {
+      for (int64_t i = 0; i < decode_sequences; ++i) {
+        const int64_t slot = batch.varlen.slots[static_cast<size_t>(i)];
+        for (int64_t j = 0; j < batch.varlen.length(i); ++j) {
+          convert_to_f32(conv_intermediate[i][j], state.speculative_conv[slot][j].ptr<float>(), "conv state");
+          convert_to_f32(ssm_intermediate[i][j], state.speculative_ssm[slot][j].ptr<float>(), "ssm state");
+        }
+      }
+    }
   }
 
   if (decode_sequences < num_sequences) {

@@ -194,10 +194,12 @@ HfModel nemotron_h(const json& config, std::string_view filename) {
   const std::optional<std::string> mtp =
       layout(config, "mtp_hybrid_override_pattern", "mtp_layers_block_type", filename);
   const std::optional<int64_t> depths = f.optional_int({"num_nextn_predict_layers"});
-  if (mtp && !mtp->empty()) {
+  // transformers writes a default MTP layout into every nemotron_h config; with
+  // num_nextn_predict_layers = 0 the model has no MTP depth and that layout is unused.
+  if (mtp && !mtp->empty() && depths.value_or(1) != 0) {
     const int64_t n = depths.value_or(1);
     if (n < 1 || n > 64)
-      fail("config {}: 'num_nextn_predict_layers' is {}; expected 1 to 64 with an MTP pattern", filename, n);
+      fail("config {}: 'num_nextn_predict_layers' is {}; expected 0 to 64 with an MTP pattern", filename, n);
     for (int64_t d = 0; d < n; ++d) pattern += "/" + *mtp;
   } else if (depths && *depths > 0) {
     fail("config {}: 'num_nextn_predict_layers' is {} but there is no 'mtp_hybrid_override_pattern' or "

@@ -1,0 +1,46 @@
+// The dense feed-forward layer: out (+)= down(act(up(x))), or down(silu(gate(x)) · up(x)) when gated.
+// Weights stay in their checkpoint dtype (f32/bf16/f16, nn.Linear [out, in]); activations are f32.
+// MoE experts are MlpWeights too (moe_layer.h runs them on gathered rows).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "strata/core/tensor.h"
+#include "strata/core/thread_pool.h"
+#include "strata/model/workspace.h"
+
+namespace strata::model {
+
+enum class MlpActivation : uint8_t {
+  relu2,       // Nemotron-H: relu(x)², not gated
+  silu_gated,  // SwiGLU: silu(gate_proj(x)) · up_proj(x) (Mixtral, DeepSeek, Granite, ...)
+  gelu,        // exact (erf) GELU, not gated
+};
+
+// A tensor whose data is nullptr is absent.
+struct MlpWeights {
+  Tensor up;         // [intermediate, hidden]
+  Tensor down;       // [hidden, intermediate]
+  Tensor gate;       // [intermediate, hidden]; present exactly when the activation is silu_gated
+  Tensor up_bias;    // [intermediate], optional (mlp_bias)
+  Tensor down_bias;  // [hidden], optional
+  Tensor gate_bias;  // [intermediate], optional, only with gate
+};
+
+inline bool present(const Tensor& t) { return t.data != nullptr; }
+
+const char* mlp_activation_name(MlpActivation activation);
+
+// Checks shapes/dtypes against `hidden` (the width the MLP reads and writes); throws strata::Error
+// that names `layer` (e.g. "layers.3.mixer.experts.17") and the offending tensor.
+void validate_mlp(const MlpWeights& weights, MlpActivation activation, int64_t hidden, std::string_view layer);
+
+// out[T, hidden] = mlp(x[T, hidden]), or out += mlp(x) when `accumulate` (the residual add). x and out
+// are f32 with contiguous rows and must not overlap. Scratch ([T, intermediate], twice when gated) comes
+// from `workspace` and stays taken until its reset(). Validates its operands (cheap, no data read) and
+// throws strata::Error on misuse.
+void mlp_forward(const MlpWeights& weights, MlpActivation activation, const Tensor& x, Tensor& out,
+                 Workspace& workspace, ThreadPool& pool, bool accumulate = false);
+
+}  // namespace strata::model

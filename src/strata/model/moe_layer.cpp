@@ -1,0 +1,220 @@
+#include "strata/model/moe_layer.h"
+
+#include <cstring>
+#include <functional>
+
+#include "strata/core/error.h"
+#include "strata/kernels/cpu/gemm.h"
+
+namespace strata::model {
+
+namespace {
+
+// Row copies / mixes over fewer floats than this run inline.
+constexpr int64_t kInlineFloats = 1 << 15;
+
+bool is_float(DType t) { return t == DType::f32 || t == DType::bf16 || t == DType::f16; }
+
+void check_projection(const Tensor& t, int64_t rows, int64_t cols, std::string_view layer, const char* name) {
+  if (t.device != Device::cpu || t.ndim != 2 || !is_float(t.dtype) || t.size(0) != rows || t.size(1) != cols)
+    fail("{}: {} must be an f32/bf16/f16 CPU matrix [{}, {}], got {}", layer, name, rows, cols, t.describe());
+}
+
+void check_vector(const Tensor& t, int64_t n, std::string_view layer, const char* name) {
+  if (present(t) && (t.device != Device::cpu || t.ndim != 1 || !is_float(t.dtype) || t.size(0) != n))
+    fail("{}: {} must be an f32/bf16/f16 vector [{}], got {}", layer, name, n, t.describe());
+}
+
+kernels::RoutingTables routing_tables(const MoeWeights& w, const kernels::RoutingParams& routing,
+                                      const Tensor* token_ids) {
+  kernels::RoutingTables tables;
+  if (present(w.correction_bias)) tables.correction_bias = &w.correction_bias;
+  if (routing.mode == kernels::RoutingMode::hash) {
+    tables.hash_table = present(w.hash_table) ? &w.hash_table : nullptr;
+    tables.token_ids = token_ids;
+  }
+  return tables;
+}
+
+void parallel_rows(ThreadPool& pool, int64_t rows, int64_t width, const std::function<void(int64_t, int64_t)>& fn) {
+  if (rows * width < kInlineFloats)
+    fn(0, rows);
+  else
+    pool.parallel_for(rows, fn);
+}
+
+}  // namespace
+
+void validate_moe(const MoeWeights& w, const MoeConfig& config, int64_t hidden, std::string_view layer) {
+  if (!present(w.router) || w.router.ndim != 2)
+    fail("{}: gate.weight (router) must be a matrix [n_experts, {}], got {}", layer, hidden,
+         present(w.router) ? w.router.describe() : std::string("none"));
+  const int64_t n_experts = w.router.size(0);
+  check_projection(w.router, n_experts, hidden, layer, "gate.weight (router)");
+  if (static_cast<int64_t>(w.experts.size()) != n_experts)
+    fail("{}: the router scores {} experts but {} expert weight sets were given", layer, n_experts,
+         w.experts.size());
+  if (config.routing.mode == kernels::RoutingMode::learned && present(w.hash_table))
+    fail("{}: a tid2eid hash table was given but routing mode is learned", layer);
+
+  // The routing parameters and tables, checked on zero tokens (no logits needed).
+  const int64_t k = config.routing.top_k;
+  const Tensor logits = Tensor::contiguous(nullptr, DType::f32, {0, n_experts});
+  const Tensor ids = Tensor::contiguous(nullptr, DType::i32, {0, k});
+  const Tensor weights = Tensor::contiguous(nullptr, DType::f32, {0, k});
+  const Tensor no_tokens = Tensor::contiguous(nullptr, DType::i32, {0});
+  try {
+    kernels::validate_moe_routing(logits, routing_tables(w, config.routing, &no_tokens), config.routing, ids,
+                                  weights);
+  } catch (const Error& e) {
+    fail("{}: {}", layer, e.what());
+  }
+
+  int64_t width = hidden;
+  if (present(w.latent_in) != present(w.latent_out))
+    fail("{}: fc1_latent_proj and fc2_latent_proj come as a pair; only one was given", layer);
+  if (present(w.latent_in)) {
+    if (w.latent_in.ndim != 2)
+      fail("{}: fc1_latent_proj.weight must be a matrix [latent, {}], got {}", layer, hidden,
+           w.latent_in.describe());
+    width = w.latent_in.size(0);
+    check_projection(w.latent_in, width, hidden, layer, "fc1_latent_proj.weight");
+    check_projection(w.latent_out, hidden, width, layer, "fc2_latent_proj.weight");
+  } else if (present(w.latent_in_bias) || present(w.latent_out_bias)) {
+    fail("{}: latent projection biases given without the latent projections", layer);
+  }
+  check_vector(w.latent_in_bias, width, layer, "fc1_latent_proj.bias");
+  check_vector(w.latent_out_bias, hidden, layer, "fc2_latent_proj.bias");
+
+  for (size_t e = 0; e < w.experts.size(); ++e) {
+    // A literal name on the hot path; the index is formatted only when something is wrong.
+    try {
+      validate_mlp(w.experts[e], config.expert_activation, width, "expert");
+    } catch (const Error& err) {
+      fail("{}: experts.{}: {}", layer, e, err.what());
+    }
+  }
+  if (present(w.shared.up) || present(w.shared.down)) {
+    try {
+      validate_mlp(w.shared, config.shared_activation, hidden, "shared_experts");
+    } catch (const Error& err) {
+      fail("{}: {}", layer, err.what());
+    }
+  }
+}
+
+void moe_forward(const MoeWeights& w, const MoeConfig& config, const Tensor& x, const Tensor* token_ids,
+                 Tensor& out, Workspace& workspace, ThreadPool& pool, bool accumulate) {
+  if (x.ndim != 2 || x.dtype != DType::f32 || x.device != Device::cpu)
+    fail("moe: input must be f32 [tokens, hidden] on the CPU, got {}", x.describe());
+  const int64_t tokens = x.size(0), hidden = x.size(1);
+  validate_moe(w, config, hidden, "moe");
+  if (out.ndim != 2 || out.dtype != DType::f32 || out.size(0) != tokens || out.size(1) != hidden ||
+      (hidden > 1 && out.stride(1) != 1))
+    fail("moe: output must be f32 [{}, {}] with contiguous rows, like the input; got {}", tokens, hidden,
+         out.describe());
+  if (tokens == 0) return;
+
+  // 1. Router logits in f32 (transformers casts input and weight to f32; bf16→f32 is exact).
+  const int64_t n_experts = w.router.size(0), k = config.routing.top_k;
+  Tensor logits = workspace.take(DType::f32, {tokens, n_experts});
+  kernels::validate_gemm(x, w.router, logits, {});
+  kernels::gemm(x, w.router, logits, {}, pool);
+
+  // 2. Routing.
+  Tensor ids = workspace.take(DType::i32, {tokens, k});
+  Tensor mix = workspace.take(DType::f32, {tokens, k});
+  const kernels::RoutingTables tables = routing_tables(w, config.routing, token_ids);
+  kernels::validate_moe_routing(logits, tables, config.routing, ids, mix);
+  kernels::moe_routing(logits, tables, config.routing, ids, mix,
+                       workspace.take_bytes(kernels::moe_routing_workspace_bytes(tokens, n_experts)), pool);
+
+  // 3. Counting sort of the (token, j) slots by expert: expert e owns rows [start[e], start[e+1]) of the
+  //    gathered block, its tokens in ascending order.
+  const int64_t n_slots = tokens * k;
+  const int32_t* slot_expert = ids.ptr<const int32_t>();
+  auto* start = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * (n_experts + 1)));
+  auto* cursor = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * n_experts));
+  auto* row_token = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * n_slots));
+  auto* slot_row = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * n_slots));
+  std::memset(cursor, 0, sizeof(int64_t) * n_experts);
+  for (int64_t s = 0; s < n_slots; ++s) ++cursor[slot_expert[s]];
+  start[0] = 0;
+  for (int64_t e = 0; e < n_experts; ++e) {
+    start[e + 1] = start[e] + cursor[e];
+    cursor[e] = start[e];
+  }
+  for (int64_t s = 0; s < n_slots; ++s) {
+    const int64_t row = cursor[slot_expert[s]]++;
+    row_token[row] = s / k;
+    slot_row[s] = row;
+  }
+
+  // 4. The experts' input: x, or its latent projection (computed once per token, before the gather).
+  Tensor expert_in = x;
+  if (present(w.latent_in)) {
+    expert_in = workspace.take(DType::f32, {tokens, w.latent_in.size(0)});
+    kernels::GemmParams params;
+    params.bias = present(w.latent_in_bias) ? &w.latent_in_bias : nullptr;
+    kernels::validate_gemm(x, w.latent_in, expert_in, params);
+    kernels::gemm(x, w.latent_in, expert_in, params, pool);
+  }
+  const int64_t width = expert_in.size(1);
+  Tensor gathered = workspace.take(DType::f32, {n_slots, width});
+  parallel_rows(pool, n_slots, width, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      std::memcpy(gathered.ptr<float>() + r * width, expert_in.ptr<const float>() + row_token[r] * expert_in.stride(0),
+                  sizeof(float) * width);
+  });
+
+  // 5. Each chosen expert once, over its contiguous block; experts with no tokens are never touched.
+  Tensor expert_out = workspace.take(DType::f32, {n_slots, width});
+  for (int64_t e = 0; e < n_experts; ++e) {
+    if (start[e + 1] == start[e]) continue;
+    const Tensor block_in = gathered.slice(start[e], start[e + 1]);
+    Tensor block_out = expert_out.slice(start[e], start[e + 1]);
+    mlp_forward(w.experts[static_cast<size_t>(e)], config.expert_activation, block_in, block_out, workspace,
+                pool);
+  }
+
+  // 6. Mix: each token's rows in ascending row order = ascending expert id, transformers' sum order.
+  const bool latent = present(w.latent_out);
+  Tensor routed = latent ? workspace.take(DType::f32, {tokens, width}) : out;
+  const bool add_to_target = accumulate && !latent;
+  parallel_rows(pool, tokens, width * k, [&](int64_t begin, int64_t end) {
+    int64_t rows[kernels::kMaxRoutingTopK];
+    float weight[kernels::kMaxRoutingTopK];
+    for (int64_t t = begin; t < end; ++t) {
+      for (int64_t j = 0; j < k; ++j) {  // insertion sort by row; k is small
+        const int64_t row = slot_row[t * k + j];
+        const float wj = mix.ptr<const float>()[t * k + j];
+        int64_t i = j;
+        for (; i > 0 && rows[i - 1] > row; --i) {
+          rows[i] = rows[i - 1];
+          weight[i] = weight[i - 1];
+        }
+        rows[i] = row;
+        weight[i] = wj;
+      }
+      float* dst = routed.ptr<float>() + t * routed.stride(0);
+      if (!add_to_target) std::memset(dst, 0, sizeof(float) * width);
+      for (int64_t j = 0; j < k; ++j) {
+        const float* src = expert_out.ptr<const float>() + rows[j] * width;
+        const float wj = weight[j];
+        for (int64_t c = 0; c < width; ++c) dst[c] += wj * src[c];
+      }
+    }
+  });
+  if (latent) {
+    kernels::GemmParams params;
+    params.bias = present(w.latent_out_bias) ? &w.latent_out_bias : nullptr;
+    params.accumulate = accumulate;
+    kernels::validate_gemm(routed, w.latent_out, out, params);
+    kernels::gemm(routed, w.latent_out, out, params, pool);
+  }
+
+  // 7. Shared expert on the un-projected input, added.
+  if (present(w.shared.up)) mlp_forward(w.shared, config.shared_activation, x, out, workspace, pool, true);
+}
+
+}  // namespace strata::model
