@@ -295,6 +295,10 @@ void Model::forward(const ForwardBatch& batch, ModelCache& cache, Tensor logits,
   if (logits.dtype != DType::f32 || logits.ndim != 2 || logits.shape[0] != rows || logits.shape[1] != V)
     fail("forward: logits must be f32 [{}, {}], got {}", rows, V, logits.describe());
   if (cache.kv) {
+    for (size_t i = 0; i < num_sequences; ++i)
+      if (starts[i] + batch.sequences[i].length > cache.kv->max_sequence_length())
+        fail("forward: slot {} would hold {} tokens, more than the {} this cache was sized for", slots[i],
+             starts[i] + batch.sequences[i].length, cache.kv->max_sequence_length());
     for (size_t i = 0; i < num_sequences; ++i) {
       if (!cache.kv->reserve(slots[i], starts[i] + batch.sequences[i].length)) {
         for (size_t j = 0; j < i; ++j) cache.kv->truncate(slots[j], starts[j]);

@@ -1,0 +1,86 @@
+// `strata info MODEL_DIR [--context N] [--json]`: what a checkpoint is — family, layer pattern, parameter
+// count, tensor dtypes — and what serving it costs: state per sequence and KV per token.
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "command_registry.h"
+#include "strata/core/error.h"
+#include "strata/io/safetensors_model.h"
+#include "strata/model/model.h"
+#include "strata/schedule/memory_plan.h"
+
+namespace strata::cli {
+namespace {
+
+struct InfoArgs {
+  std::string model_dir;
+  int64_t context = 4096;
+  bool json = false;
+};
+
+void run(const InfoArgs& a) {
+  if (a.context <= 0) fail("--context must be positive, got {}", a.context);
+  const auto model = model::Model::load(a.model_dir);
+  const model::ModelConfig& c = model->config();
+  const auto weights = io::SafetensorsModel::open(a.model_dir);
+  std::map<std::string, int64_t> dtype_elements;
+  for (const std::string& name : weights.names()) dtype_elements[weights.info(name).dtype_name] += static_cast<int64_t>(
+      weights.info(name).data_end - weights.info(name).data_begin);
+  schedule::ModelDims dims = c.dims;
+  dims.state_dtype = DType::f32;
+  dims.cache_dtype = DType::f32;  // strata's default KV dtype (exact parity); bf16 halves it
+  const schedule::MemoryPlan plan = schedule::plan_memory(c.schedule, dims, a.context, 1, std::nullopt);
+  std::string pattern;
+  try {
+    pattern = schedule::schedule_to_pattern(c.schedule);
+  } catch (const Error&) {
+    pattern = "(not expressible as a Megatron pattern)";
+  }
+  if (a.json) {
+    nlohmann::ordered_json j;
+    j["family"] = std::string(model::family_name(c.family));
+    j["pattern"] = pattern;
+    j["layers"] = c.schedule.main_layer_count();
+    j["parameters"] = model->parameter_count();
+    nlohmann::ordered_json bytes = nlohmann::ordered_json::object();
+    for (const auto& [dtype, n] : dtype_elements) bytes[dtype] = n;
+    j["tensor_bytes_by_dtype"] = bytes;
+    j["identity"] = model->identity();
+    j["memory"] = schedule::plan_to_json(plan);
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::cout << fmt::format("model        {}\n", a.model_dir);
+  std::cout << fmt::format("family       {}\n", model::family_name(c.family));
+  std::cout << fmt::format("pattern      {} ({} layers)\n", pattern, c.schedule.main_layer_count());
+  std::cout << fmt::format("parameters   {}\n", model->parameter_count());
+  std::cout << "tensor bytes";
+  for (const auto& [dtype, n] : dtype_elements) std::cout << fmt::format("  {} {}", dtype, n);
+  std::cout << fmt::format("\nhidden {}  vocab {}", c.dims.hidden_size, c.dims.vocab_size);
+  if (c.dims.mamba.n_heads)
+    std::cout << fmt::format("  mamba H={} P={} N={} G={} K={} chunk={}", c.dims.mamba.n_heads, c.dims.mamba.head_dim,
+                             c.dims.mamba.state_size, c.dims.mamba.n_groups, c.dims.mamba.conv_kernel,
+                             c.dims.mamba.chunk_size);
+  if (c.dims.attention.n_heads)
+    std::cout << fmt::format("  attention q={} kv={} hd={}", c.dims.attention.n_heads, c.dims.attention.n_kv_heads,
+                             c.dims.attention.head_dim);
+  std::cout << "\n\nmemory plan (f32 state and KV, one sequence):\n" << schedule::format_plan(plan);
+}
+
+const CommandRegistration registration(15, [](CLI::App& app) {
+  auto args = std::make_shared<InfoArgs>();
+  CLI::App* cmd = app.add_subcommand("info", "Describe a model directory: family, pattern, parameters, memory");
+  cmd->add_option("MODEL_DIR", args->model_dir, "Hugging Face model directory")->required();
+  cmd->add_option("--context", args->context, "context length for the memory figures");
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] { run(*args); });
+});
+
+}  // namespace
+}  // namespace strata::cli
