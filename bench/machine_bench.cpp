@@ -89,8 +89,7 @@ void BM_MemoryRead(benchmark::State& state) {
     });
   }
   state.counters["bytes/s"] = benchmark::Counter(static_cast<double>(kStreamBytes),
-                                                 benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1024);
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // STREAM conventions: copy moves 2 bytes per byte copied, triad (a = b + s·c) 3; write-allocate
@@ -111,8 +110,7 @@ void BM_MemoryCopy(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.counters["bytes/s"] = benchmark::Counter(2.0 * static_cast<double>(bytes),
-                                                 benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1024);
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_MemoryTriad(benchmark::State& state) {
@@ -132,22 +130,21 @@ void BM_MemoryTriad(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.counters["bytes/s"] = benchmark::Counter(3.0 * static_cast<double>(bytes),
-                                                 benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1024);
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace
 
 #if defined(__AVX512F__)
 void BM_PeakF32FmaAvx512(benchmark::State& state) { peak_flops(state, fma_chains, 2.0); }
-BENCHMARK(BM_PeakF32FmaAvx512)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_PeakF32FmaAvx512)->Arg(1)->Arg(2)->UseRealTime()->MeasureProcessCPUTime();
 #endif
 #if defined(__AVX512BF16__)
 void BM_PeakBf16DotAvx512(benchmark::State& state) { peak_flops(state, bf16_dot_chains, 4.0); }
-BENCHMARK(BM_PeakBf16DotAvx512)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_PeakBf16DotAvx512)->Arg(1)->Arg(2)->UseRealTime()->MeasureProcessCPUTime();
 #endif
-BENCHMARK(BM_MemoryRead)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MemoryCopy)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MemoryTriad)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MemoryRead)->Arg(1)->Arg(2)->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MemoryCopy)->Arg(1)->Arg(2)->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MemoryTriad)->Arg(1)->Arg(2)->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -192,6 +192,15 @@ TEST(Gemm, EmptyDepthGivesBiasAndEmptyOutputIsANoOp) {
   Problem(no_rows).run_and_check(GemmKernel::automatic, pool);
 }
 
+TEST(Gemm, PanelsAcrossDepthAndRowBlocks) {
+  // K > 1024 and M > 960: several depth blocks (y re-read between them) and several row passes.
+  ThreadPool pool(2);
+  for (bool accumulate : {false, true}) {
+    Case c{970, 40, 1100, DType::bf16, 3, 1, 0, true, DType::f32, accumulate};
+    Problem(c, 5).run_and_check(GemmKernel::panels, pool);
+  }
+}
+
 TEST(Gemm, LargeValuesKeepF32Precision) {
   // x stays f32: a kernel that rounded x to bf16 (vdpbf16ps) would be off by ~1e-3 relative here.
   ThreadPool pool(1);

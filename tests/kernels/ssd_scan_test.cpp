@@ -17,6 +17,10 @@
 #include "strata/core/error.h"
 #include "strata/kernels/cpu/ssd_gemm.h"
 
+#if defined(__SSE__)
+#include <immintrin.h>
+#endif
+
 namespace strata::kernels::cpu {
 namespace {
 
@@ -291,6 +295,17 @@ TEST(SsdScan, SameResultOnOneAndTwoThreads) {
   EXPECT_EQ(run_scan(a, one), run_scan(b, two));
   EXPECT_EQ(a.states, b.states);
 }
+
+#if defined(__SSE__)
+TEST(SsdScan, RestoresTheCallersDenormalMode) {
+  // The kernel flushes denormals while it runs (they are slow on Intel cores) but must not leak the mode.
+  ThreadPool pool(2);
+  Data data = make_data({shape(2, 8, 8, 1, 8), {20}, {1}, DType::f32, 71});
+  const unsigned before = _mm_getcsr();
+  run_scan(data, pool);
+  EXPECT_EQ(_mm_getcsr(), before);
+}
+#endif
 
 TEST(SsdScan, ChunkedPrefillEqualsOnePass) {
   // Feeding a sequence in three calls, each starting from the slot the last one wrote, is the same

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <type_traits>
 
 #include "strata/core/error.h"
 #include "strata/kernels/cpu/activations.h"
@@ -38,27 +37,78 @@ Geometry geometry_of(const PagedAttentionParams& params, const PagedKv& kv) {
   return g;
 }
 
-// ---- vector primitives (AVX-512 with a masked tail; scalar fallback) -------------------------------
+// ---- vector primitives over f32 or bf16 rows (AVX-512 with masked tails; scalar fallback) ----------
 
-inline float dot(const float* a, const float* b, int64_t n) {
-  int64_t i = 0;
-  float sum = 0.0f;
 #if defined(__AVX512F__)
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  for (; i + 32 <= n; i += 32) {
-    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
-  }
-  for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-  if (i < n) {
-    const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1u);
-    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + i), _mm512_maskz_loadu_ps(tail, b + i), acc1);
-    i = n;
-  }
-  sum = hsum_ps(_mm512_add_ps(acc0, acc1));
+inline __mmask16 lanes(int64_t remaining) {
+  return remaining >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << remaining) - 1u);
+}
+inline __m512 load_masked(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 load_masked(const uint16_t* p, __mmask16 m) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  const __m256i bits = _mm256_maskz_loadu_epi16(m, p);
+#else
+  alignas(32) uint16_t tmp[16] = {};
+  for (int i = 0; i < 16; ++i)
+    if ((m >> i) & 1) tmp[i] = p[i];
+  const __m256i bits = _mm256_load_si256(reinterpret_cast<const __m256i*>(tmp));
 #endif
-  for (; i < n; ++i) sum = std::fma(a[i], b[i], sum);
-  return sum;
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
+}
+
+// The four horizontal sums of v0..v3 as one __m128 {sum v0, sum v1, sum v2, sum v3}.
+inline __m128 hsum4_ps(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
+  const __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(v0, v1), _mm512_unpackhi_ps(v0, v1));
+  const __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(v2, v3), _mm512_unpackhi_ps(v2, v3));
+  const __m512 u = _mm512_add_ps(_mm512_shuffle_ps(t0, t1, 0x44), _mm512_shuffle_ps(t0, t1, 0xEE));
+  const __m512 w = _mm512_add_ps(u, _mm512_shuffle_f32x4(u, u, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm_add_ps(_mm512_castps512_ps128(w), _mm512_extractf32x4_ps(w, 1));
+}
+#endif
+
+// scores[u] = q · keys[u * stride] for u < n. Four keys per pass share each q load and their sums are
+// reduced together, which matters at decode where every key is used by only Hq/Hkv rows.
+template <typename KvT>
+inline void score_keys(const float* q, const KvT* keys, int64_t stride, int64_t n, int64_t hd, float* scores) {
+  int64_t u = 0;
+#if defined(__AVX512F__)
+  for (; u + 4 <= n; u += 4) {
+    const KvT* k0 = keys + u * stride;
+    const KvT *k1 = k0 + stride, *k2 = k1 + stride, *k3 = k2 + stride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    int64_t d = 0;
+    for (; d + 16 <= hd; d += 16) {
+      const __m512 x = _mm512_loadu_ps(q + d);
+      a0 = _mm512_fmadd_ps(x, load_x16(k0 + d), a0);
+      a1 = _mm512_fmadd_ps(x, load_x16(k1 + d), a1);
+      a2 = _mm512_fmadd_ps(x, load_x16(k2 + d), a2);
+      a3 = _mm512_fmadd_ps(x, load_x16(k3 + d), a3);
+    }
+    if (d < hd) {
+      const __mmask16 m = lanes(hd - d);
+      const __m512 x = _mm512_maskz_loadu_ps(m, q + d);
+      a0 = _mm512_fmadd_ps(x, load_masked(k0 + d, m), a0);
+      a1 = _mm512_fmadd_ps(x, load_masked(k1 + d, m), a1);
+      a2 = _mm512_fmadd_ps(x, load_masked(k2 + d, m), a2);
+      a3 = _mm512_fmadd_ps(x, load_masked(k3 + d, m), a3);
+    }
+    _mm_storeu_ps(scores + u, hsum4_ps(a0, a1, a2, a3));
+  }
+  for (; u < n; ++u) {
+    const KvT* k = keys + u * stride;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t d = 0; d < hd; d += 16) {
+      const __mmask16 m = lanes(hd - d);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load_masked(k + d, m), acc);
+    }
+    scores[u] = hsum_ps(acc);
+  }
+#endif
+  for (; u < n; ++u) {
+    float sum = 0.0f;
+    for (int64_t d = 0; d < hd; ++d) sum = std::fma(q[d], load_x1(keys + u * stride + d), sum);
+    scores[u] = sum;
+  }
 }
 
 // p[u] = exp(p[u] - max) in place; returns the sum.
@@ -69,7 +119,7 @@ inline float exp_shifted(float* p, int64_t n, float max) {
   const __m512 vmax = _mm512_set1_ps(max);
   __m512 vsum = _mm512_setzero_ps();
   for (; u < n; u += 16) {
-    const __mmask16 m = n - u >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - u)) - 1u);
+    const __mmask16 m = lanes(n - u);
     const __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, p + u), vmax));
     _mm512_mask_storeu_ps(p + u, m, e);
     vsum = _mm512_add_ps(vsum, _mm512_maskz_mov_ps(m, e));
@@ -84,7 +134,8 @@ inline float exp_shifted(float* p, int64_t n, float max) {
 }
 
 // acc = acc * correction + sum_u p[u] * v_u, v_u = values + u * value_stride.
-inline void accumulate_values(float* acc, float correction, const float* p, const float* values,
+template <typename KvT>
+inline void accumulate_values(float* acc, float correction, const float* p, const KvT* values,
                               int64_t value_stride, int64_t n, int64_t hd) {
   int64_t d = 0;
 #if defined(__AVX512F__)
@@ -96,12 +147,12 @@ inline void accumulate_values(float* acc, float correction, const float* p, cons
     __m512 a2 = _mm512_mul_ps(_mm512_loadu_ps(acc + d + 32), corr);
     __m512 a3 = _mm512_mul_ps(_mm512_loadu_ps(acc + d + 48), corr);
     for (int64_t u = 0; u < n; ++u) {
-      const float* v = values + u * value_stride + d;
+      const KvT* v = values + u * value_stride + d;
       const __m512 w = _mm512_set1_ps(p[u]);
-      a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(v), a0);
-      a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(v + 16), a1);
-      a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(v + 32), a2);
-      a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(v + 48), a3);
+      a0 = _mm512_fmadd_ps(w, load_x16(v), a0);
+      a1 = _mm512_fmadd_ps(w, load_x16(v + 16), a1);
+      a2 = _mm512_fmadd_ps(w, load_x16(v + 32), a2);
+      a3 = _mm512_fmadd_ps(w, load_x16(v + 48), a3);
     }
     _mm512_storeu_ps(acc + d, a0);
     _mm512_storeu_ps(acc + d + 16, a1);
@@ -109,16 +160,16 @@ inline void accumulate_values(float* acc, float correction, const float* p, cons
     _mm512_storeu_ps(acc + d + 48, a3);
   }
   for (; d < hd; d += 16) {
-    const __mmask16 m = hd - d >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (hd - d)) - 1u);
+    const __mmask16 m = lanes(hd - d);
     __m512 a = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, acc + d), corr);
     for (int64_t u = 0; u < n; ++u)
-      a = _mm512_fmadd_ps(_mm512_set1_ps(p[u]), _mm512_maskz_loadu_ps(m, values + u * value_stride + d), a);
+      a = _mm512_fmadd_ps(_mm512_set1_ps(p[u]), load_masked(values + u * value_stride + d, m), a);
     _mm512_mask_storeu_ps(acc + d, m, a);
   }
 #endif
   for (; d < hd; ++d) {
     float a = acc[d] * correction;
-    for (int64_t u = 0; u < n; ++u) a = std::fma(p[u], values[u * value_stride + d], a);
+    for (int64_t u = 0; u < n; ++u) a = std::fma(p[u], load_x1(values + u * value_stride + d), a);
     acc[d] = a;
   }
 }
@@ -152,8 +203,6 @@ void store_new_tokens(const Geometry& g, const VarlenBatch& batch, std::span<con
 struct alignas(64) ItemScratch {
   float query[kMaxAttentionRows][kMaxAttentionHeadDim];  // pre-scaled
   float acc[kMaxAttentionRows][kMaxAttentionHeadDim];
-  float keys[kTile][kMaxAttentionHeadDim];    // bf16 pools are widened here, one tile at a time
-  float values[kTile][kMaxAttentionHeadDim];
   float scores[kTile];
   float max[kMaxAttentionRows], sum[kMaxAttentionRows];
 };
@@ -193,36 +242,21 @@ void attend_item(const Geometry& g, const VarlenBatch& batch, std::span<const in
     // group the same keys together.
     const int64_t block_end = (u0 / g.block_size + 1) * g.block_size;
     const int64_t u1 = std::min({last + 1, (u0 / kTile + 1) * kTile, block_end});
-    const int64_t n = u1 - u0;
     const int64_t block = table[u0 / g.block_size];
     const int64_t offset = (block * g.block_size + u0 % g.block_size) * position_stride + kv_head * hd;
-    const float* keys;
-    const float* values;
-    int64_t stride;
-    if constexpr (std::is_same_v<KvT, float>) {
-      keys = kv.k_pool.ptr<float>() + offset;
-      values = kv.v_pool.ptr<float>() + offset;
-      stride = position_stride;
-    } else {
-      for (int64_t u = 0; u < n; ++u) {
-        load_row(s.keys[u], kv.k_pool.ptr<KvT>() + offset + u * position_stride, hd);
-        load_row(s.values[u], kv.v_pool.ptr<KvT>() + offset + u * position_stride, hd);
-      }
-      keys = s.keys[0];
-      values = s.values[0];
-      stride = kMaxAttentionHeadDim;
-    }
+    // Keys and values are read in the pool dtype and widened in registers (bf16 -> f32 is a shift).
+    const KvT* keys = kv.k_pool.ptr<KvT>() + offset;
+    const KvT* values = kv.v_pool.ptr<KvT>() + offset;
+    const int64_t stride = position_stride;
     for (int64_t row = 0; row < rows; ++row) {
       const int64_t position = start + j0 + row / g.group;
       // The row's visible positions in this tile form one interval (causal + window is an interval).
       const int64_t a = std::max(u0, lowest(position)), b = std::min(u1 - 1, position);
       if (a > b) continue;
       const int64_t count = b - a + 1;
+      score_keys(s.query[row], keys + (a - u0) * stride, stride, count, hd, s.scores);
       float tile_max = -std::numeric_limits<float>::infinity();
-      for (int64_t u = 0; u < count; ++u) {
-        s.scores[u] = dot(s.query[row], keys + (a - u0 + u) * stride, hd);
-        tile_max = std::max(tile_max, s.scores[u]);
-      }
+      for (int64_t u = 0; u < count; ++u) tile_max = std::max(tile_max, s.scores[u]);
       const float new_max = std::max(s.max[row], tile_max);
       const float correction = std::exp(s.max[row] - new_max);  // 0 on the row's first tile
       const float tile_sum = exp_shifted(s.scores, count, new_max);

@@ -116,9 +116,12 @@ void check_matrix(const Tensor& t, DType dtype, int64_t rows, int64_t cols, cons
 
 const char* router_scoring_name(RouterScoring scoring) {
   switch (scoring) {
-    case RouterScoring::sigmoid: return "sigmoid";
-    case RouterScoring::softmax: return "softmax";
-    case RouterScoring::sqrt_softplus: return "sqrt_softplus";
+    case RouterScoring::sigmoid:
+      return "sigmoid";
+    case RouterScoring::softmax:
+      return "softmax";
+    case RouterScoring::sqrt_softplus:
+      return "sqrt_softplus";
   }
   return "?";
 }
@@ -152,8 +155,8 @@ void validate_moe_routing(const Tensor& logits, const RoutingTables& tables, con
     const int64_t group_size = n_experts / p.n_group;
     // transformers scores a group by topk(2) of its experts, which needs two of them.
     if (p.n_group > 1 && group_size < 2)
-      fail("moe routing: n_group = {} leaves {} expert(s) per group; group scores need at least 2",
-           p.n_group, group_size);
+      fail("moe routing: n_group = {} leaves {} expert(s) per group; group scores need at least 2", p.n_group,
+           group_size);
     if (p.top_k > p.topk_group * group_size)
       fail("moe routing: top_k = {} exceeds the {} experts in topk_group = {} groups of {}", p.top_k,
            p.topk_group * group_size, p.topk_group, group_size);
@@ -205,8 +208,8 @@ void moe_routing(const Tensor& logits, const RoutingTables& tables, const Routin
   const int64_t k = params.top_k;
   auto run = [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t)
-      route_token(logits.ptr<const float>() + t * logits.stride(0), scores + t * n_experts, n_experts,
-                  tables, params, t, ids + t * k, w + t * k);
+      route_token(logits.ptr<const float>() + t * logits.stride(0), scores + t * n_experts, n_experts, tables,
+                  params, t, ids + t * k, w + t * k);
   };
   if (tokens * n_experts < kInlineLogits)
     run(0, tokens);

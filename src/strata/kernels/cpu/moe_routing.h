@@ -28,10 +28,10 @@ constexpr int64_t kMaxRoutingTopK = 64;
 constexpr int64_t kMaxRoutingGroups = 64;
 
 struct RoutingParams {
-  int64_t top_k = 1;           // num_experts_per_tok
-  int64_t n_group = 1;         // experts are split into n_group equal, contiguous groups
-  int64_t topk_group = 1;      // groups kept per token (n_group = 1 disables group limiting)
-  bool norm_topk_prob = false; // weights /= (sum of the top_k weights + 1e-20)
+  int64_t top_k = 1;            // num_experts_per_tok
+  int64_t n_group = 1;          // experts are split into n_group equal, contiguous groups
+  int64_t topk_group = 1;       // groups kept per token (n_group = 1 disables group limiting)
+  bool norm_topk_prob = false;  // weights /= (sum of the top_k weights + 1e-20)
   float routed_scaling_factor = 1.0f;
   RouterScoring scoring = RouterScoring::sigmoid;
   RoutingMode mode = RoutingMode::learned;

@@ -75,10 +75,18 @@ void ssd_gemm_portable(int64_t m, int64_t n, int64_t k, const float* a, int64_t 
       const float* a_block = a + row0 * lda;
       float* c_block = c + row0 * ldc + col;
       switch (rows) {
-        case 4: portable_tile<4>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate); break;
-        case 3: portable_tile<3>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate); break;
-        case 2: portable_tile<2>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate); break;
-        default: portable_tile<1>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate); break;
+        case 4:
+          portable_tile<4>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate);
+          break;
+        case 3:
+          portable_tile<3>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate);
+          break;
+        case 2:
+          portable_tile<2>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate);
+          break;
+        default:
+          portable_tile<1>(k_end, a_block, lda, b + col, ldb, c_block, ldc, width, accumulate);
+          break;
       }
     }
   }
