@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <string>
 
 #include "strata/core/convert.h"
@@ -185,7 +184,6 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
                                 .dt_bias = dt_bias_};
     const size_t scratch_bytes = cpu::ssd_workspace_bytes(ssd_params, T - decode_tokens, part.num_sequences(), pool.size());
     void* scratch = workspace.take_bytes(scratch_bytes);
-    std::memset(scratch, 0, scratch_bytes);  // DEBUG
     cpu::ssd_scan(ssd_params, inputs, part, state.ssm_pool, rows_of(y, decode_tokens, T), {}, scratch,
                   scratch_bytes, pool);
   }

@@ -37,8 +37,12 @@ void activate(MlpActivation activation, Tensor& h, const Tensor* gate, ThreadPoo
     for (int64_t r = begin; r < end; ++r) {
       float* row = h.ptr<float>() + r * h.stride(0);
       switch (activation) {
-        case MlpActivation::relu2: kernels::cpu::relu2_inplace(row, width); break;
-        case MlpActivation::gelu: kernels::cpu::gelu_inplace(row, width); break;
+        case MlpActivation::relu2:
+          kernels::cpu::relu2_inplace(row, width);
+          break;
+        case MlpActivation::gelu:
+          kernels::cpu::gelu_inplace(row, width);
+          break;
         case MlpActivation::silu_gated:
           kernels::cpu::silu_gate_inplace(row, gate->ptr<const float>() + r * gate->stride(0), width);
           break;
@@ -55,9 +59,12 @@ void activate(MlpActivation activation, Tensor& h, const Tensor* gate, ThreadPoo
 
 const char* mlp_activation_name(MlpActivation activation) {
   switch (activation) {
-    case MlpActivation::relu2: return "relu2";
-    case MlpActivation::silu_gated: return "silu_gated";
-    case MlpActivation::gelu: return "gelu";
+    case MlpActivation::relu2:
+      return "relu2";
+    case MlpActivation::silu_gated:
+      return "silu_gated";
+    case MlpActivation::gelu:
+      return "gelu";
   }
   return "?";
 }

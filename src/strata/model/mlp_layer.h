@@ -34,7 +34,8 @@ const char* mlp_activation_name(MlpActivation activation);
 
 // Checks shapes/dtypes against `hidden` (the width the MLP reads and writes); throws strata::Error
 // that names `layer` (e.g. "layers.3.mixer.experts.17") and the offending tensor.
-void validate_mlp(const MlpWeights& weights, MlpActivation activation, int64_t hidden, std::string_view layer);
+void validate_mlp(const MlpWeights& weights, MlpActivation activation, int64_t hidden,
+                  std::string_view layer);
 
 // out[T, hidden] = mlp(x[T, hidden]), or out += mlp(x) when `accumulate` (the residual add). x and out
 // are f32 with contiguous rows and must not overlap. Scratch ([T, intermediate], twice when gated) comes

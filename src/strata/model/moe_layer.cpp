@@ -36,7 +36,8 @@ kernels::RoutingTables routing_tables(const MoeWeights& w, const kernels::Routin
   return tables;
 }
 
-void parallel_rows(ThreadPool& pool, int64_t rows, int64_t width, const std::function<void(int64_t, int64_t)>& fn) {
+void parallel_rows(ThreadPool& pool, int64_t rows, int64_t width,
+                   const std::function<void(int64_t, int64_t)>& fn) {
   if (rows * width < kInlineFloats)
     fn(0, rows);
   else
@@ -163,8 +164,8 @@ void moe_forward(const MoeWeights& w, const MoeConfig& config, const Tensor& x, 
   Tensor gathered = workspace.take(DType::f32, {n_slots, width});
   parallel_rows(pool, n_slots, width, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)
-      std::memcpy(gathered.ptr<float>() + r * width, expert_in.ptr<const float>() + row_token[r] * expert_in.stride(0),
-                  sizeof(float) * width);
+      std::memcpy(gathered.ptr<float>() + r * width,
+                  expert_in.ptr<const float>() + row_token[r] * expert_in.stride(0), sizeof(float) * width);
   });
 
   // 5. Each chosen expert once, over its contiguous block; experts with no tokens are never touched.

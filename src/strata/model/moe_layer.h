@@ -16,9 +16,9 @@ namespace strata::model {
 
 // A tensor whose data is nullptr is absent.
 struct MoeWeights {
-  Tensor router;           // gate.weight [E, hidden], any float dtype; logits are computed in f32
-  Tensor correction_bias;  // gate.e_score_correction_bias f32 [E], optional (selection only)
-  Tensor hash_table;       // tid2eid i32 [vocab, top_k], hash routing only
+  Tensor router;                    // gate.weight [E, hidden], any float dtype; logits are computed in f32
+  Tensor correction_bias;           // gate.e_score_correction_bias f32 [E], optional (selection only)
+  Tensor hash_table;                // tid2eid i32 [vocab, top_k], hash routing only
   std::vector<MlpWeights> experts;  // E routed experts, each reading and writing `expert_width`
   MlpWeights shared;       // shared expert on the un-projected input; absent when shared.up is absent
   Tensor latent_in;        // fc1_latent_proj.weight [latent, hidden], optional
