@@ -27,18 +27,24 @@ struct Stored {
     std::uniform_real_distribution<float> dist(-scale, scale);
     const size_t n = static_cast<size_t>(c == 0 ? r : r * c);  // cols 0: a vector
     exact.resize(n);
-    if (d == DType::f32) f32.resize(n);
-    else half.resize(n);
+    if (d == DType::f32)
+      f32.resize(n);
+    else
+      half.resize(n);
     for (size_t i = 0; i < n; ++i) {
       const float v = dist(rng);
-      if (d == DType::f32) exact[i] = f32[i] = v;
-      else if (d == DType::bf16) exact[i] = bf16_to_f32(half[i] = f32_to_bf16(v));
-      else exact[i] = f16_to_f32(half[i] = f32_to_f16(v));
+      if (d == DType::f32)
+        exact[i] = f32[i] = v;
+      else if (d == DType::bf16)
+        exact[i] = bf16_to_f32(half[i] = f32_to_bf16(v));
+      else
+        exact[i] = f16_to_f32(half[i] = f32_to_f16(v));
     }
   }
   Tensor tensor() {
     void* data = dtype == DType::f32 ? static_cast<void*>(f32.data()) : static_cast<void*>(half.data());
-    return cols == 0 ? Tensor::contiguous(data, dtype, {rows}) : Tensor::contiguous(data, dtype, {rows, cols});
+    return cols == 0 ? Tensor::contiguous(data, dtype, {rows})
+                     : Tensor::contiguous(data, dtype, {rows, cols});
   }
   // Every element NaN: a weight that must never be read into a result.
   void poison() {

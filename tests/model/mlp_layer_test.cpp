@@ -1,15 +1,15 @@
 #include "strata/model/mlp_layer.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "strata/core/error.h"
 #include "ffn_oracle.h"
+#include "strata/core/error.h"
 
 namespace strata::model {
 namespace {
@@ -23,8 +23,8 @@ ThreadPool& test_pool() {
 
 void check_mlp(int64_t tokens, int64_t hidden, int64_t inter, MlpActivation act, DType dtype, bool biases,
                bool accumulate) {
-  SCOPED_TRACE(std::string(mlp_activation_name(act)) + " " + std::string(dtype_name(dtype)) + " T=" +
-               std::to_string(tokens) + (biases ? " bias" : "") + (accumulate ? " accumulate" : ""));
+  SCOPED_TRACE(std::string(mlp_activation_name(act)) + " " + std::string(dtype_name(dtype)) +
+               " T=" + std::to_string(tokens) + (biases ? " bias" : "") + (accumulate ? " accumulate" : ""));
   Mlp mlp(hidden, inter, act, dtype, biases, 11);
   std::mt19937 rng(12);
   std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -41,14 +41,16 @@ void check_mlp(int64_t tokens, int64_t hidden, int64_t inter, MlpActivation act,
     const std::vector<double> want = mlp.reference(x.data() + t * hidden);
     for (int64_t c = 0; c < hidden; ++c) {
       const double expected = want[c] + (accumulate ? before[t * hidden + c] : 0.0);
-      ASSERT_NEAR(out[t * hidden + c], expected, 2e-5 + 2e-5 * std::abs(expected)) << "token " << t << " col " << c;
+      ASSERT_NEAR(out[t * hidden + c], expected, 2e-5 + 2e-5 * std::abs(expected))
+          << "token " << t << " col " << c;
     }
   }
 }
 
 TEST(MlpLayer, Relu2MatchesNaiveLoops) {
   for (int64_t tokens : {1, 5, 33})
-    for (DType dtype : {DType::f32, DType::bf16}) check_mlp(tokens, 48, 80, MlpActivation::relu2, dtype, false, false);
+    for (DType dtype : {DType::f32, DType::bf16})
+      check_mlp(tokens, 48, 80, MlpActivation::relu2, dtype, false, false);
 }
 
 TEST(MlpLayer, SiluGatedWithBiasesMatchesNaiveLoops) {
@@ -56,7 +58,9 @@ TEST(MlpLayer, SiluGatedWithBiasesMatchesNaiveLoops) {
   check_mlp(17, 40, 72, MlpActivation::silu_gated, DType::f32, true, false);
 }
 
-TEST(MlpLayer, GeluAndF16MatchNaiveLoops) { check_mlp(6, 32, 50, MlpActivation::gelu, DType::f16, true, false); }
+TEST(MlpLayer, GeluAndF16MatchNaiveLoops) {
+  check_mlp(6, 32, 50, MlpActivation::gelu, DType::f16, true, false);
+}
 
 TEST(MlpLayer, AccumulateAddsToTheResidual) {
   check_mlp(4, 48, 64, MlpActivation::relu2, DType::bf16, true, true);

@@ -1,13 +1,13 @@
 #include "strata/model/moe_layer.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "ffn_oracle.h"
 #include "strata/core/error.h"
@@ -164,10 +164,12 @@ void check_moe(Layer& layer, int64_t tokens, bool accumulate = false, int64_t ex
 
   const int64_t k = s.config.routing.top_k;
   for (int64_t t = 0; t < tokens; ++t) {
-    const std::vector<double> want = layer.reference(x.data() + t * s.hidden, ids.data() + t * k, mix.data() + t * k);
+    const std::vector<double> want =
+        layer.reference(x.data() + t * s.hidden, ids.data() + t * k, mix.data() + t * k);
     for (int64_t c = 0; c < s.hidden; ++c) {
       const double expected = want[c] + (accumulate ? before[t * s.hidden + c] : 0.0);
-      ASSERT_NEAR(out[t * s.hidden + c], expected, 5e-5 + 5e-5 * std::abs(expected)) << "token " << t << " col " << c;
+      ASSERT_NEAR(out[t * s.hidden + c], expected, 5e-5 + 5e-5 * std::abs(expected))
+          << "token " << t << " col " << c;
     }
   }
 }

@@ -248,6 +248,21 @@ void attend_item(const Geometry& g, const VarlenBatch& batch, std::span<const in
     const KvT* keys = kv.k_pool.ptr<KvT>() + offset;
     const KvT* values = kv.v_pool.ptr<KvT>() + offset;
     const int64_t stride = position_stride;
+#if defined(__AVX512F__)
+    // One kv head's rows are Hkv*hd elements apart, too far for the hardware prefetcher to follow:
+    // request the next tile's rows while this one is scored.
+    if (u1 <= last) {
+      const int64_t next_end = std::min({last + 1, (u1 / kTile + 1) * kTile, (u1 / g.block_size + 1) * g.block_size});
+      const int64_t next_offset =
+          (table[u1 / g.block_size] * g.block_size + u1 % g.block_size) * position_stride + kv_head * hd;
+      const int64_t row_bytes = hd * static_cast<int64_t>(sizeof(KvT));
+      for (int64_t u = 0; u < next_end - u1; ++u)
+        for (int64_t byte = 0; byte < row_bytes; byte += 64) {
+          _mm_prefetch(reinterpret_cast<const char*>(kv.k_pool.ptr<KvT>() + next_offset + u * stride) + byte, _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(kv.v_pool.ptr<KvT>() + next_offset + u * stride) + byte, _MM_HINT_T0);
+        }
+    }
+#endif
     for (int64_t row = 0; row < rows; ++row) {
       const int64_t position = start + j0 + row / g.group;
       // The row's visible positions in this tile form one interval (causal + window is an interval).
