@@ -26,11 +26,11 @@ namespace {
 // nobody asked for can be reported.
 class WeightBinder {
  public:
-  WeightBinder(const io::SafetensorsModel& weights, std::string prefix) : weights_(weights), prefix_(std::move(prefix)) {}
+  WeightBinder(const WeightSource& weights, std::string prefix) : weights_(weights), prefix_(std::move(prefix)) {}
 
   Tensor required(const std::string& name) {
     const std::string full = prefix_ + name;
-    if (!weights_.has(full)) fail("{}: missing tensor '{}'", weights_.path().string(), full);
+    if (!weights_.has(full)) fail("{}: missing tensor '{}'", weights_.where(), full);
     return take(full);
   }
   Tensor optional(const std::string& name, bool expected) {
@@ -39,7 +39,7 @@ class WeightBinder {
     return required(name);
   }
   Tensor required_unprefixed(const std::string& name) {
-    if (!weights_.has(name)) fail("{}: missing tensor '{}'", weights_.path().string(), name);
+    if (!weights_.has(name)) fail("{}: missing tensor '{}'", weights_.where(), name);
     return take(name);
   }
   bool has(const std::string& name) const { return weights_.has(prefix_ + name); }
@@ -53,7 +53,7 @@ class WeightBinder {
     std::string list;
     for (size_t i = 0; i < unused.size() && i < 5; ++i) list += (i ? ", " : "") + ("'" + unused[i] + "'");
     if (unused.size() > 5) list += fmt::format(" and {} more", unused.size() - 5);
-    fail("{}: {} unexpected tensor(s) not used by this model type: {}", weights_.path().string(), unused.size(), list);
+    fail("{}: {} unexpected tensor(s) not used by this model type: {}", weights_.where(), unused.size(), list);
   }
   int64_t used_elements() const {
     int64_t n = 0;
@@ -65,13 +65,13 @@ class WeightBinder {
   Tensor take(const std::string& full) {
     Tensor t = weights_.get(full);
     if (t.dtype != DType::f32 && t.dtype != DType::bf16 && t.dtype != DType::f16)
-      fail("{}: tensor '{}' has dtype {}, expected f32, bf16 or f16", weights_.path().string(), full,
+      fail("{}: tensor '{}' has dtype {}, expected f32, bf16 or f16", weights_.where(), full,
            dtype_name(t.dtype));
     used_.insert(full);
     return t;
   }
 
-  const io::SafetensorsModel& weights_;
+  const WeightSource& weights_;
   std::string prefix_;
   std::set<std::string> used_;
 };
@@ -90,28 +90,35 @@ std::string read_text(const std::filesystem::path& path) {
 }  // namespace
 
 std::unique_ptr<Model> Model::load(const std::filesystem::path& model_dir) {
+  ModelConfig config = load_model_config(model_dir);
+  return from_weights(std::move(config), std::make_unique<SafetensorsWeights>(model_dir),
+                      read_text(model_dir / "config.json"));
+}
+
+std::unique_ptr<Model> Model::from_weights(ModelConfig config, std::unique_ptr<WeightSource> weights,
+                                           const std::string& identity_text) {
   std::unique_ptr<Model> model(new Model());
-  model->dir_ = model_dir;
-  model->config_ = load_model_config(model_dir);
-  model->weights_ = io::SafetensorsModel::open(model_dir);
-  model->bind_weights();
+  model->config_ = std::move(config);
+  model->weights_ = std::move(weights);
+  model->bind_weights(identity_text);
   return model;
 }
 
-void Model::bind_weights() {
+void Model::bind_weights(const std::string& identity_text) {
+  const WeightSource& weights = *weights_;
   const ModelConfig& c = config_;
   const int64_t D = c.dims.hidden_size, V = c.dims.vocab_size;
-  const std::string prefix = weights_.has("backbone.embeddings.weight") || weights_.has("backbone.embedding.weight")
+  const std::string prefix = weights.has("backbone.embeddings.weight") || weights.has("backbone.embedding.weight")
                                  ? "backbone."
                                  : "model.";
-  WeightBinder bind(weights_, prefix);
+  WeightBinder bind(weights, prefix);
 
   auto matrix = [&](const Tensor& t, int64_t rows, int64_t cols, const std::string& what) {
     if (t.ndim != 2 || t.shape[0] != rows || t.shape[1] != cols)
-      fail("{}: tensor '{}' must have shape [{}, {}], got {}", weights_.path().string(), what, rows, cols, t.describe());
+      fail("{}: tensor '{}' must have shape [{}, {}], got {}", weights.where(), what, rows, cols, t.describe());
   };
   auto f32_vector = [&](const Tensor& t, int64_t n, const std::string& what) {
-    expect_vector(t, n, weights_.path().string() + ": tensor '" + what + "'");
+    expect_vector(t, n, weights.where() + ": tensor '" + what + "'");
     Buffer& b = owned_.emplace_back(static_cast<size_t>(n) * sizeof(float));
     convert_to_f32(t, static_cast<float*>(b.data()), what.c_str());
     return b.view(DType::f32, {n});
@@ -213,10 +220,10 @@ void Model::bind_weights() {
 
   // Identity: config text plus every tensor's name, dtype and shape, plus sampled weight bytes. Cheap to
   // compute (no full read of the weights) and different for any other checkpoint in practice.
-  std::string fingerprint = read_text(dir_ / "config.json");
+  std::string fingerprint = identity_text;
   uint64_t sample_hash = 0;
-  for (const std::string& name : weights_.names()) {
-    const Tensor t = weights_.get(name);
+  for (const std::string& name : weights.names()) {
+    const Tensor t = weights.get(name);
     fingerprint += fmt::format("|{}:{}", name, t.describe());
     const size_t n = std::min<size_t>(t.nbytes(), 256);
     sample_hash = cache::hash64(t.data, n, sample_hash);

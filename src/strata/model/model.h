@@ -10,12 +10,12 @@
 #include <variant>
 #include <vector>
 
-#include "strata/io/safetensors_model.h"
 #include "strata/model/attention_layer.h"
 #include "strata/model/mamba2_mixer.h"
 #include "strata/model/model_cache.h"
 #include "strata/model/model_config.h"
 #include "strata/model/moe_layer.h"
+#include "strata/model/weight_source.h"
 
 namespace strata::model {
 
@@ -37,6 +37,10 @@ class Model {
   // Loads config.json and the safetensors weights (memory-mapped); checks every tensor the forward needs
   // for presence, dtype and shape, and rejects unknown tensors, before any compute. Throws strata::Error.
   static std::unique_ptr<Model> load(const std::filesystem::path& model_dir);
+  // The same from a config and tensors held elsewhere (e.g. a synthetic model); `identity_text` seeds
+  // the model identity in place of config.json's text.
+  static std::unique_ptr<Model> from_weights(ModelConfig config, std::unique_ptr<WeightSource> weights,
+                                             const std::string& identity_text);
 
   const ModelConfig& config() const { return config_; }
   int64_t vocab_size() const { return config_.dims.vocab_size; }
@@ -66,11 +70,10 @@ class Model {
   };
 
   Model() = default;
-  void bind_weights();
+  void bind_weights(const std::string& identity_text);
 
-  std::filesystem::path dir_;
   ModelConfig config_;
-  io::SafetensorsModel weights_;
+  std::unique_ptr<WeightSource> weights_;
   std::vector<Buffer> owned_;  // f32 copies of small parameters (norm weights)
   std::vector<Layer> layers_;
   Tensor embeddings_, final_norm_, lm_head_;

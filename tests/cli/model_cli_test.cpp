@@ -1,0 +1,127 @@
+// `strata logits`, `strata info` and `strata bench` as a user runs them on the fixture checkpoints:
+// results that match transformers, and bad input that gives one `error:` line and exit status 2.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "run_cli.h"
+
+namespace strata {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_strata;
+const fs::path kModels = fs::path(STRATA_SOURCE_DIR) / "tests/fixtures/models";
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("strata_cli_" + std::to_string(::getpid()) + "_" + std::to_string(rand()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+void expect_error(const testing::CliResult& r, const std::string& contains) {
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_TRUE(r.err.starts_with("error: ")) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
+}
+
+// Writes a minimal safetensors file holding one int64 tensor "input_ids" of the given shape and values.
+void write_ids(const fs::path& path, std::vector<int64_t> shape, const std::vector<int64_t>& values) {
+  nlohmann::json header;
+  header["input_ids"] = {{"dtype", "I64"}, {"shape", shape}, {"data_offsets", {0, values.size() * 8}}};
+  std::string text = header.dump();
+  while (text.size() % 8) text += ' ';
+  std::ofstream out(path, std::ios::binary);
+  const uint64_t n = text.size();
+  out.write(reinterpret_cast<const char*>(&n), 8);
+  out << text;
+  out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * 8));
+}
+
+TEST(ModelCli, LogitsMatchTheReferenceFile) {
+  TempDir tmp;
+  const fs::path dir = kModels / "nemotron_h_hybrid";
+  const auto r = run_strata("logits", dir.string(), "--input", (dir / "input_ids.safetensors").string(), "--out",
+                            (tmp.path / "out.safetensors").string(), "--mode", "chunked=5", "--threads", "2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  // Compare the written logits with transformers' file byte-for-byte in structure and within 1e-3.
+  auto read_f32 = [](const fs::path& p, std::vector<int64_t>& shape) {
+    std::ifstream in(p, std::ios::binary);
+    uint64_t n = 0;
+    in.read(reinterpret_cast<char*>(&n), 8);
+    std::string text(n, ' ');
+    in.read(text.data(), static_cast<std::streamsize>(n));
+    const auto h = nlohmann::json::parse(text)["logits"];
+    shape = h["shape"].get<std::vector<int64_t>>();
+    const auto off = h["data_offsets"].get<std::vector<uint64_t>>();
+    std::vector<float> v((off[1] - off[0]) / 4);
+    in.seekg(static_cast<std::streamoff>(8 + n + off[0]));
+    in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(off[1] - off[0]));
+    return v;
+  };
+  std::vector<int64_t> got_shape, want_shape;
+  const auto got = read_f32(tmp.path / "out.safetensors", got_shape);
+  const auto want = read_f32(dir / "logits.safetensors", want_shape);
+  ASSERT_EQ(got_shape, want_shape);
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
+  EXPECT_LT(worst, 1e-3);
+}
+
+TEST(ModelCli, InfoDescribesTheCheckpoint) {
+  const auto r = run_strata("info", (kModels / "nemotron_h_hybrid").string(), "--json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["family"], "nemotron_h");
+  EXPECT_EQ(j["pattern"], "M*-MEM*E");
+  EXPECT_EQ(j["layers"], 8);
+  EXPECT_GT(j["parameters"].get<int64_t>(), 100000);
+  const auto text = run_strata("info", (kModels / "mamba2_g1").string());
+  EXPECT_EQ(text.status, 0);
+  EXPECT_NE(text.out.find("family       mamba2"), std::string::npos) << text.out;
+}
+
+TEST(ModelCli, BenchRunsOnACheckpoint) {
+  const auto r = run_strata("bench", (kModels / "mamba2_g1").string(), "-p", "16", "-n", "4", "-b", "1,2", "--json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["results"].size(), 4u);
+  for (const auto& row : j["results"]) EXPECT_GT(row["tokens_per_second"].get<double>(), 0.0);
+}
+
+TEST(ModelCli, BadInputIsOneErrorLine) {
+  TempDir tmp;
+  const fs::path dir = kModels / "mamba2_g1";
+  const std::string out = (tmp.path / "o.safetensors").string();
+  expect_error(run_strata("logits", (tmp.path / "nope").string(), "--input", (dir / "input_ids.safetensors").string(),
+                          "--out", out), "config.json");
+  expect_error(run_strata("logits", dir.string(), "--input", (dir / "input_ids.safetensors").string(), "--out", out,
+                          "--mode", "chunked=0"), "--mode");
+  write_ids(tmp.path / "oov.safetensors", {1, 3}, {1, 2, 150});
+  expect_error(run_strata("logits", dir.string(), "--input", (tmp.path / "oov.safetensors").string(), "--out", out),
+               "outside the vocabulary");
+  write_ids(tmp.path / "empty.safetensors", {1, 0}, {});
+  expect_error(run_strata("logits", dir.string(), "--input", (tmp.path / "empty.safetensors").string(), "--out", out),
+               "empty");
+  write_ids(tmp.path / "neg.safetensors", {1, 2}, {1, -4});
+  expect_error(run_strata("logits", dir.string(), "--input", (tmp.path / "neg.safetensors").string(), "--out", out),
+               "-4");
+  // A truncated checkpoint.
+  fs::create_directories(tmp.path / "broken");
+  fs::copy_file(dir / "config.json", tmp.path / "broken/config.json");
+  fs::copy_file(dir / "model.safetensors", tmp.path / "broken/model.safetensors");
+  fs::resize_file(tmp.path / "broken/model.safetensors", 1000);
+  expect_error(run_strata("info", (tmp.path / "broken").string()), "model.safetensors");
+  // An unsupported model type.
+  fs::create_directories(tmp.path / "llama");
+  std::ofstream(tmp.path / "llama/config.json") << R"({"model_type": "llama", "hidden_size": 8, "vocab_size": 8})";
+  expect_error(run_strata("info", (tmp.path / "llama").string()), "llama");
+  expect_error(run_strata("bench"), "MODEL_DIR or --synthetic");
+  expect_error(run_strata("bench", "--synthetic", "gpt-5"), "unknown synthetic model 'gpt-5'");
+}
+
+}  // namespace
+}  // namespace strata
