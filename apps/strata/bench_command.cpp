@@ -90,7 +90,6 @@ void run(const BenchArgs& a) {
   for (int64_t b : a.batches) if (b < 1 || b > 4096) fail("-b values must be in [1, 4096], got {}", b);
   ThreadPool pool(a.threads);
   const std::string label = a.synthetic.empty() ? a.model_dir : "synthetic:" + a.synthetic;
-  if (!a.json) std::cerr << fmt::format("loading {} ...\n", label);
   const auto m = a.synthetic.empty() ? model::Model::load(a.model_dir) : model::synthetic_model(a.synthetic, pool);
   const double params = static_cast<double>(m->parameter_count());
 
