@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "strata/cache/from_schedule.h"
 #include "strata/cache/hash64.h"
 #include "strata/core/convert.h"
 #include "strata/core/error.h"
@@ -236,18 +237,10 @@ void Model::bind_weights(const std::string& identity_text) {
 ModelCache Model::make_cache(const CacheOptions& options) const {
   ModelCache cache;
   cache.options = options;
-  if (mamba_layers_ > 0) {
-    cache::StateCacheConfig sc;
-    const auto& m = config_.dims.mamba;
-    for (int i = 0; i < mamba_layers_; ++i)
-      sc.layers.push_back(cache::MambaStateShape{.conv_dim = m.conv_channels(), .conv_kernel = m.conv_kernel,
-                                                 .heads = m.n_heads, .head_dim = m.head_dim, .state_size = m.state_size,
-                                                 .conv_dtype = options.state_dtype, .state_dtype = options.state_dtype});
-    sc.max_sequences = options.max_sequences;
-    sc.speculative_tokens = options.speculative_tokens;
-    sc.model_id = identity_;
-    cache.mamba = std::make_unique<cache::MambaStateCache>(std::move(sc));
-  }
+  if (mamba_layers_ > 0)
+    cache.mamba = std::make_unique<cache::MambaStateCache>(cache::state_cache_config(
+        config_.schedule, config_.dims, options.max_sequences, options.speculative_tokens, identity_,
+        options.state_dtype));
   if (attention_layers_ > 0) {
     cache::KvCacheConfig kc;
     kc.num_layers = attention_layers_;
