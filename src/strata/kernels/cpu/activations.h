@@ -29,8 +29,9 @@ inline float softplus(float v) { return v > 20.0f ? v : std::log1p(std::exp(v));
 #if defined(__AVX512F__)
 
 inline __m512 exp_ps(__m512 x) {
-  // Clamp keeps 2^n finite; exp(-87.3) is the smallest normal, exp(88.7) the largest finite.
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.336f)), _mm512_set1_ps(88.722f));
+  // Below -104 even the smallest denormal is out of reach and exp(88.7) is the largest finite value; the
+  // clamp keeps n finite for scalef, which rounds correctly into the denormal range.
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(88.722f));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   // ln2 split in two so n*ln2_hi is exact and r keeps full precision.

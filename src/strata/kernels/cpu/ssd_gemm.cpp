@@ -1,5 +1,7 @@
 #include "strata/kernels/cpu/ssd_gemm.h"
 
+#include "strata/kernels/cpu/activations.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -172,26 +174,8 @@ void tile_rows(int64_t rows, int64_t k_end, const float* a, int64_t lda, const f
   }
 }
 
-inline __m512 exp_nonpositive(__m512 x) {
-  // Below -104 even the smallest denormal is out of reach; the clamp keeps n finite for scalef.
-  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_setzero_ps()), _mm512_set1_ps(-104.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  // ln2 in two parts: n·ln2_hi is exact, so r = x − n·ln2 keeps full precision, |r| <= ln2/2.
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  // Taylor to degree 7 on |r| <= 0.347: truncation error below 1e-8 relative.
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  // scalef multiplies by 2^n with correct rounding into the denormal range (no bit tricks on n).
-  return _mm512_scalef_ps(p, n);
-}
+// exp of arguments <= 0 (decays): the shared vector exp with the argument clamped at 0.
+inline __m512 exp_nonpositive(__m512 x) { return exp_ps(_mm512_min_ps(x, _mm512_setzero_ps())); }
 
 }  // namespace
 
