@@ -1,0 +1,69 @@
+// `strata perplexity MODEL_DIR -f TEXT [--context 256] [--max-windows N] [--json]`: tokenizes the text
+// with the model's tokenizer (BOS as its post-processor adds it), cuts it into non-overlapping windows,
+// runs each from an empty state and reports mean negative log-likelihood and perplexity.
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "command_registry.h"
+#include "strata/core/error.h"
+#include "strata/model/perplexity.h"
+#include "strata/tokenizer/tokenizer.h"
+
+namespace strata::cli {
+namespace {
+
+struct PerplexityArgs {
+  std::string model_dir, text_file;
+  int64_t context = 256, max_windows = 0;
+  int threads = 0, parallel = 4;
+  bool json = false;
+};
+
+void run(const PerplexityArgs& a) {
+  if (a.context < 2) fail("--context must be at least 2, got {}", a.context);
+  if (a.max_windows < 0 || a.parallel < 1 || a.threads < 0) fail("--max-windows, --parallel and --threads must be >= 0 (--parallel >= 1)");
+  std::ifstream in(a.text_file, std::ios::binary);
+  if (!in) fail("{}: cannot read the text file", a.text_file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto tokenizer = tokenizer::Tokenizer::load(std::filesystem::path(a.model_dir) / "tokenizer.json");
+  const auto model = model::Model::load(a.model_dir);
+  const std::vector<int32_t> ids = tokenizer.encode(text.str(), /*add_special_tokens=*/true);
+  ThreadPool pool(a.threads);
+  const model::PerplexityResult r = model::perplexity(
+      *model, ids, model::PerplexityOptions{.window = a.context, .max_windows = a.max_windows, .parallel_windows = a.parallel},
+      pool);
+  if (a.json) {
+    std::cout << nlohmann::ordered_json{{"tokens", r.tokens},       {"windows", r.windows},
+                                        {"scored_tokens", r.scored_tokens}, {"mean_nll", r.mean_nll()},
+                                        {"perplexity", r.perplexity()}, {"context", a.context}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << fmt::format("tokens {}  windows {} of {}  scored {}\nmean NLL {:.6f}  perplexity {:.4f}\n", r.tokens,
+                             r.windows, a.context, r.scored_tokens, r.mean_nll(), r.perplexity());
+  }
+}
+
+const CommandRegistration registration(35, [](CLI::App& app) {
+  auto args = std::make_shared<PerplexityArgs>();
+  CLI::App* cmd = app.add_subcommand("perplexity", "Mean negative log-likelihood and perplexity of a text");
+  cmd->add_option("MODEL_DIR", args->model_dir, "Hugging Face model directory (with tokenizer.json)")->required();
+  cmd->add_option("-f,--file", args->text_file, "text file to score")->required();
+  cmd->add_option("-c,--context", args->context, "tokens per window (each window starts from an empty state)");
+  cmd->add_option("--max-windows", args->max_windows, "score only the first N windows (0 = all)");
+  cmd->add_option("--parallel", args->parallel, "windows run together in one batch");
+  cmd->add_option("-t,--threads", args->threads, "worker threads (0 = all cores)");
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] { run(*args); });
+});
+
+}  // namespace
+}  // namespace strata::cli
