@@ -1,6 +1,5 @@
-// Unicode Normalization Form C (canonical decomposition, canonical ordering, canonical composition),
-// the "NFC" normalizer of tokenizer.json. Own tables (nfc_table.cpp) so the tokenizer needs no ICU;
-// their Unicode version is nfc_unicode_version().
+// Unicode Normalization Form C, the "NFC" normalizer of tokenizer.json, through ICU (the well-kept
+// implementation, current Unicode tables) rather than tables of our own.
 #pragma once
 
 #include <string>
@@ -8,10 +7,11 @@
 
 namespace strata::tokenizer {
 
-// NFC of VALID UTF-8 text. Text already in NFC (all ASCII, most CJK, precomposed Latin) comes back
-// after a quick scan without being rebuilt.
+// NFC of VALID UTF-8 text (callers repair invalid UTF-8 first). Text already in NFC comes back after
+// ICU's quick check without being rebuilt.
 std::string nfc_normalize(std::string_view text);
 
+// The Unicode version of ICU's tables, e.g. "15.0".
 const char* nfc_unicode_version();
 
 }  // namespace strata::tokenizer
