@@ -1,7 +1,9 @@
 // Decode attention of one 8B-like layer (Hq=32, Hkv=8, head_dim=128) on the paged KV cache at 1k and 8k
 // context, batch 1 and 8, f32 and bf16 pools. Decode attention is bound by reading the cache, so the
 // counter is KV bytes read per second; compare with machine_bench's streaming read bandwidth. Layers
-// rotate so the working set exceeds the last-level cache even at 1k x batch 1.
+// rotate so the working set exceeds the last-level cache even at 1k x batch 1. Prefill (one fresh
+// sequence) is compute bound and reports FLOP/s (4·hd·Hq per visible query-key pair), next to
+// machine_bench's peak.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -95,6 +97,48 @@ void BM_DecodeAttention(benchmark::State& state) {
                                                   benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// args: prompt tokens, threads. One fresh sequence, f32 pool.
+void BM_PrefillAttention(benchmark::State& state) {
+  const int64_t tokens = state.range(0);
+  ThreadPool pool(static_cast<int>(state.range(1)));
+  cache::KvCacheConfig config;
+  config.num_layers = 1;
+  config.kv_heads = kHkv;
+  config.head_dim = kHeadDim;
+  config.max_slots = 1;
+  config.num_blocks = (tokens + 15) / 16;
+  cache::PagedKvCache kv(config);
+  if (!kv.reserve(0, tokens)) state.SkipWithError("pool too small");
+  const int64_t qkv_width = (kHq + 2 * kHkv) * kHeadDim;
+  std::vector<float> qkv(static_cast<size_t>(tokens * qkv_width)), out(static_cast<size_t>(tokens * kHq * kHeadDim));
+  uint32_t seed = 7;
+  for (float& v : qkv) {
+    seed = seed * 1664525u + 1013904223u;
+    v = static_cast<float>(seed >> 8) * (1.0f / 8388608.0f) - 1.0f;
+  }
+  const std::vector<int64_t> cu{0, tokens}, starts{0};
+  const std::vector<int32_t> slots{0};
+  const std::vector<uint8_t> initial{0};
+  auto window = [&](int64_t column, int64_t width) {
+    Tensor t = Tensor::contiguous(qkv.data() + column, DType::f32, {tokens, width});
+    t.strides[0] = qkv_width;
+    return t;
+  };
+  const kernels::VarlenBatch varlen{cu, slots, initial};
+  const PagedAttentionParams params{kHq, kHkv, kHeadDim, 0, 0.0f};
+  const PagedAttentionInputs inputs{window(0, kHq * kHeadDim), window(kHq * kHeadDim, kHkv * kHeadDim),
+                                    window((kHq + kHkv) * kHeadDim, kHkv * kHeadDim)};
+  const Tensor out_view = Tensor::contiguous(out.data(), DType::f32, {tokens, kHq * kHeadDim});
+  const PagedKv layer_kv{kv.k_pool(0), kv.v_pool(0), kv.block_tables()};
+  check_paged_attention(params, varlen, starts, inputs, layer_kv, out_view);
+  for (auto _ : state) {
+    paged_attention(params, varlen, starts, inputs, layer_kv, out_view, pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double pairs = static_cast<double>(tokens) * static_cast<double>(tokens + 1) / 2.0;
+  state.counters["FLOP/s"] = benchmark::Counter(4.0 * kHeadDim * kHq * pairs, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void decode_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"context", "batch", "bf16", "threads"});
   for (int64_t context : {1024, 8192})
@@ -104,6 +148,11 @@ void decode_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_DecodeAttention)->Apply(decode_args)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_PrefillAttention)
+    ->ArgNames({"tokens", "threads"})
+    ->ArgsProduct({{512, 2048}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

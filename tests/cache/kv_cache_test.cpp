@@ -1,9 +1,12 @@
 // PagedKvCache: sizes and views, reserve/free/fork/truncate accounting against a plain model of every
 // slot's contents (random operation sequences), refusal that changes nothing, fork independence, and
-// the attention kernel running on the cache's views through fork and speculative rollback.
+// the attention kernel running on the cache's views through fork and speculative rollback, and
+// snapshots that carry a slot's KV next to its Mamba state.
 #include "strata/cache/kv_cache.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <unistd.h>
 #include <cmath>
 #include <map>
 #include <random>
@@ -12,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cache/test_states.h"
+#include "strata/cache/snapshot.h"
 #include "strata/core/error.h"
 #include "strata/kernels/cpu/attention.h"
 
@@ -328,6 +333,118 @@ TEST(KvCache, AttentionOnForkedAndRolledBackSlotsMatchesTheOriginal) {
     const std::vector<float> out_fresh = attend(fresh, fresh_next, Hq);
     for (size_t i = 0; i < out_fresh.size(); ++i) ASSERT_EQ(out_fresh[i], out_after[i]) << dtype_name(dtype);
   }
+}
+
+// Every byte of a slot's KV, all layers, in position order: equal vectors mean equal slots.
+std::vector<uint8_t> kv_bytes(const PagedKvCache& cache, int slot) {
+  std::vector<uint8_t> bytes;
+  const size_t row = size_t(cache.config().kv_heads * cache.config().head_dim) * dtype_size(cache.config().dtype);
+  const auto table = cache.block_table(slot);
+  for (int layer = 0; layer < cache.num_layers(); ++layer)
+    for (const Tensor& pool : {cache.k_pool(layer), cache.v_pool(layer)})
+      for (int64_t p = 0; p < cache.length(slot); ++p) {
+        const auto* base = static_cast<const uint8_t*>(pool.data) +
+                           (size_t(table[size_t(p / cache.block_size())] * cache.block_size() + p % cache.block_size())) * row;
+        bytes.insert(bytes.end(), base, base + row);
+      }
+  return bytes;
+}
+
+// A hybrid sequence: Mamba state at `length` and `length` positions of random KV.
+void fill_sequence(MambaStateCache& states, PagedKvCache& kv, int slot, int64_t length, std::mt19937& rng) {
+  testing::fill_slot_random(states, slot, rng);
+  states.set_position(slot, length);
+  kv.free(slot);
+  ASSERT_TRUE(kv.reserve(slot, length));
+  for (int layer = 0; layer < kv.num_layers(); ++layer)
+    for (const Tensor& pool : {kv.k_pool(layer), kv.v_pool(layer)}) testing::fill_random(pool, rng);
+}
+
+KvCacheConfig snapshot_kv_config(DType dtype, int64_t num_blocks = 12) {
+  KvCacheConfig c = small_config(num_blocks, 4, dtype);
+  c.num_layers = 3;
+  return c;
+}
+
+TEST(KvSnapshot, RoundTripCarriesKvIntoAnotherSlotAndAnotherCache) {
+  for (const DType dtype : {DType::f32, DType::bf16}) {
+    MambaStateCache states(testing::small_config(3));
+    PagedKvCache kv(snapshot_kv_config(dtype));
+    std::mt19937 rng(8);
+    const int a = states.allocate(), b = states.allocate();
+    fill_sequence(states, kv, a, 10, rng);
+    fill_sequence(states, kv, b, 3, rng);
+    const std::vector<uint8_t> snapshot = save_snapshot(states, kv, a);
+    EXPECT_GT(snapshot.size(), save_snapshot(states, a).size() + 2 * 3 * 10 * 6 * dtype_size(dtype) - 1);
+    EXPECT_EQ(parse_snapshot(snapshot).sections.size(), 4u + 6u);
+
+    restore_snapshot(states, kv, b, snapshot);
+    EXPECT_EQ(testing::slot_bytes(states, b), testing::slot_bytes(states, a));
+    EXPECT_EQ(kv.length(b), 10);
+    EXPECT_EQ(kv_bytes(kv, b), kv_bytes(kv, a));
+    EXPECT_EQ(kv.free_block_count(), 12 - 3 - 3);
+    // The copy is private: new writes to b's blocks leave a alone.
+    const std::vector<uint8_t> a_before = kv_bytes(kv, a);
+    write_position(kv, b, 0, 5.0f);
+    EXPECT_EQ(kv_bytes(kv, a), a_before);
+
+    // Into a fresh pair of caches, through a file.
+    const std::string path = ::testing::TempDir() + "kv_snapshot_" + std::to_string(::getpid()) + ".bin";
+    restore_snapshot(states, kv, b, snapshot);
+    save_snapshot_file(states, kv, a, path);
+    MambaStateCache other_states(testing::small_config(2));
+    PagedKvCache other_kv(snapshot_kv_config(dtype, 5));
+    const int c = other_states.allocate();
+    restore_snapshot_file(other_states, other_kv, c, path);
+    std::remove(path.c_str());
+    EXPECT_EQ(testing::slot_bytes(other_states, c), testing::slot_bytes(states, a));
+    EXPECT_EQ(kv_bytes(other_kv, c), kv_bytes(kv, a));
+  }
+}
+
+TEST(KvSnapshot, RefusalsLeaveBothCachesUnchanged) {
+  MambaStateCache states(testing::small_config(4));
+  PagedKvCache kv(snapshot_kv_config(DType::f32, 7));
+  std::mt19937 rng(4);
+  const int a = states.allocate(), b = states.allocate();
+  fill_sequence(states, kv, a, 10, rng);  // 3 blocks
+  fill_sequence(states, kv, b, 2, rng);   // 1 block
+  const std::vector<uint8_t> with_kv = save_snapshot(states, kv, a);
+  const std::vector<uint8_t> state_only = save_snapshot(states, a);
+  const std::vector<uint8_t> b_state = testing::slot_bytes(states, b), b_kv = kv_bytes(kv, b);
+  auto expect_refused = [&](auto call, const std::string& text) {
+    const int64_t free_before = kv.free_block_count();
+    try {
+      call();
+      ADD_FAILURE() << "expected an error containing: " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(testing::slot_bytes(states, b), b_state);
+    EXPECT_EQ(kv_bytes(kv, b), b_kv);
+    EXPECT_EQ(kv.length(b), 2);
+    EXPECT_EQ(kv.free_block_count(), free_before);
+  };
+  expect_refused([&] { restore_snapshot(states, b, with_kv); }, "carries attention KV");
+  expect_refused([&] { restore_snapshot(states, kv, b, state_only); }, "expects 6 (3 attention layers at position 10)");
+  PagedKvCache other_shape(snapshot_kv_config(DType::bf16));
+  expect_refused([&] { restore_snapshot(states, other_shape, b, with_kv); }, "keys is f32[10, 2, 3], this KV cache expects bf16[10, 2, 3]");
+  KvCacheConfig two_layers = snapshot_kv_config(DType::f32);
+  two_layers.num_layers = 2;
+  PagedKvCache fewer_layers(two_layers);
+  expect_refused([&] { restore_snapshot(states, fewer_layers, b, with_kv); }, "expects 4");
+  // The snapshot needs 3 blocks: b's own block plus 1 free is not enough once another slot takes 2.
+  const int c = states.allocate();
+  ASSERT_TRUE(kv.reserve(c, 8));
+  expect_refused([&] { restore_snapshot(states, kv, b, with_kv); }, "needs 3 KV blocks for 10 positions, but only 2");
+  // Saving needs the KV and the Mamba position to agree.
+  kv.truncate(a, 9);
+  EXPECT_THROW(save_snapshot(states, kv, a), Error);
+  // A snapshot at position 0 carries no KV and empties the slot's KV on restore.
+  const int d = states.allocate();
+  restore_snapshot(states, kv, b, save_snapshot(states, kv, d));
+  EXPECT_EQ(kv.length(b), 0);
+  EXPECT_EQ(states.position(b), 0);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -57,7 +58,17 @@ T get(std::span<const uint8_t> in, size_t at) {
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
-const char* kind_name(SectionKind kind) { return kind == SectionKind::conv_state ? "conv state" : "ssm state"; }
+const char* kind_name(SectionKind kind) {
+  switch (kind) {
+    case SectionKind::conv_state: return "conv state";
+    case SectionKind::ssm_state: return "ssm state";
+    case SectionKind::kv_keys: return "keys";
+    case SectionKind::kv_values: return "values";
+  }
+  return "unknown";
+}
+
+bool is_kv(SectionKind kind) { return kind == SectionKind::kv_keys || kind == SectionKind::kv_values; }
 
 std::string describe_section(const SnapshotSection& s) {
   std::string text = fmt::format("{}[", dtype_name(s.dtype));
@@ -90,6 +101,43 @@ std::vector<SnapshotSection> expected_sections(const MambaStateCache& cache) {
   return sections;
 }
 
+// A slot's attention KV at `length` positions: per attention layer, keys then values, each
+// [length, kv_heads, head_dim] in the pool dtype. None at length 0 (a section may not be empty).
+std::vector<SnapshotSection> kv_sections(const PagedKvCache& kv, int64_t length) {
+  std::vector<SnapshotSection> sections;
+  if (length == 0) return sections;
+  const KvCacheConfig& c = kv.config();
+  for (int l = 0; l < kv.num_layers(); ++l)
+    for (const SectionKind kind : {SectionKind::kv_keys, SectionKind::kv_values}) {
+      SnapshotSection section;
+      section.kind = kind;
+      section.layer = static_cast<uint32_t>(l);
+      section.dtype = c.dtype;
+      section.ndim = 3;
+      section.shape = {length, c.kv_heads, c.head_dim, 0};
+      section.bytes = static_cast<uint64_t>(length * c.kv_heads * c.head_dim) * dtype_size(c.dtype);
+      sections.push_back(section);
+    }
+  return sections;
+}
+
+// Calls copy(paged, dense_offset, bytes) for each block of a slot's positions [0, length) in one pool,
+// where dense_offset locates the same positions in a [length, kv_heads, head_dim] section. Positions of
+// a block are contiguous in the pool, so each block is one copy.
+template <typename Copy>
+void for_each_kv_block(const PagedKvCache& kv, const SnapshotSection& s, int slot, Copy copy) {
+  const int layer = static_cast<int>(s.layer);
+  auto* pool = static_cast<uint8_t*>((s.kind == SectionKind::kv_keys ? kv.k_pool(layer) : kv.v_pool(layer)).data);
+  const int64_t length = s.shape[0], block_size = kv.block_size();
+  const size_t row_bytes = s.bytes / static_cast<size_t>(length);
+  const std::span<const int32_t> table = kv.block_table(slot);
+  for (int64_t b = 0; b * block_size < length; ++b) {
+    const size_t rows = static_cast<size_t>(std::min(block_size, length - b * block_size));
+    uint8_t* paged = pool + static_cast<size_t>(table[static_cast<size_t>(b)]) * static_cast<size_t>(block_size) * row_bytes;
+    copy(paged, static_cast<size_t>(b * block_size) * row_bytes, rows * row_bytes);
+  }
+}
+
 const void* section_source(const MambaStateCache& cache, const SnapshotSection& s, int slot) {
   const int layer = static_cast<int>(s.layer);
   return s.kind == SectionKind::conv_state ? cache.conv_state(layer, slot).data : cache.ssm_state(layer, slot).data;
@@ -97,11 +145,17 @@ const void* section_source(const MambaStateCache& cache, const SnapshotSection& 
 
 std::string errno_text() { return std::strerror(errno); }
 
-}  // namespace
-
-std::vector<uint8_t> save_snapshot(const MambaStateCache& cache, int slot) {
+// Shared by the overloads with and without a KV cache.
+std::vector<uint8_t> save(const MambaStateCache& cache, const PagedKvCache* kv, int slot) {
   const int64_t position = cache.position(slot);  // also checks that the slot is allocated
   std::vector<SnapshotSection> sections = expected_sections(cache);
+  if (kv != nullptr) {
+    if (kv->length(slot) != position)
+      fail("save snapshot: slot {} holds {} KV positions but its Mamba state is at position {}; they must agree",
+           slot, kv->length(slot), position);
+    const std::vector<SnapshotSection> attention = kv_sections(*kv, position);
+    sections.insert(sections.end(), attention.begin(), attention.end());
+  }
   const std::string& model_id = cache.model_id();
   size_t offset = align64(kHeaderBytes + model_id.size() + sections.size() * kSectionRecordBytes);
   for (SnapshotSection& s : sections) {
@@ -127,10 +181,25 @@ std::vector<uint8_t> save_snapshot(const MambaStateCache& cache, int slot) {
     put<uint64_t>(out, record + 40, s.offset);
     put<uint64_t>(out, record + 48, s.bytes);
     record += kSectionRecordBytes;
-    std::memcpy(out.data() + s.offset, section_source(cache, s, slot), s.bytes);
+    if (is_kv(s.kind))
+      for_each_kv_block(*kv, s, slot, [&](const uint8_t* paged, size_t at, size_t n) {
+        std::memcpy(out.data() + s.offset + at, paged, n);
+      });
+    else
+      std::memcpy(out.data() + s.offset, section_source(cache, s, slot), s.bytes);
   }
   put<uint64_t>(out, 24, hash64(out.data() + kChecksumFieldEnd, out.size() - kChecksumFieldEnd, kChecksumSeed));
   return out;
+}
+
+void restore(MambaStateCache& cache, PagedKvCache* kv, int slot, std::span<const uint8_t> bytes);
+
+}  // namespace
+
+std::vector<uint8_t> save_snapshot(const MambaStateCache& cache, int slot) { return save(cache, nullptr, slot); }
+
+std::vector<uint8_t> save_snapshot(const MambaStateCache& cache, const PagedKvCache& kv, int slot) {
+  return save(cache, &kv, slot);
 }
 
 SnapshotInfo parse_snapshot(std::span<const uint8_t> bytes) {
@@ -167,9 +236,10 @@ SnapshotInfo parse_snapshot(std::span<const uint8_t> bytes) {
   for (uint32_t i = 0; i < section_count; ++i, record += kSectionRecordBytes) {
     SnapshotSection s;
     const uint8_t kind = get<uint8_t>(bytes, record);
-    if (kind != static_cast<uint8_t>(SectionKind::conv_state) && kind != static_cast<uint8_t>(SectionKind::ssm_state))
-      fail("snapshot section {} has kind {}, which this build does not know (1 = conv state, 2 = ssm state)", i,
-           kind);
+    if (kind != static_cast<uint8_t>(SectionKind::conv_state) && kind != static_cast<uint8_t>(SectionKind::ssm_state) &&
+        kind != static_cast<uint8_t>(SectionKind::kv_keys) && kind != static_cast<uint8_t>(SectionKind::kv_values))
+      fail("snapshot section {} has kind {}, which this build does not know (1 = conv state, 2 = ssm state, "
+           "16 = keys, 17 = values)", i, kind);
     s.kind = static_cast<SectionKind>(kind);
     if (!dtype_from_code(get<uint8_t>(bytes, record + 1), &s.dtype))
       fail("snapshot section {} has unknown dtype code {}", i, get<uint8_t>(bytes, record + 1));
@@ -199,14 +269,30 @@ SnapshotInfo parse_snapshot(std::span<const uint8_t> bytes) {
 }
 
 void restore_snapshot(MambaStateCache& cache, int slot, std::span<const uint8_t> bytes) {
+  restore(cache, nullptr, slot, bytes);
+}
+
+void restore_snapshot(MambaStateCache& cache, PagedKvCache& kv, int slot, std::span<const uint8_t> bytes) {
+  restore(cache, &kv, slot, bytes);
+}
+
+namespace {
+
+void restore(MambaStateCache& cache, PagedKvCache* kv, int slot, std::span<const uint8_t> bytes) {
   if (!cache.is_allocated(slot)) fail("restore snapshot: slot {} is not allocated", slot);
   const SnapshotInfo info = parse_snapshot(bytes);
   if (info.model_id != cache.model_id())
     fail("snapshot is from model '{}', but this cache belongs to model '{}'", info.model_id, cache.model_id());
   const std::vector<SnapshotSection> expected = expected_sections(cache);
-  if (info.sections.size() != expected.size())
+  size_t state_sections = 0;
+  for (const SnapshotSection& s : info.sections) state_sections += is_kv(s.kind) ? 0 : 1;
+  const size_t attention_sections = info.sections.size() - state_sections;
+  if (attention_sections > 0 && kv == nullptr)
+    fail("snapshot carries attention KV ({} sections); restore it together with the model's KV cache",
+         attention_sections);
+  if (state_sections != expected.size())
     fail("snapshot holds {} state sections ({} Mamba layers), this cache expects {} ({} Mamba layers)",
-         info.sections.size(), info.sections.size() / 2, expected.size(), cache.num_layers());
+         state_sections, state_sections / 2, expected.size(), cache.num_layers());
   for (size_t i = 0; i < expected.size(); ++i) {
     const SnapshotSection& got = info.sections[i];
     const SnapshotSection& want = expected[i];
@@ -217,18 +303,55 @@ void restore_snapshot(MambaStateCache& cache, int slot, std::span<const uint8_t>
       fail("snapshot Mamba layer {} {} is {}, this cache expects {}", want.layer, kind_name(want.kind),
            describe_section(got), describe_section(want));
   }
+  if (kv != nullptr) {
+    const std::vector<SnapshotSection> want_kv = kv_sections(*kv, info.position);
+    if (attention_sections != want_kv.size())
+      fail("snapshot holds {} attention KV sections, this KV cache expects {} ({} attention layers at position {})",
+           attention_sections, want_kv.size(), kv->num_layers(), info.position);
+    for (size_t i = 0; i < want_kv.size(); ++i) {
+      const SnapshotSection& got = info.sections[expected.size() + i];
+      const SnapshotSection& want = want_kv[i];
+      if (got.kind != want.kind || got.layer != want.layer)
+        fail("snapshot section {} is layer {} {}, expected attention layer {} {}", expected.size() + i, got.layer,
+             kind_name(got.kind), want.layer, kind_name(want.kind));
+      if (got.dtype != want.dtype || got.ndim != want.ndim || got.shape != want.shape)
+        fail("snapshot attention layer {} {} is {}, this KV cache expects {}", want.layer, kind_name(want.kind),
+             describe_section(got), describe_section(want));
+    }
+    if (info.position > kv->max_sequence_length())
+      fail("snapshot holds {} positions, more than the KV cache's max_sequence_length {}", info.position,
+           kv->max_sequence_length());
+    const int64_t needed = kv->blocks_needed(info.position);
+    const int64_t available = kv->free_block_count() + static_cast<int64_t>(kv->block_table(slot).size());
+    if (needed > available)
+      fail("snapshot needs {} KV blocks for {} positions, but only {} are free for slot {}", needed, info.position,
+           available, slot);
+  }
   // Everything is verified; from here on nothing can fail, so the slot never ends up half-restored.
   for (const SnapshotSection& s : info.sections) {
+    if (is_kv(s.kind)) continue;
     const int layer = static_cast<int>(s.layer);
     void* destination =
         s.kind == SectionKind::conv_state ? cache.conv_state(layer, slot).data : cache.ssm_state(layer, slot).data;
     std::memcpy(destination, bytes.data() + s.offset, s.bytes);
   }
   cache.set_position(slot, info.position);
+  if (kv != nullptr) {
+    kv->free(slot);
+    kv->reserve(slot, info.position);  // cannot refuse: capacity was checked above
+    for (const SnapshotSection& s : info.sections)
+      if (is_kv(s.kind))
+        for_each_kv_block(*kv, s, slot, [&](uint8_t* paged, size_t at, size_t n) {
+          std::memcpy(paged, bytes.data() + s.offset + at, n);
+        });
+  }
 }
 
-void save_snapshot_file(const MambaStateCache& cache, int slot, const std::string& path) {
-  const std::vector<uint8_t> bytes = save_snapshot(cache, slot);
+}  // namespace
+
+namespace {
+
+void write_snapshot_file(const std::vector<uint8_t>& bytes, const std::string& path) {
   const std::string temporary = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot write snapshot '{}': cannot create '{}': {}", path, temporary, errno_text());
@@ -257,7 +380,7 @@ void save_snapshot_file(const MambaStateCache& cache, int slot, const std::strin
   }
 }
 
-void restore_snapshot_file(MambaStateCache& cache, int slot, const std::string& path) {
+void restore_from_file(MambaStateCache& cache, PagedKvCache* kv, int slot, const std::string& path) {
   std::ifstream file(path, std::ios::binary | std::ios::ate);
   if (!file) fail("cannot read snapshot '{}': {}", path, errno_text());
   const std::streamoff size = file.tellg();
@@ -266,10 +389,28 @@ void restore_snapshot_file(MambaStateCache& cache, int slot, const std::string& 
   file.seekg(0);
   if (!file.read(reinterpret_cast<char*>(bytes.data()), size)) fail("cannot read snapshot '{}': read error", path);
   try {
-    restore_snapshot(cache, slot, bytes);
+    restore(cache, kv, slot, bytes);
   } catch (const Error& e) {
     fail("snapshot '{}': {}", path, e.what());
   }
+}
+
+}  // namespace
+
+void save_snapshot_file(const MambaStateCache& cache, int slot, const std::string& path) {
+  write_snapshot_file(save_snapshot(cache, slot), path);
+}
+
+void save_snapshot_file(const MambaStateCache& cache, const PagedKvCache& kv, int slot, const std::string& path) {
+  write_snapshot_file(save_snapshot(cache, kv, slot), path);
+}
+
+void restore_snapshot_file(MambaStateCache& cache, int slot, const std::string& path) {
+  restore_from_file(cache, nullptr, slot, path);
+}
+
+void restore_snapshot_file(MambaStateCache& cache, PagedKvCache& kv, int slot, const std::string& path) {
+  restore_from_file(cache, &kv, slot, path);
 }
 
 }  // namespace strata::cache

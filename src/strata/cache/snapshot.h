@@ -11,7 +11,9 @@
 //             8 reserved zero bytes
 //   payload   each section's elements, at `offset` (64-byte aligned) from the start of the snapshot
 // checksum = hash64 of bytes [32, total_bytes) (everything after the checksum field), seed kChecksumSeed.
-// New section kinds (attention KV blocks) append records; readers reject kinds they do not know.
+// Attention KV (when saved with a PagedKvCache) follows the Mamba sections: per attention layer a keys
+// then a values section, each [length, kv_heads, head_dim] in position order, length = position.
+// New section kinds append records; readers reject kinds they do not know.
 #pragma once
 
 #include <array>
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/cache/kv_cache.h"
 #include "strata/cache/state_cache.h"
 #include "strata/core/dtype.h"
 
@@ -27,11 +30,12 @@ namespace strata::cache {
 
 constexpr uint32_t kSnapshotVersion = 1;
 
-enum class SectionKind : uint8_t { conv_state = 1, ssm_state = 2 };  // 3+ reserved for attention KV
+// Codes 3..15 stay unused: early readers were tested to reject them as unknown kinds.
+enum class SectionKind : uint8_t { conv_state = 1, ssm_state = 2, kv_keys = 16, kv_values = 17 };
 
 struct SnapshotSection {
   SectionKind kind = SectionKind::conv_state;
-  uint32_t layer = 0;  // Mamba layer index (0-based among Mamba layers)
+  uint32_t layer = 0;  // Mamba (or, for KV sections, attention) layer index, 0-based among its kind
   DType dtype = DType::f32;
   int ndim = 0;
   std::array<int64_t, 4> shape{};
@@ -59,9 +63,19 @@ SnapshotInfo parse_snapshot(std::span<const uint8_t> bytes);
 // model (model_id, layer count, shapes or dtypes differ; the message names the first difference).
 void restore_snapshot(MambaStateCache& cache, int slot, std::span<const uint8_t> bytes);
 
+// The same with the slot's attention KV from `kv` (its own slot `slot`, length == position, which the
+// call checks). Restore checks the KV sections against `kv` (layers, kv_heads, head_dim, dtype) and that
+// the pool can hold them (the slot's current blocks count as free) before touching either cache; then it
+// replaces the slot's KV with exactly the snapshot's positions. A snapshot without KV sections restores
+// into `kv` only at position 0; one with KV sections is refused by the overloads without `kv`.
+std::vector<uint8_t> save_snapshot(const MambaStateCache& cache, const PagedKvCache& kv, int slot);
+void restore_snapshot(MambaStateCache& cache, PagedKvCache& kv, int slot, std::span<const uint8_t> bytes);
+
 // File forms. Saving writes `path`.tmp.<pid> then renames it over `path`, so a crash never leaves a
 // half-written snapshot under `path`. Errors name the path.
 void save_snapshot_file(const MambaStateCache& cache, int slot, const std::string& path);
 void restore_snapshot_file(MambaStateCache& cache, int slot, const std::string& path);
+void save_snapshot_file(const MambaStateCache& cache, const PagedKvCache& kv, int slot, const std::string& path);
+void restore_snapshot_file(MambaStateCache& cache, PagedKvCache& kv, int slot, const std::string& path);
 
 }  // namespace strata::cache

@@ -18,11 +18,18 @@ namespace {
 constexpr int64_t kTile = 32;
 
 struct Geometry {
-  int64_t Hq, Hkv, hd, group, block_size, window, table_stride, tokens_per_item;
+  int64_t Hq, Hkv, hd, group, block_size, window, table_stride;
+  // KV heads one work item covers for short (decode / verify) sequences; 1 for prefill sequences.
+  int64_t decode_kv_heads;
   float scale;
 };
 
-Geometry geometry_of(const PagedAttentionParams& params, const PagedKv& kv) {
+// Sequences this short attend with several kv heads per work item: their queries are too few to reuse a
+// key tile, so the win is reading each position's row of all heads in one sequential sweep.
+constexpr int64_t kDecodeTokens = 2;
+
+Geometry geometry_of(const PagedAttentionParams& params, const PagedKv& kv, const VarlenBatch& batch,
+                     int threads) {
   Geometry g{};
   g.Hq = params.num_q_heads;
   g.Hkv = params.num_kv_heads;
@@ -31,10 +38,32 @@ Geometry geometry_of(const PagedAttentionParams& params, const PagedKv& kv) {
   g.block_size = kv.k_pool.size(1);
   g.window = params.sliding_window;
   g.table_stride = kv.block_tables.stride(0);
-  // Queries of several tokens share one pass over the keys; rows = tokens x group <= kMaxAttentionRows.
-  g.tokens_per_item = std::max<int64_t>(1, kMaxAttentionRows / g.group);
   g.scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(g.hd));
+  // As many kv heads per item as the rows allow, split (by halving) until every thread has an item.
+  int64_t short_sequences = 0;
+  for (int64_t i = 0; i < batch.num_sequences(); ++i)
+    short_sequences += batch.length(i) > 0 && batch.length(i) <= kDecodeTokens ? 1 : 0;
+  g.decode_kv_heads = g.Hkv;
+  while (g.decode_kv_heads > 1 &&
+         (g.decode_kv_heads * g.group * kDecodeTokens > kMaxAttentionRows ||
+          short_sequences * (g.Hkv / g.decode_kv_heads) < threads) &&
+         g.decode_kv_heads % 2 == 0)
+    g.decode_kv_heads /= 2;
+  if (g.decode_kv_heads * g.group * kDecodeTokens > kMaxAttentionRows) g.decode_kv_heads = 1;
   return g;
+}
+
+// How one sequence is cut into work items: kv heads per item, tokens per item, item count.
+struct SequenceSplit {
+  int64_t kv_heads, tokens, items;
+};
+
+SequenceSplit split_of(const Geometry& g, int64_t length) {
+  SequenceSplit split;
+  split.kv_heads = length <= kDecodeTokens ? g.decode_kv_heads : 1;
+  split.tokens = std::max<int64_t>(1, kMaxAttentionRows / (split.kv_heads * g.group));
+  split.items = (g.Hkv / split.kv_heads) * ((length + split.tokens - 1) / split.tokens);
+  return split;
 }
 
 // ---- vector primitives over f32 or bf16 rows (AVX-512 with masked tails; scalar fallback) ----------
@@ -66,49 +95,54 @@ inline __m128 hsum4_ps(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
 }
 #endif
 
-// scores[u] = q · keys[u * stride] for u < n. Four keys per pass share each q load and their sums are
-// reduced together, which matters at decode where every key is used by only Hq/Hkv rows.
-template <typename KvT>
-inline void score_keys(const float* q, const KvT* keys, int64_t stride, int64_t n, int64_t hd, float* scores) {
+// Query heads of one token share their visible keys, so up to kRowsTogether rows are scored and
+// accumulated together: each key or value chunk is loaded (and widened from bf16) once for all of them.
+constexpr int kRowsTogether = 4;
+
+// scores[r][u] = q[r] · keys[u * stride] for r < R, u < n. Four keys per pass, their sums reduced together.
+template <int R, typename KvT>
+inline void score_keys(const float* const* q, const KvT* keys, int64_t stride, int64_t n, int64_t hd,
+                       float (*scores)[kTile]) {
   int64_t u = 0;
 #if defined(__AVX512F__)
   for (; u + 4 <= n; u += 4) {
     const KvT* k0 = keys + u * stride;
     const KvT *k1 = k0 + stride, *k2 = k1 + stride, *k3 = k2 + stride;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
-    int64_t d = 0;
-    for (; d + 16 <= hd; d += 16) {
-      const __m512 x = _mm512_loadu_ps(q + d);
-      a0 = _mm512_fmadd_ps(x, load_x16(k0 + d), a0);
-      a1 = _mm512_fmadd_ps(x, load_x16(k1 + d), a1);
-      a2 = _mm512_fmadd_ps(x, load_x16(k2 + d), a2);
-      a3 = _mm512_fmadd_ps(x, load_x16(k3 + d), a3);
-    }
-    if (d < hd) {
+    __m512 acc[R][4];
+    for (int r = 0; r < R; ++r)
+      for (int i = 0; i < 4; ++i) acc[r][i] = _mm512_setzero_ps();
+    for (int64_t d = 0; d < hd; d += 16) {
       const __mmask16 m = lanes(hd - d);
-      const __m512 x = _mm512_maskz_loadu_ps(m, q + d);
-      a0 = _mm512_fmadd_ps(x, load_masked(k0 + d, m), a0);
-      a1 = _mm512_fmadd_ps(x, load_masked(k1 + d, m), a1);
-      a2 = _mm512_fmadd_ps(x, load_masked(k2 + d, m), a2);
-      a3 = _mm512_fmadd_ps(x, load_masked(k3 + d, m), a3);
+      const __m512 x0 = load_masked(k0 + d, m), x1 = load_masked(k1 + d, m), x2 = load_masked(k2 + d, m),
+                   x3 = load_masked(k3 + d, m);
+      for (int r = 0; r < R; ++r) {
+        const __m512 x = _mm512_maskz_loadu_ps(m, q[r] + d);
+        acc[r][0] = _mm512_fmadd_ps(x, x0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(x, x1, acc[r][1]);
+        acc[r][2] = _mm512_fmadd_ps(x, x2, acc[r][2]);
+        acc[r][3] = _mm512_fmadd_ps(x, x3, acc[r][3]);
+      }
     }
-    _mm_storeu_ps(scores + u, hsum4_ps(a0, a1, a2, a3));
+    for (int r = 0; r < R; ++r) _mm_storeu_ps(scores[r] + u, hsum4_ps(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
   }
   for (; u < n; ++u) {
     const KvT* k = keys + u * stride;
-    __m512 acc = _mm512_setzero_ps();
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
     for (int64_t d = 0; d < hd; d += 16) {
       const __mmask16 m = lanes(hd - d);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load_masked(k + d, m), acc);
+      const __m512 x = load_masked(k + d, m);
+      for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q[r] + d), x, acc[r]);
     }
-    scores[u] = hsum_ps(acc);
+    for (int r = 0; r < R; ++r) scores[r][u] = hsum_ps(acc[r]);
   }
 #endif
-  for (; u < n; ++u) {
-    float sum = 0.0f;
-    for (int64_t d = 0; d < hd; ++d) sum = std::fma(q[d], load_x1(keys + u * stride + d), sum);
-    scores[u] = sum;
-  }
+  for (; u < n; ++u)
+    for (int r = 0; r < R; ++r) {
+      float sum = 0.0f;
+      for (int64_t d = 0; d < hd; ++d) sum = std::fma(q[r][d], load_x1(keys + u * stride + d), sum);
+      scores[r][u] = sum;
+    }
 }
 
 // p[u] = exp(p[u] - max) in place; returns the sum.
@@ -133,45 +167,44 @@ inline float exp_shifted(float* p, int64_t n, float max) {
   return sum;
 }
 
-// acc = acc * correction + sum_u p[u] * v_u, v_u = values + u * value_stride.
-template <typename KvT>
-inline void accumulate_values(float* acc, float correction, const float* p, const KvT* values,
-                              int64_t value_stride, int64_t n, int64_t hd) {
+// acc[r] = acc[r] * correction[r] + sum_u p[r][u] * v_u for r < R, v_u = values + u * value_stride.
+template <int R, typename KvT>
+inline void accumulate_values(float* const* acc, const float* correction, const float (*p)[kTile],
+                              const KvT* values, int64_t value_stride, int64_t n, int64_t hd) {
   int64_t d = 0;
 #if defined(__AVX512F__)
-  const __m512 corr = _mm512_set1_ps(correction);
-  // Four independent FMA chains per pass hide the FMA latency along the u loop.
-  for (; d + 64 <= hd; d += 64) {
-    __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(acc + d), corr);
-    __m512 a1 = _mm512_mul_ps(_mm512_loadu_ps(acc + d + 16), corr);
-    __m512 a2 = _mm512_mul_ps(_mm512_loadu_ps(acc + d + 32), corr);
-    __m512 a3 = _mm512_mul_ps(_mm512_loadu_ps(acc + d + 48), corr);
+  // 64 columns x R rows of accumulators (<= 16 registers) stay in registers along the u loop.
+  for (; d < hd; d += 64) {
+    const int chunks = static_cast<int>(std::min<int64_t>(4, (hd - d + 15) / 16));
+    __mmask16 m[4];
+    for (int i = 0; i < 4; ++i) m[i] = i < chunks ? lanes(hd - d - 16 * i) : __mmask16(0);
+    __m512 a[R][4];
+    for (int r = 0; r < R; ++r) {
+      const __m512 corr = _mm512_set1_ps(correction[r]);
+      for (int i = 0; i < 4; ++i) a[r][i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m[i], acc[r] + d + 16 * i), corr);
+    }
     for (int64_t u = 0; u < n; ++u) {
       const KvT* v = values + u * value_stride + d;
-      const __m512 w = _mm512_set1_ps(p[u]);
-      a0 = _mm512_fmadd_ps(w, load_x16(v), a0);
-      a1 = _mm512_fmadd_ps(w, load_x16(v + 16), a1);
-      a2 = _mm512_fmadd_ps(w, load_x16(v + 32), a2);
-      a3 = _mm512_fmadd_ps(w, load_x16(v + 48), a3);
+      const __m512 v0 = load_masked(v, m[0]), v1 = load_masked(v + 16, m[1]), v2 = load_masked(v + 32, m[2]),
+                   v3 = load_masked(v + 48, m[3]);
+      for (int r = 0; r < R; ++r) {
+        const __m512 w = _mm512_set1_ps(p[r][u]);
+        a[r][0] = _mm512_fmadd_ps(w, v0, a[r][0]);
+        a[r][1] = _mm512_fmadd_ps(w, v1, a[r][1]);
+        a[r][2] = _mm512_fmadd_ps(w, v2, a[r][2]);
+        a[r][3] = _mm512_fmadd_ps(w, v3, a[r][3]);
+      }
     }
-    _mm512_storeu_ps(acc + d, a0);
-    _mm512_storeu_ps(acc + d + 16, a1);
-    _mm512_storeu_ps(acc + d + 32, a2);
-    _mm512_storeu_ps(acc + d + 48, a3);
-  }
-  for (; d < hd; d += 16) {
-    const __mmask16 m = lanes(hd - d);
-    __m512 a = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, acc + d), corr);
-    for (int64_t u = 0; u < n; ++u)
-      a = _mm512_fmadd_ps(_mm512_set1_ps(p[u]), load_masked(values + u * value_stride + d, m), a);
-    _mm512_mask_storeu_ps(acc + d, m, a);
+    for (int r = 0; r < R; ++r)
+      for (int i = 0; i < 4; ++i) _mm512_mask_storeu_ps(acc[r] + d + 16 * i, m[i], a[r][i]);
   }
 #endif
-  for (; d < hd; ++d) {
-    float a = acc[d] * correction;
-    for (int64_t u = 0; u < n; ++u) a = std::fma(p[u], load_x1(values + u * value_stride + d), a);
-    acc[d] = a;
-  }
+  for (; d < hd; ++d)
+    for (int r = 0; r < R; ++r) {
+      float a = acc[r][d] * correction[r];
+      for (int64_t u = 0; u < n; ++u) a = std::fma(p[r][u], load_x1(values + u * value_stride + d), a);
+      acc[r][d] = a;
+    }
 }
 
 // ---- (a) store the new tokens' keys and values ---------------------------------------------------
@@ -203,81 +236,107 @@ void store_new_tokens(const Geometry& g, const VarlenBatch& batch, std::span<con
 struct alignas(64) ItemScratch {
   float query[kMaxAttentionRows][kMaxAttentionHeadDim];  // pre-scaled
   float acc[kMaxAttentionRows][kMaxAttentionHeadDim];
-  float scores[kTile];
+  float scores[kRowsTogether][kTile];
   float max[kMaxAttentionRows], sum[kMaxAttentionRows];
 };
 
-// One work item: tokens [j0, j1) of sequence `seq` against kv head `kv_head`, all q heads of its group.
+// Rows [row0, row0 + R) (q heads of one token) over `count` keys/values they all see: online softmax step.
+template <int R, typename KvT>
+inline void attend_rows(ItemScratch& s, int64_t row0, const KvT* keys, const KvT* values, int64_t stride,
+                        int64_t count, int64_t hd) {
+  const float* q[R];
+  float* acc[R];
+  float correction[R];
+  for (int r = 0; r < R; ++r) {
+    q[r] = s.query[row0 + r];
+    acc[r] = s.acc[row0 + r];
+  }
+  score_keys<R>(q, keys, stride, count, hd, s.scores);
+  for (int r = 0; r < R; ++r) {
+    float tile_max = -std::numeric_limits<float>::infinity();
+    for (int64_t u = 0; u < count; ++u) tile_max = std::max(tile_max, s.scores[r][u]);
+    const int64_t row = row0 + r;
+    const float new_max = std::max(s.max[row], tile_max);
+    correction[r] = std::exp(s.max[row] - new_max);  // 0 on the row's first tile
+    s.sum[row] = s.sum[row] * correction[r] + exp_shifted(s.scores[r], count, new_max);
+    s.max[row] = new_max;
+  }
+  accumulate_values<R>(acc, correction, s.scores, values, stride, count, hd);
+}
+
+// One work item: tokens [j0, j1) of sequence `seq` against kv heads [kv0, kv0 + kv_heads), all q heads
+// of their groups. Row r is token j0 + r / heads_per_token, q head kv0*group + r % heads_per_token.
 template <typename KvT>
 void attend_item(const Geometry& g, const VarlenBatch& batch, std::span<const int64_t> starts,
                  const PagedAttentionInputs& in, const PagedKv& kv, const Tensor& out, int64_t seq,
-                 int64_t kv_head, int64_t j0, int64_t j1, ItemScratch& s) {
+                 int64_t kv0, int64_t kv_heads, int64_t j0, int64_t j1, ItemScratch& s) {
   const int64_t begin = batch.begin(seq), start = starts[static_cast<size_t>(seq)];
   const int32_t slot = batch.slots[static_cast<size_t>(seq)];
-  const int64_t rows = (j1 - j0) * g.group, hd = g.hd;
+  const int64_t heads_per_token = kv_heads * g.group, rows = (j1 - j0) * heads_per_token, hd = g.hd;
+  auto head_of = [&](int64_t row) { return kv0 * g.group + row % heads_per_token; };
   auto out_row = [&](int64_t row) {
-    const int64_t j = j0 + row / g.group, h = kv_head * g.group + row % g.group;
-    return out.ptr<float>() + (begin + j) * out.stride(0) + h * hd;
+    return out.ptr<float>() + (begin + j0 + row / heads_per_token) * out.stride(0) + head_of(row) * hd;
   };
   if (slot < 0) {
     for (int64_t row = 0; row < rows; ++row) std::fill_n(out_row(row), hd, 0.0f);
     return;
   }
   for (int64_t row = 0; row < rows; ++row) {
-    const int64_t j = j0 + row / g.group, h = kv_head * g.group + row % g.group;
-    const float* q = in.q.ptr<float>() + (begin + j) * in.q.stride(0) + h * hd;
+    const float* q = in.q.ptr<float>() + (begin + j0 + row / heads_per_token) * in.q.stride(0) + head_of(row) * hd;
     for (int64_t d = 0; d < hd; ++d) s.query[row][d] = q[d] * g.scale;
     std::fill_n(s.acc[row], hd, 0.0f);
     s.max[row] = -std::numeric_limits<float>::infinity();
     s.sum[row] = 0.0f;
   }
-  // Row r belongs to token j0 + r / group at position start + j; it sees [lowest(position), position].
+  // A token at position p sees [lowest(p), p].
   auto lowest = [&](int64_t position) { return g.window > 0 ? std::max<int64_t>(0, position - g.window + 1) : 0; };
   const int64_t first = lowest(start + j0), last = start + j1 - 1;
   const int32_t* table = kv.block_tables.ptr<int32_t>() + slot * g.table_stride;
-  const int64_t position_stride = g.Hkv * hd;  // between consecutive positions of one block
+  const int64_t stride = g.Hkv * hd;  // between consecutive positions of one block
+  // Tiles are aligned to absolute positions and never cross a block, so chunked and whole prefill group
+  // the same keys together.
+  auto tile_end = [&](int64_t u) { return std::min({last + 1, (u / kTile + 1) * kTile, (u / g.block_size + 1) * g.block_size}); };
+  auto tile_offset = [&](int64_t u) {
+    return (table[u / g.block_size] * g.block_size + u % g.block_size) * stride + kv0 * hd;
+  };
 
   for (int64_t u0 = first; u0 <= last;) {
-    // Tiles are aligned to absolute positions and never cross a block, so chunked and whole prefill
-    // group the same keys together.
-    const int64_t block_end = (u0 / g.block_size + 1) * g.block_size;
-    const int64_t u1 = std::min({last + 1, (u0 / kTile + 1) * kTile, block_end});
-    const int64_t block = table[u0 / g.block_size];
-    const int64_t offset = (block * g.block_size + u0 % g.block_size) * position_stride + kv_head * hd;
-    // Keys and values are read in the pool dtype and widened in registers (bf16 -> f32 is a shift).
-    const KvT* keys = kv.k_pool.ptr<KvT>() + offset;
-    const KvT* values = kv.v_pool.ptr<KvT>() + offset;
-    const int64_t stride = position_stride;
+    const int64_t u1 = tile_end(u0), offset = tile_offset(u0);
 #if defined(__AVX512F__)
-    // One kv head's rows are Hkv*hd elements apart, too far for the hardware prefetcher to follow:
-    // request the next tile's rows while this one is scored.
+    // Rows of one position are Hkv*hd elements apart, too far for the hardware prefetcher to follow
+    // when an item reads only some heads: request the next tile while this one is scored.
     if (u1 <= last) {
-      const int64_t next_end = std::min({last + 1, (u1 / kTile + 1) * kTile, (u1 / g.block_size + 1) * g.block_size});
-      const int64_t next_offset =
-          (table[u1 / g.block_size] * g.block_size + u1 % g.block_size) * position_stride + kv_head * hd;
-      const int64_t row_bytes = hd * static_cast<int64_t>(sizeof(KvT));
-      for (int64_t u = 0; u < next_end - u1; ++u)
+      const int64_t next_offset = tile_offset(u1), next_count = tile_end(u1) - u1;
+      const int64_t row_bytes = kv_heads * hd * static_cast<int64_t>(sizeof(KvT));
+      for (int64_t u = 0; u < next_count; ++u)
         for (int64_t byte = 0; byte < row_bytes; byte += 64) {
           _mm_prefetch(reinterpret_cast<const char*>(kv.k_pool.ptr<KvT>() + next_offset + u * stride) + byte, _MM_HINT_T0);
           _mm_prefetch(reinterpret_cast<const char*>(kv.v_pool.ptr<KvT>() + next_offset + u * stride) + byte, _MM_HINT_T0);
         }
     }
 #endif
-    for (int64_t row = 0; row < rows; ++row) {
-      const int64_t position = start + j0 + row / g.group;
-      // The row's visible positions in this tile form one interval (causal + window is an interval).
-      const int64_t a = std::max(u0, lowest(position)), b = std::min(u1 - 1, position);
-      if (a > b) continue;
-      const int64_t count = b - a + 1;
-      score_keys(s.query[row], keys + (a - u0) * stride, stride, count, hd, s.scores);
-      float tile_max = -std::numeric_limits<float>::infinity();
-      for (int64_t u = 0; u < count; ++u) tile_max = std::max(tile_max, s.scores[u]);
-      const float new_max = std::max(s.max[row], tile_max);
-      const float correction = std::exp(s.max[row] - new_max);  // 0 on the row's first tile
-      const float tile_sum = exp_shifted(s.scores, count, new_max);
-      s.sum[row] = s.sum[row] * correction + tile_sum;
-      s.max[row] = new_max;
-      accumulate_values(s.acc[row], correction, s.scores, values + (a - u0) * stride, stride, count, hd);
+    for (int64_t kh = 0; kh < kv_heads; ++kh) {
+      // Keys and values are read in the pool dtype and widened in registers (bf16 -> f32 is a shift).
+      const KvT* keys = kv.k_pool.ptr<KvT>() + offset + kh * hd;
+      const KvT* values = kv.v_pool.ptr<KvT>() + offset + kh * hd;
+      for (int64_t j = j0; j < j1; ++j) {
+        // The token's visible positions in this tile form one interval (causal + window is an interval).
+        const int64_t position = start + j;
+        const int64_t a = std::max(u0, lowest(position)), b = std::min(u1 - 1, position);
+        if (a > b) continue;
+        const KvT* k = keys + (a - u0) * stride;
+        const KvT* v = values + (a - u0) * stride;
+        const int64_t count = b - a + 1;
+        for (int64_t h = 0; h < g.group; h += kRowsTogether) {
+          const int64_t row0 = (j - j0) * heads_per_token + kh * g.group + h;
+          switch (std::min<int64_t>(kRowsTogether, g.group - h)) {
+            case 1: attend_rows<1>(s, row0, k, v, stride, count, hd); break;
+            case 2: attend_rows<2>(s, row0, k, v, stride, count, hd); break;
+            case 3: attend_rows<3>(s, row0, k, v, stride, count, hd); break;
+            default: attend_rows<4>(s, row0, k, v, stride, count, hd); break;
+          }
+        }
+      }
     }
     u0 = u1;
   }
@@ -292,21 +351,24 @@ void attend_item(const Geometry& g, const VarlenBatch& batch, std::span<const in
 template <typename KvT>
 void attend(const Geometry& g, const VarlenBatch& batch, std::span<const int64_t> starts,
             const PagedAttentionInputs& in, const PagedKv& kv, const Tensor& out, ThreadPool& pool) {
-  // Items of sequence i: Hkv x ceil(length / tokens_per_item), kv head major so one thread walks the
-  // query blocks of one kv head in order and finds its keys in cache.
-  auto blocks_of = [&](int64_t seq) { return (batch.length(seq) + g.tokens_per_item - 1) / g.tokens_per_item; };
+  // Items of a sequence are kv-head-group major, so one thread walks the query blocks of one kv head
+  // group in order and finds its keys in cache.
   int64_t total = 0;
-  for (int64_t i = 0; i < batch.num_sequences(); ++i) total += g.Hkv * blocks_of(i);
+  for (int64_t i = 0; i < batch.num_sequences(); ++i) total += split_of(g, batch.length(i)).items;
   pool.parallel_for(total, [&](int64_t item_begin, int64_t item_end) {
     ItemScratch scratch;
     int64_t seq = 0, first_item = 0;
+    SequenceSplit split = split_of(g, batch.length(0));
     for (int64_t item = item_begin; item < item_end; ++item) {
-      while (item >= first_item + g.Hkv * blocks_of(seq)) first_item += g.Hkv * blocks_of(seq++);
-      const int64_t local = item - first_item, query_blocks = blocks_of(seq);
-      const int64_t kv_head = local / query_blocks, query_block = local % query_blocks;
-      const int64_t j0 = query_block * g.tokens_per_item;
-      const int64_t j1 = std::min(batch.length(seq), j0 + g.tokens_per_item);
-      attend_item<KvT>(g, batch, starts, in, kv, out, seq, kv_head, j0, j1, scratch);
+      while (item >= first_item + split.items) {
+        first_item += split.items;
+        split = split_of(g, batch.length(++seq));
+      }
+      const int64_t local = item - first_item;
+      const int64_t query_blocks = (batch.length(seq) + split.tokens - 1) / split.tokens;
+      const int64_t kv0 = (local / query_blocks) * split.kv_heads, query_block = local % query_blocks;
+      const int64_t j0 = query_block * split.tokens, j1 = std::min(batch.length(seq), j0 + split.tokens);
+      attend_item<KvT>(g, batch, starts, in, kv, out, seq, kv0, split.kv_heads, j0, j1, scratch);
     }
   });
 }
@@ -399,7 +461,7 @@ void paged_attention(const PagedAttentionParams& params, const VarlenBatch& batc
                      std::span<const int64_t> start_positions, const PagedAttentionInputs& inputs,
                      const PagedKv& kv, const Tensor& out, ThreadPool& pool) {
   if (batch.num_tokens() == 0) return;
-  const Geometry g = geometry_of(params, kv);
+  const Geometry g = geometry_of(params, kv, batch, pool.size());
   if (kv.k_pool.dtype == DType::bf16) {
     store_new_tokens<uint16_t>(g, batch, start_positions, inputs, kv, pool);
     attend<uint16_t>(g, batch, start_positions, inputs, kv, out, pool);

@@ -1,0 +1,146 @@
+// `strata run [MODEL_DIR] (-p PROMPT | -f FILE) [-n N] [sampling flags] [--verbose]`: generates a
+// continuation and streams it to stdout as it is produced. Without MODEL_DIR the bundled demo model
+// (models/demo) is used. With --verbose, prefill and decode speeds go to stderr.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "command_registry.h"
+#include "strata/core/error.h"
+#include "strata/engine/engine.h"
+#include "strata/engine/sampling_stop.h"
+#include "strata/tokenizer/stream_decoder.h"
+#include "strata/tokenizer/tokenizer.h"
+
+#ifndef STRATA_DEFAULT_MODEL_DIR
+#define STRATA_DEFAULT_MODEL_DIR "models/demo"
+#endif
+
+namespace strata::cli {
+namespace {
+
+struct RunArgs {
+  std::string model_dir, prompt, prompt_file;
+  engine::SamplingParams sampling;
+  uint64_t seed = 0;
+  bool has_seed = false, verbose = false, no_special = false;
+  int threads = 0;
+};
+
+// The model directory: the argument, else $STRATA_MODEL, else the demo model bundled with the source tree.
+std::filesystem::path model_directory(const RunArgs& a) {
+  if (!a.model_dir.empty()) return a.model_dir;
+  if (const char* env = std::getenv("STRATA_MODEL"); env && *env) return env;
+  return STRATA_DEFAULT_MODEL_DIR;
+}
+
+void run(RunArgs a) {
+  if (a.prompt.empty() == a.prompt_file.empty()) fail("give the prompt with either -p TEXT or -f FILE");
+  if (!a.prompt_file.empty()) {
+    std::ifstream in(a.prompt_file, std::ios::binary);
+    if (!in) fail("{}: cannot read the prompt file", a.prompt_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    a.prompt = ss.str();
+  }
+  if (a.has_seed) a.sampling.seed = a.seed;
+  a.sampling.validate();
+  if (a.threads < 0) fail("--threads must be >= 0 (0 = all cores), got {}", a.threads);
+
+  const std::filesystem::path dir = model_directory(a);
+  const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
+  const auto model = model::Model::load(dir);
+  std::vector<int32_t> prompt = tokenizer.encode(a.prompt, /*add_special_tokens=*/!a.no_special);
+  if (prompt.empty()) fail("the prompt encodes to no tokens; give some text");
+
+  engine::EngineOptions options;
+  options.max_sequences = 1;
+  options.max_context = static_cast<int64_t>(prompt.size()) + a.sampling.max_new_tokens;
+  options.token_budget = std::max<int64_t>(512, 1);
+  options.threads = a.threads;
+  engine::Engine eng(*model, options);
+
+  // Stop strings and EOS are judged on the detokenised text here; the engine stops on length.
+  std::vector<int32_t> eos;
+  if (tokenizer.eos_id()) eos.push_back(*tokenizer.eos_id());
+  if (model->config().eos_token_id) eos.push_back(static_cast<int32_t>(*model->config().eos_token_id));
+  engine::StopChecker stop(a.sampling, eos);
+  tokenizer::StreamDecoder decoder(tokenizer, /*skip_special_tokens=*/true);
+  engine::RequestId id = 0;
+  std::atomic<bool> done{false};
+  std::string error;
+  engine::RequestStats stats;
+  const auto start = std::chrono::steady_clock::now();
+  engine::Request request{.prompt = prompt, .sampling = a.sampling, .callback = nullptr};
+  engine::Engine* engine_ptr = &eng;
+  request.callback = [&](const engine::Event& event) {
+    if (event.kind == engine::Event::Kind::finished) {
+      stats = event.stats;
+      if (event.reason == engine::FinishReason::error) error = event.message;
+      done = true;
+      return;
+    }
+    if (stop.finished()) return;
+    const engine::StopUpdate update = stop.on_token(event.token, decoder.push(event.token));
+    std::fwrite(update.text.data(), 1, update.text.size(), stdout);
+    std::fflush(stdout);
+    if (update.finished()) engine_ptr->cancel(id);
+  };
+  id = eng.submit(std::move(request));
+  while (!done) eng.step();
+  if (!error.empty()) fail("{}", error);
+  if (!stop.finished()) {
+    const std::string rest = decoder.flush() + stop.held_back();
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+  }
+  std::fputc('\n', stdout);
+  if (a.verbose) {
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double first = stats.first_token_seconds;
+    const double decode_seconds = std::max(1e-9, total - first);
+    std::fprintf(stderr, "%s", fmt::format("prompt {} tokens ({} reused) in {:.3f} s: {:.1f} tokens/s prefill\n"
+                                           "generated {} tokens in {:.3f} s: {:.1f} tokens/s decode\n",
+                                           stats.prompt_tokens, stats.reused_tokens, first,
+                                           static_cast<double>(stats.computed_tokens) / std::max(1e-9, first),
+                                           stats.generated_tokens, decode_seconds,
+                                           static_cast<double>(std::max<int64_t>(0, stats.generated_tokens - 1)) /
+                                               decode_seconds).c_str());
+  }
+}
+
+const CommandRegistration registration(10, [](CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  a->sampling.max_new_tokens = 128;
+  CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt, streamed to stdout");
+  cmd->add_option("MODEL_DIR", a->model_dir, "Hugging Face model directory (default: $STRATA_MODEL or the bundled demo model)");
+  cmd->add_option("-p,--prompt", a->prompt, "the prompt text");
+  cmd->add_option("-f,--file", a->prompt_file, "read the prompt from a file");
+  cmd->add_option("-n,--max-tokens", a->sampling.max_new_tokens, "tokens to generate at most");
+  cmd->add_option("--temperature,--temp", a->sampling.temperature, "0 = greedy");
+  cmd->add_option("--top-k", a->sampling.top_k, "keep the k most likely tokens (0 = off)");
+  cmd->add_option("--top-p", a->sampling.top_p, "nucleus sampling mass (1 = off)");
+  cmd->add_option("--min-p", a->sampling.min_p, "drop tokens below min_p x the top probability (0 = off)");
+  cmd->add_option("--repeat-penalty", a->sampling.repetition_penalty, "repetition penalty (1 = off)");
+  cmd->add_option("--presence-penalty", a->sampling.presence_penalty, "OpenAI presence penalty");
+  cmd->add_option("--frequency-penalty", a->sampling.frequency_penalty, "OpenAI frequency penalty");
+  cmd->add_option("--seed", a->seed, "random seed (reproducible runs)")->each([a](const std::string&) { a->has_seed = true; });
+  cmd->add_option("--stop", a->sampling.stop_strings, "stop when this text appears (repeatable)");
+  cmd->add_flag("--ignore-eos", a->sampling.ignore_eos, "keep generating past the end-of-sequence token");
+  cmd->add_flag("--no-special", a->no_special, "do not add BOS/EOS special tokens to the prompt");
+  cmd->add_option("-t,--threads", a->threads, "worker threads (0 = all cores)");
+  cmd->add_flag("-v,--verbose", a->verbose, "print prefill and decode speed to stderr");
+  cmd->callback([a] { run(*a); });
+});
+
+}  // namespace
+}  // namespace strata::cli
