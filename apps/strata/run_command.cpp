@@ -33,7 +33,7 @@ struct RunArgs {
   std::string model_dir, prompt, prompt_file;
   engine::SamplingParams sampling;
   uint64_t seed = 0;
-  bool has_seed = false, verbose = false, no_special = false;
+  bool has_seed = false, verbose = false, no_special = false, echo = true;
   int threads = 0;
 };
 
@@ -66,7 +66,7 @@ void run(RunArgs a) {
   engine::EngineOptions options;
   options.max_sequences = 1;
   options.max_context = static_cast<int64_t>(prompt.size()) + a.sampling.max_new_tokens;
-  options.token_budget = std::max<int64_t>(512, 1);
+  options.token_budget = 512;
   options.threads = a.threads;
   engine::Engine eng(*model, options);
 
@@ -96,6 +96,10 @@ void run(RunArgs a) {
     std::fflush(stdout);
     if (update.finished()) engine_ptr->cancel(id);
   };
+  if (a.echo) {
+    std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
+    std::fflush(stdout);
+  }
   id = eng.submit(std::move(request));
   while (!done) eng.step();
   if (!error.empty()) fail("{}", error);
@@ -104,6 +108,7 @@ void run(RunArgs a) {
     std::fwrite(rest.data(), 1, rest.size(), stdout);
   }
   std::fputc('\n', stdout);
+  std::fflush(stdout);
   if (a.verbose) {
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double first = stats.first_token_seconds;
@@ -136,6 +141,7 @@ const CommandRegistration registration(10, [](CLI::App& app) {
   cmd->add_option("--seed", a->seed, "random seed (reproducible runs)")->each([a](const std::string&) { a->has_seed = true; });
   cmd->add_option("--stop", a->sampling.stop_strings, "stop when this text appears (repeatable)");
   cmd->add_flag("--ignore-eos", a->sampling.ignore_eos, "keep generating past the end-of-sequence token");
+  cmd->add_flag("!--no-echo", a->echo, "print only the continuation, not the prompt before it");
   cmd->add_flag("--no-special", a->no_special, "do not add BOS/EOS special tokens to the prompt");
   cmd->add_option("-t,--threads", a->threads, "worker threads (0 = all cores)");
   cmd->add_flag("-v,--verbose", a->verbose, "print prefill and decode speed to stderr");

@@ -43,3 +43,41 @@ TEST(DemoModel, PerplexityRejectsBadInput) {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+// `strata run` without a model directory uses the bundled demo model; greedy output must be exactly the
+// text of transformers' greedy ids (the ids themselves are checked in tests/engine/demo_greedy_test.cpp).
+TEST(DemoModel, RunGreedyPrintsTransformersText) {
+  const auto ref = reference("greedy_reference.json");
+  const auto r = testing::run_strata("run", "-p", ref["prompt"].get<std::string>(), "-n",
+                                     std::to_string(ref["generated_ids"].size()), "--temperature", "0", "--no-echo",
+                                     "--ignore-eos");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, ref["generated_text"].get<std::string>() + "\n");
+}
+
+TEST(DemoModel, RunRejectsBadInput) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"run", "-p", "x", "--top-p", "2"},
+           {"run", "-p", "x", "--temperature", "-1"},
+           {"run", "-p", "x", "-n", "0"},
+           {"run"},
+           {"run", "-f", "/nonexistent/prompt.txt"},
+           {"run", "/nonexistent/model", "-p", "x"}}) {
+    std::string command;
+    testing::CliResult r;
+    if (args.size() == 1) r = testing::run_strata(args[0]);
+    else if (args.size() == 3) r = testing::run_strata(args[0], args[1], args[2]);
+    else if (args.size() == 4) r = testing::run_strata(args[0], args[1], args[2], args[3]);
+    else r = testing::run_strata(args[0], args[1], args[2], args[3], args[4]);
+    for (const auto& a : args) command += a + " ";
+    EXPECT_EQ(r.status, 2) << command << r.err;
+    EXPECT_TRUE(r.err.starts_with("error: ")) << command << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << command << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace strata
