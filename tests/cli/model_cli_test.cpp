@@ -21,12 +21,6 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-void expect_error(const testing::CliResult& r, const std::string& contains) {
-  EXPECT_EQ(r.status, 2) << r.out << r.err;
-  EXPECT_TRUE(r.err.starts_with("error: ")) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
-}
 
 // Writes a minimal safetensors file holding one int64 tensor "input_ids" of the given shape and values.
 void write_ids(const fs::path& path, std::vector<int64_t> shape, const std::vector<int64_t>& values) {
@@ -96,31 +90,31 @@ TEST(ModelCli, BadInputIsOneErrorLine) {
   TempDir tmp;
   const fs::path dir = kModels / "mamba2_g1";
   const std::string out = (tmp.path / "o.safetensors").string();
-  expect_error(run_strata("logits", (tmp.path / "nope").string(), "--input", (dir / "input_ids.safetensors").string(),
+  testing::expect_one_line_error(run_strata("logits", (tmp.path / "nope").string(), "--input", (dir / "input_ids.safetensors").string(),
                           "--out", out), "config.json");
-  expect_error(run_strata("logits", dir.string(), "--input", (dir / "input_ids.safetensors").string(), "--out", out,
+  testing::expect_one_line_error(run_strata("logits", dir.string(), "--input", (dir / "input_ids.safetensors").string(), "--out", out,
                           "--mode", "chunked=0"), "--mode");
   write_ids(tmp.path / "oov.safetensors", {1, 3}, {1, 2, 150});
-  expect_error(run_strata("logits", dir.string(), "--input", (tmp.path / "oov.safetensors").string(), "--out", out),
+  testing::expect_one_line_error(run_strata("logits", dir.string(), "--input", (tmp.path / "oov.safetensors").string(), "--out", out),
                "outside the vocabulary");
   write_ids(tmp.path / "empty.safetensors", {1, 0}, {});
-  expect_error(run_strata("logits", dir.string(), "--input", (tmp.path / "empty.safetensors").string(), "--out", out),
+  testing::expect_one_line_error(run_strata("logits", dir.string(), "--input", (tmp.path / "empty.safetensors").string(), "--out", out),
                "empty");
   write_ids(tmp.path / "neg.safetensors", {1, 2}, {1, -4});
-  expect_error(run_strata("logits", dir.string(), "--input", (tmp.path / "neg.safetensors").string(), "--out", out),
+  testing::expect_one_line_error(run_strata("logits", dir.string(), "--input", (tmp.path / "neg.safetensors").string(), "--out", out),
                "-4");
   // A truncated checkpoint.
   fs::create_directories(tmp.path / "broken");
   fs::copy_file(dir / "config.json", tmp.path / "broken/config.json");
   fs::copy_file(dir / "model.safetensors", tmp.path / "broken/model.safetensors");
   fs::resize_file(tmp.path / "broken/model.safetensors", 1000);
-  expect_error(run_strata("info", (tmp.path / "broken").string()), "model.safetensors");
+  testing::expect_one_line_error(run_strata("info", (tmp.path / "broken").string()), "model.safetensors");
   // An unsupported model type.
   fs::create_directories(tmp.path / "llama");
   std::ofstream(tmp.path / "llama/config.json") << R"({"model_type": "llama", "hidden_size": 8, "vocab_size": 8})";
-  expect_error(run_strata("info", (tmp.path / "llama").string()), "llama");
-  expect_error(run_strata("bench"), "MODEL_DIR or --synthetic");
-  expect_error(run_strata("bench", "--synthetic", "gpt-5"), "unknown synthetic model 'gpt-5'");
+  testing::expect_one_line_error(run_strata("info", (tmp.path / "llama").string()), "llama");
+  testing::expect_one_line_error(run_strata("bench"), "MODEL_DIR or --synthetic");
+  testing::expect_one_line_error(run_strata("bench", "--synthetic", "gpt-5"), "unknown synthetic model 'gpt-5'");
 }
 
 }  // namespace

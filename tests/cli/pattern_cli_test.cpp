@@ -15,13 +15,6 @@ nlohmann::json json_of(const testing::CliResult& r) {
   return nlohmann::json::parse(r.out);
 }
 
-void expect_one_line_error(const testing::CliResult& r, const std::string& contains) {
-  EXPECT_EQ(r.status, 2) << r.out << r.err;
-  EXPECT_TRUE(r.err.starts_with("error: ")) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
-  EXPECT_TRUE(r.out.empty()) << r.out;
-}
 
 TEST(PatternCli, ParseJson) {
   EXPECT_EQ(run_strata("pattern", "parse", "M*M*/MM/MM", "--json").out,
@@ -54,27 +47,27 @@ TEST(PatternCli, AllocateMapsCounts) {
 }
 
 TEST(PatternCli, HostileInputIsOneErrorLineAndExitTwo) {
-  expect_one_line_error(run_strata("pattern", "parse", "MX", "--json"), "'X' is not a valid layer symbol");
-  expect_one_line_error(run_strata("pattern", "parse", "MM/M*/MM"), "All MTP patterns must be identical");
-  expect_one_line_error(run_strata("pattern", "parse", "M\nM"), "'\\n'");
-  expect_one_line_error(run_strata("pattern", "parse", "M\xff\xfe"), "'\\xff'");
-  expect_one_line_error(run_strata("pattern", "maps", "M/M"), "'/'");
-  expect_one_line_error(run_strata("pattern", "counts", "M*/X"), "In MTP pattern");
-  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "abc"), "--layers");
-  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "99999999999999999999999"), "--layers");
-  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "0"), "must be > 0");
-  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--attention-ratio", "0x1p-2"),
+  testing::expect_one_line_error(run_strata("pattern", "parse", "MX", "--json"), "'X' is not a valid layer symbol");
+  testing::expect_one_line_error(run_strata("pattern", "parse", "MM/M*/MM"), "All MTP patterns must be identical");
+  testing::expect_one_line_error(run_strata("pattern", "parse", "M\nM"), "'\\n'");
+  testing::expect_one_line_error(run_strata("pattern", "parse", "M\xff\xfe"), "'\\xff'");
+  testing::expect_one_line_error(run_strata("pattern", "maps", "M/M"), "'/'");
+  testing::expect_one_line_error(run_strata("pattern", "counts", "M*/X"), "In MTP pattern");
+  testing::expect_one_line_error(run_strata("pattern", "allocate", "--layers", "abc"), "--layers");
+  testing::expect_one_line_error(run_strata("pattern", "allocate", "--layers", "99999999999999999999999"), "--layers");
+  testing::expect_one_line_error(run_strata("pattern", "allocate", "--layers", "0"), "must be > 0");
+  testing::expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--attention-ratio", "0x1p-2"),
                         "could not convert");
-  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--attention-ratio", "nan"),
+  testing::expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--attention-ratio", "nan"),
                         "attention ratio");
-  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--attention-ratio", "0.7",
+  testing::expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--attention-ratio", "0.7",
                                    "--mlp-ratio", "0.4"), "<= 1");
-  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--override", ""), "wrong length");
-  expect_one_line_error(run_strata("pattern", "allocate", "--layers", "3", "--override", "M*/"), "'/'");
-  expect_one_line_error(run_strata("pattern"), "needs a command: parse, allocate, maps, counts");
-  expect_one_line_error(run_strata("pattern", "parse"), "PATTERN");
-  expect_one_line_error(run_strata("pattern", "frobnicate"), "frobnicate");
-  expect_one_line_error(run_strata("no-such-command"), "no-such-command");
+  testing::expect_one_line_error(run_strata("pattern", "allocate", "--layers", "4", "--override", ""), "wrong length");
+  testing::expect_one_line_error(run_strata("pattern", "allocate", "--layers", "3", "--override", "M*/"), "'/'");
+  testing::expect_one_line_error(run_strata("pattern"), "needs a command: parse, allocate, maps, counts");
+  testing::expect_one_line_error(run_strata("pattern", "parse"), "PATTERN");
+  testing::expect_one_line_error(run_strata("pattern", "frobnicate"), "frobnicate");
+  testing::expect_one_line_error(run_strata("no-such-command"), "no-such-command");
 }
 
 TEST(PatternCli, HelpExitsZero) {

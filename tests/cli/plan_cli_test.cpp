@@ -1,64 +1,27 @@
 // `strata plan` run as a user runs it: exit codes 0/2, one `error:` line on bad input, --json parses.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "run_cli.h"
+
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using Result = strata::testing::CliResult;
 
 // Runs `strata plan <args>` from the repository root (args are shell words, quoted by the caller).
-Result plan(const std::string& args) {
-  // Unique files: ctest runs tests of this binary in parallel processes.
-  char out_path[] = "/tmp/strata_plan_out_XXXXXX";
-  char err_path[] = "/tmp/strata_plan_err_XXXXXX";
-  close(mkstemp(out_path));
-  close(mkstemp(err_path));
-  const std::string out = out_path, err = err_path;
-  const std::string command = std::string("cd '") + STRATA_SOURCE_DIR + "' && '" + STRATA_CLI + "' plan " + args +
-                              " >'" + out + "' 2>'" + err + "'";
-  const int status = std::system(command.c_str());
-  Result r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  std::remove(out_path);
-  std::remove(err_path);
-  return r;
-}
+Result plan(const std::string& args) { return strata::testing::run_strata_words("plan", args); }
 
 void expect_bad_input(const std::string& args, const std::string& part) {
   SCOPED_TRACE(args);
-  const Result r = plan(args);
-  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
-  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "expected one line: " << r.err;
-  EXPECT_NE(r.err.find(part), std::string::npos) << r.err;
-  EXPECT_TRUE(r.out.empty()) << r.out;
+  strata::testing::expect_one_line_error(plan(args), part);
 }
 
 TEST(PlanCli, Dsv4ProJson) {
   const Result r = plan("--preset dsv4-pro --context 1048576 --json");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.status, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["main"]["bytes_per_token"].get<double>(), 9848.0);
   EXPECT_EQ(j["main"]["growing_bytes_per_sequence"].get<int64_t>(), int64_t{9848} * 1048576);
@@ -69,21 +32,21 @@ TEST(PlanCli, Dsv4ProJson) {
 
 TEST(PlanCli, Dsv4FlashTableAndBudget) {
   const Result r = plan("--preset dsv4-flash --context 1048576 --sequences 2 --budget-gib 80");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("6,880 B"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("11 sequences"), std::string::npos) << r.out;  // 80 GiB / 6.73 GiB
 }
 
 TEST(PlanCli, NemotronExampleConfig) {
   const Result r = plan("--config examples/nemotron_h_8b_config.json --context 8192 --sequences 16 --json");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.status, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   const int64_t mamba_fixed = 24 * ((8192 + 2 * 8 * 128) * 3 * 4 + 128 * 64 * 128 * 4);
   EXPECT_EQ(j["main"]["fixed_bytes_per_sequence"].get<int64_t>(), mamba_fixed);
   EXPECT_EQ(j["bytes_per_sequence"].get<int64_t>(), mamba_fixed + int64_t{16384} * 8192);
   EXPECT_EQ(j["total_bytes"].get<int64_t>(), 16 * (mamba_fixed + int64_t{16384} * 8192));
   const Result table = plan("--config examples/nemotron_h_8b_config.json --context 8192 --sequences 16");
-  ASSERT_EQ(table.exit_code, 0) << table.err;
+  ASSERT_EQ(table.status, 0) << table.err;
   EXPECT_NE(table.out.find("16,384 B"), std::string::npos) << table.out;
 }
 
@@ -91,7 +54,7 @@ TEST(PlanCli, PatternWithDimFlagsAndDtypes) {
   const Result r = plan(
       "--pattern 'M*-' --mamba-heads 4 --mamba-head-dim 8 --mamba-state 16 --mamba-groups 2 --kv-heads 2 "
       "--head-dim 32 --context 100 --state-dtype bf16 --cache-dtype f32 --json");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.status, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["main"]["fixed_bytes_per_sequence"].get<int64_t>(), (32 + 2 * 2 * 16) * 3 * 2 + 4 * 8 * 16 * 2);
   EXPECT_EQ(j["main"]["bytes_per_token"].get<double>(), 2 * 2 * 32 * 4);

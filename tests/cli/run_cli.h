@@ -3,6 +3,9 @@
 
 #include <sys/wait.h>
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -24,11 +27,10 @@ inline std::string shell_quote(const std::string& arg) {
   return q + "'";
 }
 
-// `args` is appended to the strata binary path; each element is one argument.
-template <typename... Args>
-CliResult run_strata(const Args&... args) {
-  std::string command = shell_quote(STRATA_CLI);
-  ((command += " " + shell_quote(std::string(args))), ...);
+// Runs `sh -c COMMAND` from the repository root (so relative paths like examples/... work), capturing
+// stdout, stderr (through a unique file: ctest runs tests in parallel processes) and the exit status.
+inline CliResult run_shell(const std::string& shell_command) {
+  std::string command = "cd " + shell_quote(STRATA_SOURCE_DIR) + " && " + shell_command;
   char err_path[] = "/tmp/strata_cli_err_XXXXXX";
   const int fd = mkstemp(err_path);
   close(fd);
@@ -46,6 +48,29 @@ CliResult run_strata(const Args&... args) {
   result.err = ss.str();
   std::remove(err_path);
   return result;
+}
+
+// `args` is appended to the strata binary path; each element is one argument.
+template <typename... Args>
+CliResult run_strata(const Args&... args) {
+  std::string command = shell_quote(STRATA_CLI);
+  ((command += " " + shell_quote(std::string(args))), ...);
+  return run_shell(command);
+}
+
+// `strata SUBCOMMAND` followed by shell words written by the caller (quoting included).
+inline CliResult run_strata_words(const std::string& subcommand, const std::string& shell_words) {
+  return run_shell(shell_quote(STRATA_CLI) + " " + subcommand + " " + shell_words);
+}
+
+// Bad input: exit status 2, exactly one line on stderr starting "error: " and containing `part`, and
+// nothing on stdout.
+inline void expect_one_line_error(const CliResult& r, const std::string& part) {
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_TRUE(r.err.starts_with("error: ")) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(part), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
 }  // namespace strata::testing
