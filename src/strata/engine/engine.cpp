@@ -1,0 +1,479 @@
+#include "strata/engine/engine.h"
+
+#include <algorithm>
+#include <future>
+
+#include "strata/core/error.h"
+#include "strata/engine/sampling_stop.h"
+#include "strata/engine/state_capture.h"
+#include "strata/engine/step_plan.h"
+
+namespace strata::engine {
+
+const char* finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::cancelled: return "cancelled";
+    case FinishReason::error: return "error";
+  }
+  return "unknown";
+}
+
+struct Engine::Sequence {
+  RequestId id = 0;
+  std::vector<int32_t> tokens;  // the prompt, then every sampled token
+  int64_t prompt_length = 0;
+  int64_t fed = 0;  // tokens[0, fed) are in the slot's state; a decoding sequence has one more sampled
+  int slot = -1;
+  int64_t reserved_blocks = 0;
+  SamplingParams params;
+  std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<StopChecker> stop;
+  EventCallback callback;
+  std::function<std::string(int32_t)> token_text;
+  RequestStats stats;
+  Clock::time_point submitted;
+  bool finished = false;
+  bool state_valid = true;  // false after a failed forward: nothing of it goes into the prefix store
+  FinishReason reason = FinishReason::stop;
+  std::string message;
+};
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+Engine::Engine(const model::Model& model, EngineOptions options) : model_(model), options_(options) {
+  if (options_.max_sequences < 1) fail("engine: max_sequences must be >= 1, got {}", options_.max_sequences);
+  if (options_.max_context < 1) fail("engine: max_context must be >= 1, got {}", options_.max_context);
+  if (options_.token_budget < options_.max_sequences)
+    fail("engine: token_budget ({}) must be at least max_sequences ({}) so every running sequence can decode "
+         "each step", options_.token_budget, options_.max_sequences);
+  if (options_.prefill_chunk < 1) fail("engine: prefill_chunk must be >= 1, got {}", options_.prefill_chunk);
+  if (options_.kv_block_size < 1) fail("engine: kv_block_size must be >= 1, got {}", options_.kv_block_size);
+  if (options_.kv_blocks < 0) fail("engine: kv_blocks must be >= 0, got {}", options_.kv_blocks);
+  model::CacheOptions cache_options;
+  cache_options.max_sequences = options_.max_sequences;
+  cache_options.max_context = options_.max_context;
+  cache_options.kv_block_size = options_.kv_block_size;
+  cache_options.kv_blocks = options_.kv_blocks;
+  cache_options.state_dtype = options_.state_dtype;
+  cache_options.kv_dtype = options_.kv_dtype;
+  cache_ = model_.make_cache(cache_options);
+  pool_ = std::make_unique<ThreadPool>(options_.threads);
+  if (options_.prefix_store_bytes > 0 && can_capture_state(cache_))
+    prefix_store_ = std::make_unique<cache::PrefixStore>(
+        cache::PrefixStoreConfig{.block_size = options_.prefill_chunk, .byte_budget = options_.prefix_store_bytes});
+}
+
+Engine::~Engine() { stop(); }
+
+RequestId Engine::submit(Request request) {
+  auto sequence = std::make_unique<Sequence>();
+  sequence->prompt_length = static_cast<int64_t>(request.prompt.size());
+  sequence->tokens = std::move(request.prompt);
+  sequence->params = std::move(request.sampling);
+  sequence->callback = std::move(request.callback);
+  sequence->token_text = std::move(request.token_text);
+  sequence->submitted = Clock::now();
+  RequestId id;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    id = next_id_++;
+    sequence->id = id;
+    live_.insert(id);
+    inbox_.push_back(std::move(sequence));
+  }
+  {
+    std::lock_guard lock(stats_mutex_);
+    ++stats_.submitted;
+  }
+  inbox_cv_.notify_all();
+  return id;
+}
+
+bool Engine::cancel(RequestId id) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (!live_.count(id)) return false;
+    cancels_.push_back(id);
+  }
+  inbox_cv_.notify_all();
+  return true;
+}
+
+std::optional<std::string> Engine::refusal_reason(const Sequence& s) const {
+  if (s.tokens.empty()) return "the prompt is empty; at least one token is needed";
+  const int64_t V = model_.vocab_size();
+  for (size_t i = 0; i < s.tokens.size(); ++i)
+    if (s.tokens[i] < 0 || s.tokens[i] >= V)
+      return fmt::format("prompt token id {} at position {} is outside the vocabulary [0, {})", s.tokens[i], i, V);
+  try {
+    s.params.validate();
+  } catch (const Error& e) {
+    return std::string(e.what());
+  }
+  if (!s.params.stop_strings.empty() && !s.token_text)
+    return "stop_strings need the text of each token: give the request a token_text function, or use stop_token_ids";
+  const int64_t total = s.prompt_length + s.params.max_new_tokens;
+  if (total > options_.max_context)
+    return fmt::format("prompt of {} tokens plus max_new_tokens {} is {} tokens, more than max_context {}",
+                       s.prompt_length, s.params.max_new_tokens, total, options_.max_context);
+  if (cache_.kv && cache_.kv->blocks_needed(total) > cache_.kv->num_blocks())
+    return fmt::format("prompt of {} tokens plus max_new_tokens {} needs {} KV blocks of {} tokens, but the pool "
+                       "holds only {}", s.prompt_length, s.params.max_new_tokens, cache_.kv->blocks_needed(total),
+                       cache_.kv->block_size(), cache_.kv->num_blocks());
+  return std::nullopt;
+}
+
+void Engine::emit(Sequence& sequence, const Event& event) {
+  if (sequence.callback) sequence.callback(event);
+}
+
+void Engine::finish(Sequence& sequence, FinishReason reason, std::string message) {
+  if (sequence.finished) return;
+  sequence.finished = true;
+  sequence.reason = reason;
+  sequence.message = std::move(message);
+}
+
+// Sends the finished event of a sequence that holds no cache resources (anymore).
+void Engine::announce_finished(Sequence& sequence) {
+  sequence.stats.total_seconds = seconds_since(sequence.submitted);
+  sequence.stats.generated_tokens = static_cast<int64_t>(sequence.tokens.size()) - sequence.prompt_length;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    live_.erase(sequence.id);
+  }
+  {
+    std::lock_guard lock(stats_mutex_);
+    ++stats_.finished;
+    if (sequence.reason == FinishReason::cancelled) ++stats_.cancelled;
+  }
+  Event event;
+  event.kind = Event::Kind::finished;
+  event.id = sequence.id;
+  event.reason = sequence.reason;
+  event.message = sequence.message;
+  event.stats = sequence.stats;
+  emit(sequence, event);
+}
+
+void Engine::drain_inbox() {
+  std::vector<std::unique_ptr<Sequence>> arrivals;
+  std::vector<RequestId> cancels;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    arrivals.swap(inbox_);
+    cancels.swap(cancels_);
+  }
+  for (auto& sequence : arrivals) {
+    std::optional<std::string> refusal = refusal_reason(*sequence);
+    if (!refusal) {
+      try {
+        sequence->sampler = std::make_unique<Sampler>(sequence->params, sequence->tokens);
+        std::vector<int32_t> eos;
+        if (model_.config().eos_token_id) eos.push_back(static_cast<int32_t>(*model_.config().eos_token_id));
+        sequence->stop = std::make_unique<StopChecker>(sequence->params, eos);
+      } catch (const Error& e) {
+        refusal = e.what();
+      }
+    }
+    if (refusal) {
+      {
+        std::lock_guard lock(stats_mutex_);
+        ++stats_.refused;
+      }
+      finish(*sequence, FinishReason::error, "request refused: " + *refusal);
+      announce_finished(*sequence);
+      continue;
+    }
+    sequence->stats.prompt_tokens = sequence->prompt_length;
+    queue_.push_back(std::move(sequence));
+  }
+  for (const RequestId id : cancels) {
+    auto queued = std::find_if(queue_.begin(), queue_.end(), [&](const auto& s) { return s->id == id; });
+    if (queued != queue_.end()) {
+      finish(**queued, FinishReason::cancelled, "cancelled while queued");
+      announce_finished(**queued);
+      queue_.erase(queued);
+      continue;
+    }
+    for (auto& sequence : running_)
+      if (sequence->id == id) finish(*sequence, FinishReason::cancelled, "cancelled");
+  }
+}
+
+void Engine::admit_from_queue() {
+  while (!queue_.empty() && static_cast<int>(running_.size()) < options_.max_sequences) {
+    Sequence& next = *queue_.front();
+    const int64_t need = cache_.kv ? cache_.kv->blocks_needed(next.prompt_length + next.params.max_new_tokens) : 0;
+    // Strict FIFO: a large request at the head waits for room rather than being overtaken forever.
+    if (cache_.kv && reserved_blocks_ + need > cache_.kv->num_blocks()) break;
+    next.reserved_blocks = need;
+    reserved_blocks_ += need;
+    admit(next);
+    running_.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+}
+
+void Engine::admit(Sequence& sequence) {
+  sequence.slot = cache_.allocate();
+  sequence.stats.queue_seconds = seconds_since(sequence.submitted);
+  if (prefix_store_ && sequence.prompt_length > 1) {
+    // Leave at least one prompt token to compute: its logits give the first sampled token.
+    const cache::PrefixMatch match = prefix_store_->lookup(sequence.tokens, sequence.prompt_length - 1);
+    if (match) {
+      try {
+        sequence.fed = restore_state(cache_, sequence.slot, *match.state);
+      } catch (const Error&) {
+        // A state that does not fit (cannot happen for blobs this engine stored) is a miss.
+        cache_.free(sequence.slot);
+        sequence.slot = cache_.allocate();
+        sequence.fed = 0;
+      }
+    }
+  }
+  sequence.stats.reused_tokens = sequence.fed;
+  std::lock_guard lock(stats_mutex_);
+  stats_.prompt_tokens += sequence.prompt_length;
+  stats_.prompt_tokens_reused += sequence.fed;
+}
+
+void Engine::capture(const Sequence& sequence) {
+  if (!prefix_store_ || !sequence.state_valid || sequence.fed == 0) return;
+  const std::span<const int32_t> consumed(sequence.tokens.data(), static_cast<size_t>(sequence.fed));
+  prefix_store_->insert(consumed, capture_state(cache_, sequence.slot));
+  std::lock_guard lock(stats_mutex_);
+  ++stats_.states_captured;
+}
+
+void Engine::sample_and_stream(Sequence& sequence, const float* logits) {
+  SampleResult sample;
+  try {
+    sample = sequence.sampler->sample(std::span<const float>(logits, static_cast<size_t>(model_.vocab_size())));
+  } catch (const Error& e) {
+    finish(sequence, FinishReason::error, fmt::format("sampling failed: {}", e.what()));
+    return;
+  }
+  sequence.tokens.push_back(sample.token_id);
+  const int64_t generated = static_cast<int64_t>(sequence.tokens.size()) - sequence.prompt_length;
+  if (generated == 1) sequence.stats.first_token_seconds = seconds_since(sequence.submitted);
+  {
+    std::lock_guard lock(stats_mutex_);
+    ++stats_.generated_tokens;
+  }
+  StopUpdate update;
+  try {
+    update = sequence.stop->on_token(sample.token_id, sequence.token_text ? sequence.token_text(sample.token_id) : "");
+  } catch (const std::exception& e) {
+    finish(sequence, FinishReason::error, fmt::format("detokenising token {} failed: {}", sample.token_id, e.what()));
+    return;
+  }
+  Event event;
+  event.kind = Event::Kind::token;
+  event.id = sequence.id;
+  event.token = sample.token_id;
+  event.logprob = sample.logprob;
+  event.top_logprobs = std::move(sample.top_logprobs);
+  event.text = std::move(update.text);
+  emit(sequence, event);
+
+  switch (update.reason) {
+    case StopReason::none: break;
+    case StopReason::eos_token:
+      finish(sequence, FinishReason::stop, fmt::format("end-of-sequence token {}", update.stop_token_id));
+      break;
+    case StopReason::stop_token:
+      finish(sequence, FinishReason::stop, fmt::format("stop token {}", update.stop_token_id));
+      break;
+    case StopReason::stop_string:
+      finish(sequence, FinishReason::stop, fmt::format("stop string \"{}\"", update.stop_string));
+      break;
+    case StopReason::max_new_tokens:
+      finish(sequence, FinishReason::length, fmt::format("max_new_tokens {} reached", sequence.params.max_new_tokens));
+      break;
+  }
+}
+
+void Engine::run_batch() {
+  std::vector<Sequence*> active;
+  std::vector<SequenceProgress> progress;
+  for (auto& sequence : running_)
+    if (!sequence->finished) {
+      active.push_back(sequence.get());
+      progress.push_back({.fed = sequence->fed, .prompt_length = sequence->prompt_length});
+    }
+  last_step_ = StepReport{};
+  if (active.empty()) return;
+  const std::vector<PlannedStep> plan = plan_step(progress, options_.token_budget, options_.prefill_chunk);
+
+  std::vector<int32_t> tokens;
+  std::vector<model::SequenceStep> steps;
+  for (const PlannedStep& p : plan) {
+    const Sequence& s = *active[p.index];
+    tokens.insert(tokens.end(), s.tokens.begin() + s.fed, s.tokens.begin() + s.fed + p.length);
+    steps.push_back({.slot = s.slot, .length = p.length, .all_logits = false});
+    ++(p.decode ? last_step_.decode_sequences : last_step_.prefill_sequences);
+  }
+  last_step_.tokens = static_cast<int64_t>(tokens.size());
+  if (tokens.empty()) return;
+
+  const model::ForwardBatch batch{.tokens = tokens, .sequences = steps};
+  workspace_.reset();
+  Tensor logits = workspace_.take(DType::f32, {model::Model::logits_rows(batch), model_.vocab_size()});
+  try {
+    model_.forward(batch, cache_, logits, workspace_, *pool_);
+  } catch (const Error& e) {
+    for (const PlannedStep& p : plan) {
+      active[p.index]->state_valid = false;
+      finish(*active[p.index], FinishReason::error, fmt::format("forward failed: {}", e.what()));
+    }
+    return;
+  }
+  {
+    std::lock_guard lock(stats_mutex_);
+    ++stats_.steps;
+    stats_.max_step_tokens = std::max(stats_.max_step_tokens, last_step_.tokens);
+    for (const PlannedStep& p : plan) (p.decode ? stats_.decode_tokens : stats_.prompt_tokens_computed) += p.length;
+  }
+  for (size_t row = 0; row < plan.size(); ++row) {
+    const PlannedStep& p = plan[row];
+    Sequence& s = *active[p.index];
+    s.fed += p.length;
+    if (!p.decode) {
+      s.stats.computed_tokens += p.length;
+      if (s.fed % options_.prefill_chunk == 0) capture(s);
+    }
+    // Logits of the step's last token are the next token's distribution once every known token is fed.
+    if (s.fed == static_cast<int64_t>(s.tokens.size()))
+      sample_and_stream(s, logits.ptr<float>() + static_cast<int64_t>(row) * model_.vocab_size());
+  }
+}
+
+void Engine::retire_finished() {
+  for (auto it = running_.begin(); it != running_.end();) {
+    Sequence& s = **it;
+    if (!s.finished) {
+      ++it;
+      continue;
+    }
+    // The exact end: the state after every token fed (the last sampled token is not), for a follow-up
+    // turn that extends this conversation.
+    capture(s);
+    cache_.free(s.slot);
+    reserved_blocks_ -= s.reserved_blocks;
+    s.slot = -1;
+    std::unique_ptr<Sequence> owned = std::move(*it);
+    it = running_.erase(it);
+    announce_finished(*owned);
+  }
+}
+
+bool Engine::step() {
+  drain_inbox();
+  retire_finished();  // cancelled ones free their slots before admission
+  admit_from_queue();
+  run_batch();
+  retire_finished();
+  admit_from_queue();  // slots freed this step are taken now, so the next step's plan sees them
+  last_step_.running = static_cast<int>(running_.size());
+  last_step_.queued = static_cast<int>(queue_.size());
+  std::lock_guard lock(inbox_mutex_);
+  return has_work_locked();
+}
+
+bool Engine::has_work_locked() const {
+  return !queue_.empty() || !running_.empty() || !inbox_.empty() || !cancels_.empty();
+}
+
+void Engine::run_until_idle() {
+  while (step()) {
+  }
+}
+
+Result Engine::generate(std::vector<int32_t> prompt, const SamplingParams& params,
+                        std::function<std::string(int32_t)> token_text) {
+  auto result = std::make_shared<Result>();
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> finished = done->get_future();
+  bool complete = false;
+  Request request;
+  request.prompt = std::move(prompt);
+  request.sampling = params;
+  request.token_text = std::move(token_text);
+  request.callback = [result, done, &complete](const Event& event) {
+    if (event.kind == Event::Kind::token) {
+      result->tokens.push_back(event.token);
+      result->logprobs.push_back(event.logprob);
+      result->text += event.text;
+      return;
+    }
+    result->reason = event.reason;
+    result->message = event.message;
+    result->stats = event.stats;
+    complete = true;
+    done->set_value();
+  };
+  submit(std::move(request));
+  if (thread_running_) {
+    finished.wait();
+  } else {
+    while (!complete) step();
+  }
+  return std::move(*result);
+}
+
+void Engine::start() {
+  if (thread_running_) return;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    stopping_ = false;
+  }
+  thread_running_ = true;
+  thread_ = std::thread([this] {
+    for (;;) {
+      {
+        std::unique_lock lock(inbox_mutex_);
+        inbox_cv_.wait(lock, [&] { return stopping_ || has_work_locked(); });
+        if (stopping_) return;
+      }
+      step();
+    }
+  });
+}
+
+void Engine::stop() {
+  if (!thread_running_) return;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    stopping_ = true;
+  }
+  inbox_cv_.notify_all();
+  thread_.join();
+  thread_running_ = false;
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard lock(stats_mutex_);
+  return stats_;
+}
+
+StepReport Engine::last_step() const { return last_step_; }
+
+int Engine::free_slots() const {
+  if (cache_.mamba) return cache_.mamba->free_slot_count();
+  return options_.max_sequences - static_cast<int>(running_.size());
+}
+
+int64_t Engine::free_kv_blocks() const { return cache_.kv ? cache_.kv->free_block_count() : -1; }
+int64_t Engine::total_kv_blocks() const { return cache_.kv ? cache_.kv->num_blocks() : -1; }
+int64_t Engine::reserved_kv_blocks() const { return reserved_blocks_; }
+
+}  // namespace strata::engine
