@@ -18,7 +18,6 @@
 #include "command_registry.h"
 #include "strata/core/error.h"
 #include "strata/engine/engine.h"
-#include "strata/engine/sampling_stop.h"
 #include "strata/tokenizer/stream_decoder.h"
 #include "strata/tokenizer/tokenizer.h"
 
@@ -70,43 +69,31 @@ void run(RunArgs a) {
   options.threads = a.threads;
   engine::Engine eng(*model, options);
 
-  // Stop strings and EOS are judged on the detokenised text here; the engine stops on length.
-  std::vector<int32_t> eos;
-  if (tokenizer.eos_id()) eos.push_back(*tokenizer.eos_id());
-  if (model->config().eos_token_id) eos.push_back(static_cast<int32_t>(*model->config().eos_token_id));
-  engine::StopChecker stop(a.sampling, eos);
+  // The engine judges EOS, stop strings and length on the detokenised text the stream decoder gives it,
+  // and hands back only text that is safe to show.
   tokenizer::StreamDecoder decoder(tokenizer, /*skip_special_tokens=*/true);
-  engine::RequestId id = 0;
   std::atomic<bool> done{false};
   std::string error;
   engine::RequestStats stats;
   const auto start = std::chrono::steady_clock::now();
-  engine::Request request{.prompt = prompt, .sampling = a.sampling, .callback = nullptr};
-  engine::Engine* engine_ptr = &eng;
+  engine::Request request{.prompt = prompt, .sampling = a.sampling, .callback = nullptr,
+                          .token_text = [&decoder](int32_t token) { return decoder.push(token); }};
   request.callback = [&](const engine::Event& event) {
+    std::fwrite(event.text.data(), 1, event.text.size(), stdout);
+    std::fflush(stdout);
     if (event.kind == engine::Event::Kind::finished) {
       stats = event.stats;
       if (event.reason == engine::FinishReason::error) error = event.message;
       done = true;
-      return;
     }
-    if (stop.finished()) return;
-    const engine::StopUpdate update = stop.on_token(event.token, decoder.push(event.token));
-    std::fwrite(update.text.data(), 1, update.text.size(), stdout);
-    std::fflush(stdout);
-    if (update.finished()) engine_ptr->cancel(id);
   };
   if (a.echo) {
     std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
     std::fflush(stdout);
   }
-  id = eng.submit(std::move(request));
+  eng.submit(std::move(request));
   while (!done) eng.step();
   if (!error.empty()) fail("{}", error);
-  if (!stop.finished()) {
-    const std::string rest = decoder.flush() + stop.held_back();
-    std::fwrite(rest.data(), 1, rest.size(), stdout);
-  }
   std::fputc('\n', stdout);
   std::fflush(stdout);
   if (a.verbose) {
