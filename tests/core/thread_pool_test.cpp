@@ -1,6 +1,8 @@
 #include "strata/core/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -29,6 +31,23 @@ TEST(ThreadPool, NestedCallsRunInline) {
       pool.parallel_for(10, [&](int64_t b2, int64_t e2) { total += e2 - b2; });
   });
   EXPECT_EQ(total.load(), 40);
+}
+
+TEST(ThreadPool, ManyRapidDispatchesFromSeveralCallersStayExact) {
+  // Back-to-back jobs exercise the spin handoff; two outside callers exercise serialisation; the pauses
+  // let workers fall asleep so the sleep/wake path runs too.
+  ThreadPool pool(3);
+  std::atomic<int64_t> total{0};
+  auto hammer = [&](int rounds) {
+    for (int r = 0; r < rounds; ++r) {
+      pool.parallel_for(7, [&](int64_t b, int64_t e) { total += e - b; });
+      if (r % 500 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+  };
+  std::thread other(hammer, 3000);
+  hammer(3000);
+  other.join();
+  EXPECT_EQ(total.load(), int64_t{2} * 3000 * 7);
 }
 
 }  // namespace

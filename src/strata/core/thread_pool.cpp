@@ -1,13 +1,32 @@
 #include "strata/core/thread_pool.h"
 
 #include <algorithm>
-#include <memory>
+#include <chrono>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace strata {
 
 namespace {
 thread_local bool in_pool_job = false;
 int default_threads = 0;
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#endif
+}
+
+// How long a worker keeps spinning for the next job before it sleeps.
+constexpr auto kSpinTime = std::chrono::microseconds(100);
+
+void run_block(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int index, int parts) {
+  const int64_t begin = n * index / parts;
+  const int64_t end = n * (index + 1) / parts;
+  if (begin < end) fn(begin, end);
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -17,17 +36,11 @@ ThreadPool::ThreadPool(int threads) {
 
 ThreadPool::~ThreadPool() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    std::lock_guard<std::mutex> lock(sleep_mutex_);
+    stop_.store(true);
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
-}
-
-static void run_block(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int index, int parts) {
-  const int64_t begin = n * index / parts;
-  const int64_t end = n * (index + 1) / parts;
-  if (begin < end) fn(begin, end);
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
@@ -36,19 +49,19 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &fn;
-    job_n_ = n;
-    pending_ = static_cast<int>(workers_.size());
-    ++generation_;
+  std::lock_guard<std::mutex> dispatch(dispatch_mutex_);
+  job_ = &fn;
+  job_n_ = n;
+  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_seq_cst);  // publishes job_ and job_n_
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard<std::mutex> lock(sleep_mutex_);
+    wake_.notify_all();
   }
-  wake_.notify_all();
   in_pool_job = true;
   run_block(fn, n, 0, size());
   in_pool_job = false;
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [this] { return pending_ == 0; });
+  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
   job_ = nullptr;
 }
 
@@ -56,21 +69,27 @@ void ThreadPool::worker_loop(int index) {
   in_pool_job = true;
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(int64_t, int64_t)>* job;
-    int64_t n;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
-      n = job_n_;
+    uint64_t current = generation_.load(std::memory_order_acquire);
+    if (current == seen) {
+      // Spin for the next job, then sleep until one is published.
+      const auto until = std::chrono::steady_clock::now() + kSpinTime;
+      int spins = 0;
+      while ((current = generation_.load(std::memory_order_acquire)) == seen && !stop_.load(std::memory_order_relaxed)) {
+        cpu_relax();
+        if (++spins % 256 == 0 && std::chrono::steady_clock::now() > until) break;
+      }
+      if (current == seen) {
+        std::unique_lock<std::mutex> lock(sleep_mutex_);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        wake_.wait(lock, [&] { return stop_.load() || generation_.load(std::memory_order_seq_cst) != seen; });
+        sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+        current = generation_.load(std::memory_order_acquire);
+      }
     }
-    run_block(*job, n, index, size());
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
-    }
+    if (stop_.load()) return;
+    seen = current;
+    run_block(*job_, job_n_, index, size());
+    pending_.fetch_sub(1, std::memory_order_release);
   }
 }
 
