@@ -1,5 +1,8 @@
 #include "strata/core/tensor.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -74,10 +77,15 @@ std::string Tensor::describe() const {
 }
 
 Buffer::Buffer(size_t bytes) : size_(bytes) {
-  const size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  // Large buffers (weights, state pools, KV blocks) are streamed end to end every step: back them with
+  // 2 MiB pages where the kernel allows it, so the streams are not throttled by TLB misses.
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const size_t alignment = bytes >= kHugePage ? kHugePage : 64;
+  const size_t rounded = std::max<size_t>(alignment, (bytes + alignment - 1) / alignment * alignment);
+  void* p = std::aligned_alloc(alignment, rounded);
   if (!p) fail("out of memory allocating {} bytes", bytes);
-  std::memset(p, 0, rounded == 0 ? 64 : rounded);
+  if (alignment == kHugePage) madvise(p, rounded, MADV_HUGEPAGE);  // a hint; failure is harmless
+  std::memset(p, 0, rounded);
   data_.reset(p);
 }
 

@@ -73,6 +73,7 @@ constexpr int rows_tile_cols(int mr) {
   return cols[static_cast<size_t>(mr)];
 }
 constexpr int kRowsMaxM = 8;
+constexpr int64_t kRowsPrefetchMaxK = 2048;  // rows of at most 4 KB (bf16) get the next-tile prefetch
 constexpr int64_t kRowsGroupCols = 24;  // a multiple of every rows_tile_cols: weight rows kept hot in L2
 
 template <class W, int MR, int NR>
@@ -87,6 +88,15 @@ void rows_tile(const GemmProblem& p, int64_t m0, int64_t n0) {
   int64_t k = 0;
   for (; k + 16 <= p.k; k += 16) {
     __m512 wv[NR];
+    // Decode streams every weight row once from DRAM. Rows of a few KB are too short for the hardware
+    // prefetcher to ramp up on, so fetch the next tile's rows (contiguous in memory) while this tile
+    // runs: NR·32 bytes of it per step, the rate this tile consumes its own. Long rows stream well on
+    // their own, and prefetching a whole tile of them ahead would overflow L1.
+    if (MR <= 2 && p.k <= kRowsPrefetchMaxK) {
+      const char* next = reinterpret_cast<const char*>(w + NR * p.ldw) + (k / 16) * NR * 32;
+#pragma GCC unroll 8
+      for (int line = 0; line < NR / 2; ++line) _mm_prefetch(next + line * 64, _MM_HINT_T0);
+    }
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) wv[j] = W::load(w + j * p.ldw + k);
 #pragma GCC unroll 8
