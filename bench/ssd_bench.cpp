@@ -10,6 +10,7 @@
 #include "strata/core/tensor.h"
 #include "strata/core/thread_pool.h"
 #include "strata/kernels/cpu/ssd_scan.h"
+#include "strata/kernels/cpu/state_update.h"
 
 namespace {
 
@@ -109,6 +110,54 @@ void BM_SsdPrefill(benchmark::State& state, Shape shape) {
   state.counters["MFLOP/token"] = chunked_flops(shape, tokens) * 1e-6 / static_cast<double>(tokens);
 }
 
+// The same prefill as a token-by-token recurrence (llama.cpp's CPU approach, ggml_ssm_scan): strata's own
+// vectorised selective-state-update kernel run over the whole sequence, for a like-for-like comparison of
+// the algorithms rather than of two code bases.
+void BM_RecurrencePrefill(benchmark::State& state, Shape shape) {
+  const int64_t tokens = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  ThreadPool& pool = pool_of(threads);
+  const int64_t x_width = shape.heads * shape.head_dim, bc_width = shape.n_groups * shape.state_size;
+  const int64_t row = x_width + 2 * bc_width + shape.heads;
+  std::vector<float> rows(static_cast<size_t>(tokens * row)), y(static_cast<size_t>(tokens * x_width));
+  std::vector<float> a(static_cast<size_t>(shape.heads)), d(a.size()), dt_bias(a.size());
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  for (float& v : rows) v = unit(rng);
+  for (size_t h = 0; h < a.size(); ++h) {
+    a[h] = -1.0f - 3.0f * (unit(rng) + 1.0f);
+    d[h] = unit(rng);
+    dt_bias[h] = unit(rng);
+  }
+  auto window = [&](int64_t col, int64_t width) {
+    Tensor t = Tensor::contiguous(rows.data() + col, DType::f32, {tokens, width});
+    t.strides[0] = row;
+    return t;
+  };
+  auto vec = [](std::vector<float>& v) {
+    return Tensor::contiguous(v.data(), DType::f32, {static_cast<int64_t>(v.size())});
+  };
+  const SelectiveStateUpdateParams params{.num_heads = shape.heads, .head_dim = shape.head_dim,
+                                          .state_dim = shape.state_size, .n_groups = shape.n_groups};
+  const SelectiveStateUpdateInputs inputs{window(0, x_width), window(x_width + 2 * bc_width, shape.heads),
+                                          window(x_width, bc_width), window(x_width + bc_width, bc_width)};
+  const SelectiveStateUpdateWeights weights{vec(a), vec(d), vec(dt_bias)};
+  Buffer states(static_cast<size_t>(x_width * shape.state_size) * sizeof(float));
+  const Tensor state_pool = states.view(DType::f32, {1, shape.heads, shape.head_dim, shape.state_size});
+  const Tensor y_tensor = Tensor::contiguous(y.data(), DType::f32, {tokens, x_width});
+  const std::vector<int64_t> cu_seqlens = {0, tokens};
+  const std::vector<int32_t> slots = {0};
+  const std::vector<uint8_t> has_initial = {1};
+  const strata::kernels::VarlenBatch batch{cu_seqlens, slots, has_initial};
+  check_selective_state_update(params, inputs, weights, batch, state_pool, Tensor{}, y_tensor);
+  for (auto _ : state) {
+    selective_state_update(params, inputs, weights, batch, state_pool, Tensor{}, y_tensor, pool);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * tokens);
+}
+
 void prefill_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"T", "threads"});
   for (int64_t tokens : {512, 2048})
@@ -118,6 +167,8 @@ void prefill_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK_CAPTURE(BM_SsdPrefill, mamba2_130m, kMamba2_130m)->Apply(prefill_args);
 BENCHMARK_CAPTURE(BM_SsdPrefill, mamba2_2_7b, kMamba2_2_7b)->Apply(prefill_args);
+BENCHMARK_CAPTURE(BM_RecurrencePrefill, mamba2_130m, kMamba2_130m)->Apply(prefill_args);
+BENCHMARK_CAPTURE(BM_RecurrencePrefill, mamba2_2_7b, kMamba2_2_7b)->Apply(prefill_args);
 
 }  // namespace
 
