@@ -49,6 +49,54 @@ ThreadPool& pool_of(int threads) {
   return *pool;
 }
 
+// One in_proj-like row per token, x | B | C | dt, so inputs are strided column windows as in the model;
+// random values, decays A in [-7, -1].
+struct LayerInputs {
+  int64_t tokens, x_width, bc_width, row;
+  std::vector<float> rows, y, a, d, dt_bias;
+  Buffer states;
+
+  LayerInputs(const Shape& shape, int64_t tokens_)
+      : tokens(tokens_), x_width(shape.heads * shape.head_dim), bc_width(shape.n_groups * shape.state_size),
+        row(x_width + 2 * bc_width + shape.heads), rows(static_cast<size_t>(tokens * row)),
+        y(static_cast<size_t>(tokens * x_width)), a(static_cast<size_t>(shape.heads)), d(a.size()),
+        dt_bias(a.size()), states(static_cast<size_t>(x_width * shape.state_size) * sizeof(float)) {
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+    for (float& v : rows) v = unit(rng);
+    for (size_t h = 0; h < a.size(); ++h) {
+      a[h] = -1.0f - 3.0f * (unit(rng) + 1.0f);
+      d[h] = unit(rng);
+      dt_bias[h] = unit(rng);
+    }
+  }
+  Tensor window(int64_t col, int64_t width) {
+    Tensor t = Tensor::contiguous(rows.data() + col, DType::f32, {tokens, width});
+    t.strides[0] = row;
+    return t;
+  }
+  static Tensor vec(std::vector<float>& v) {
+    return Tensor::contiguous(v.data(), DType::f32, {static_cast<int64_t>(v.size())});
+  }
+  Tensor x() { return window(0, x_width); }
+  Tensor B() { return window(x_width, bc_width); }
+  Tensor C() { return window(x_width + bc_width, bc_width); }
+  Tensor dt() { return window(x_width + 2 * bc_width, static_cast<int64_t>(a.size())); }
+  Tensor y_view() { return Tensor::contiguous(y.data(), DType::f32, {tokens, x_width}); }
+  Tensor state_pool(const Shape& shape) {
+    return states.view(DType::f32, {1, shape.heads, shape.head_dim, shape.state_size});
+  }
+};
+
+// A single sequence continuing from slot 0's state.
+struct OneSequence {
+  std::vector<int64_t> cu_seqlens;
+  std::vector<int32_t> slots = {0};
+  std::vector<uint8_t> has_initial = {1};
+  explicit OneSequence(int64_t tokens) : cu_seqlens{0, tokens} {}
+  strata::kernels::VarlenBatch batch() const { return {cu_seqlens, slots, has_initial}; }
+};
+
 void BM_SsdPrefill(benchmark::State& state, Shape shape) {
   const int64_t tokens = state.range(0);
   const int threads = static_cast<int>(state.range(1));
@@ -60,48 +108,20 @@ void BM_SsdPrefill(benchmark::State& state, Shape shape) {
   params.n_groups = shape.n_groups;
   params.chunk_size = shape.chunk_size;
 
-  // One in_proj-like row per token, x | B | C | dt, so inputs are strided column windows as in the model.
-  const int64_t x_width = shape.heads * shape.head_dim, bc_width = shape.n_groups * shape.state_size;
-  const int64_t row = x_width + 2 * bc_width + shape.heads;
-  std::vector<float> rows(static_cast<size_t>(tokens * row)), y(static_cast<size_t>(tokens * x_width));
-  std::vector<float> a(static_cast<size_t>(shape.heads)), d(a.size()), dt_bias(a.size());
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  for (float& v : rows) v = unit(rng);
-  for (size_t h = 0; h < a.size(); ++h) {
-    a[h] = -1.0f - 3.0f * (unit(rng) + 1.0f);
-    d[h] = unit(rng);
-    dt_bias[h] = unit(rng);
-  }
-  auto window = [&](int64_t col, int64_t width) {
-    Tensor t = Tensor::contiguous(rows.data() + col, DType::f32, {tokens, width});
-    t.strides[0] = row;
-    return t;
-  };
-  auto vec = [](std::vector<float>& v) {
-    return Tensor::contiguous(v.data(), DType::f32, {static_cast<int64_t>(v.size())});
-  };
-  const SsdInputs inputs{window(0, x_width),
-                         window(x_width + 2 * bc_width, shape.heads),
-                         window(x_width, bc_width),
-                         window(x_width + bc_width, bc_width),
-                         vec(a),
-                         vec(d),
-                         vec(dt_bias)};
-  Buffer states(static_cast<size_t>(x_width * shape.state_size) * sizeof(float));
-  const Tensor state_pool = states.view(DType::f32, {1, shape.heads, shape.head_dim, shape.state_size});
-  const Tensor y_tensor = Tensor::contiguous(y.data(), DType::f32, {tokens, x_width});
-  const std::vector<int64_t> cu_seqlens = {0, tokens};
-  const std::vector<int32_t> slots = {0};
-  const std::vector<uint8_t> has_initial = {1};
-  const strata::kernels::VarlenBatch batch{cu_seqlens, slots, has_initial};
+  LayerInputs in(shape, tokens);
+  const SsdInputs inputs{in.x(), in.dt(), in.B(), in.C(), LayerInputs::vec(in.a), LayerInputs::vec(in.d),
+                         LayerInputs::vec(in.dt_bias)};
+  const Tensor state_pool = in.state_pool(shape);
+  const Tensor y_tensor = in.y_view();
+  const OneSequence sequence(tokens);
+  const strata::kernels::VarlenBatch batch = sequence.batch();
   const size_t bytes = ssd_workspace_bytes(params, tokens, 1, pool.size());
   Buffer workspace(bytes);
   ssd_scan_check(params, inputs, batch, state_pool, y_tensor, {}, bytes, pool);
 
   for (auto _ : state) {
     ssd_scan(params, inputs, batch, state_pool, y_tensor, {}, workspace.data(), bytes, pool);
-    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(in.y.data());
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * tokens);
@@ -115,44 +135,20 @@ void BM_SsdPrefill(benchmark::State& state, Shape shape) {
 // the algorithms rather than of two code bases.
 void BM_RecurrencePrefill(benchmark::State& state, Shape shape) {
   const int64_t tokens = state.range(0);
-  const int threads = static_cast<int>(state.range(1));
-  ThreadPool& pool = pool_of(threads);
-  const int64_t x_width = shape.heads * shape.head_dim, bc_width = shape.n_groups * shape.state_size;
-  const int64_t row = x_width + 2 * bc_width + shape.heads;
-  std::vector<float> rows(static_cast<size_t>(tokens * row)), y(static_cast<size_t>(tokens * x_width));
-  std::vector<float> a(static_cast<size_t>(shape.heads)), d(a.size()), dt_bias(a.size());
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  for (float& v : rows) v = unit(rng);
-  for (size_t h = 0; h < a.size(); ++h) {
-    a[h] = -1.0f - 3.0f * (unit(rng) + 1.0f);
-    d[h] = unit(rng);
-    dt_bias[h] = unit(rng);
-  }
-  auto window = [&](int64_t col, int64_t width) {
-    Tensor t = Tensor::contiguous(rows.data() + col, DType::f32, {tokens, width});
-    t.strides[0] = row;
-    return t;
-  };
-  auto vec = [](std::vector<float>& v) {
-    return Tensor::contiguous(v.data(), DType::f32, {static_cast<int64_t>(v.size())});
-  };
+  ThreadPool& pool = pool_of(static_cast<int>(state.range(1)));
+  LayerInputs in(shape, tokens);
   const SelectiveStateUpdateParams params{.num_heads = shape.heads, .head_dim = shape.head_dim,
                                           .state_dim = shape.state_size, .n_groups = shape.n_groups};
-  const SelectiveStateUpdateInputs inputs{window(0, x_width), window(x_width + 2 * bc_width, shape.heads),
-                                          window(x_width, bc_width), window(x_width + bc_width, bc_width)};
-  const SelectiveStateUpdateWeights weights{vec(a), vec(d), vec(dt_bias)};
-  Buffer states(static_cast<size_t>(x_width * shape.state_size) * sizeof(float));
-  const Tensor state_pool = states.view(DType::f32, {1, shape.heads, shape.head_dim, shape.state_size});
-  const Tensor y_tensor = Tensor::contiguous(y.data(), DType::f32, {tokens, x_width});
-  const std::vector<int64_t> cu_seqlens = {0, tokens};
-  const std::vector<int32_t> slots = {0};
-  const std::vector<uint8_t> has_initial = {1};
-  const strata::kernels::VarlenBatch batch{cu_seqlens, slots, has_initial};
+  const SelectiveStateUpdateInputs inputs{in.x(), in.dt(), in.B(), in.C()};
+  const SelectiveStateUpdateWeights weights{LayerInputs::vec(in.a), LayerInputs::vec(in.d), LayerInputs::vec(in.dt_bias)};
+  const Tensor state_pool = in.state_pool(shape);
+  const Tensor y_tensor = in.y_view();
+  const OneSequence sequence(tokens);
+  const strata::kernels::VarlenBatch batch = sequence.batch();
   check_selective_state_update(params, inputs, weights, batch, state_pool, Tensor{}, y_tensor);
   for (auto _ : state) {
     selective_state_update(params, inputs, weights, batch, state_pool, Tensor{}, y_tensor, pool);
-    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(in.y.data());
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * tokens);
