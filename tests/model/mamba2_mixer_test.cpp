@@ -16,8 +16,11 @@ namespace strata::model {
 namespace {
 
 struct Fixture {
-  Mamba2Dims dims{.hidden = 24, .heads = 4, .head_dim = 6, .state_size = 10, .n_groups = 2, .conv_kernel = 4,
-                  .chunk_size = 5, .dt_min = 0.0f, .dt_max = 2.0f, .norm_eps = 1e-5f};
+  Mamba2Dims dims{.hidden = 24,
+                  .ssm = {.n_heads = 4, .head_dim = 6, .state_size = 10, .n_groups = 2, .conv_kernel = 4, .chunk_size = 5},
+                  .dt_min = 0.0f,
+                  .dt_max = 2.0f,
+                  .norm_eps = 1e-5f};
   std::vector<float> in_proj, conv_w, conv_b, dt_bias, A_log, D, norm_w, out_proj;
   std::unique_ptr<Mamba2Mixer> mixer;
 
@@ -28,9 +31,9 @@ struct Fixture {
       v.resize(n);
       for (auto& x : v) x = u(rng);
     };
-    const int64_t E = dims.inner(), C = dims.conv_dim(), H = dims.heads, Dm = dims.hidden;
+    const int64_t E = dims.inner(), C = dims.conv_dim(), H = dims.ssm.n_heads, Dm = dims.hidden;
     fill(in_proj, static_cast<size_t>(dims.in_proj_width() * Dm), -0.3f, 0.3f);
-    fill(conv_w, static_cast<size_t>(C * dims.conv_kernel), -0.5f, 0.5f);
+    fill(conv_w, static_cast<size_t>(C * dims.ssm.conv_kernel), -0.5f, 0.5f);
     fill(conv_b, static_cast<size_t>(C), -0.2f, 0.2f);
     fill(dt_bias, static_cast<size_t>(H), -2.0f, 0.5f);
     fill(A_log, static_cast<size_t>(H), -0.5f, 1.5f);
@@ -41,7 +44,7 @@ struct Fixture {
       return Tensor::contiguous(v.data(), DType::f32, shape);
     };
     const Mamba2Weights w{.in_proj = t(in_proj, {dims.in_proj_width(), Dm}), .in_proj_bias = {},
-                          .conv_weight = t(conv_w, {C, 1, dims.conv_kernel}), .conv_bias = t(conv_b, {C}),
+                          .conv_weight = t(conv_w, {C, 1, dims.ssm.conv_kernel}), .conv_bias = t(conv_b, {C}),
                           .dt_bias = t(dt_bias, {H}), .A_log = t(A_log, {H}), .D = t(D, {H}),
                           .norm_weight = t(norm_w, {E}), .out_proj = t(out_proj, {Dm, E}), .out_proj_bias = {}};
     mixer = std::make_unique<Mamba2Mixer>(dims, w, "test.mixer");
@@ -49,9 +52,9 @@ struct Fixture {
 
   cache::StateCacheConfig cache_config(int sequences, int speculative = 0) const {
     cache::StateCacheConfig c;
-    c.layers.push_back(cache::MambaStateShape{.conv_dim = dims.conv_dim(), .conv_kernel = dims.conv_kernel,
-                                              .heads = dims.heads, .head_dim = dims.head_dim,
-                                              .state_size = dims.state_size});
+    c.layers.push_back(cache::MambaStateShape{.conv_dim = dims.conv_dim(), .conv_kernel = dims.ssm.conv_kernel,
+                                              .heads = dims.ssm.n_heads, .head_dim = dims.ssm.head_dim,
+                                              .state_size = dims.ssm.state_size});
     c.max_sequences = sequences;
     c.speculative_tokens = speculative;
     c.model_id = "mixer-test";
@@ -60,8 +63,8 @@ struct Fixture {
 
   // The mixer written as plainly as possible in double precision: one sequence from zero state.
   std::vector<double> reference(const std::vector<float>& x, int64_t T) const {
-    const int64_t Dm = dims.hidden, E = dims.inner(), C = dims.conv_dim(), H = dims.heads, P = dims.head_dim,
-                  N = dims.state_size, G = dims.n_groups, K = dims.conv_kernel, W = dims.in_proj_width();
+    const int64_t Dm = dims.hidden, E = dims.inner(), C = dims.conv_dim(), H = dims.ssm.n_heads, P = dims.ssm.head_dim,
+                  N = dims.ssm.state_size, G = dims.ssm.n_groups, K = dims.ssm.conv_kernel, W = dims.in_proj_width();
     std::vector<double> zx(static_cast<size_t>(T * W)), conv(static_cast<size_t>(T * C)), y(static_cast<size_t>(T * E));
     for (int64_t t = 0; t < T; ++t)
       for (int64_t o = 0; o < W; ++o) {

@@ -46,12 +46,12 @@ Tensor rows_of(const Tensor& rows, int64_t begin, int64_t end) { return rows.sli
 
 Mamba2Mixer::Mamba2Mixer(const Mamba2Dims& dims, const Mamba2Weights& w, const std::string& name)
     : dims_(dims), weights_(w) {
-  const int64_t D = dims.hidden, H = dims.heads, E = dims.inner(), C = dims.conv_dim(), K = dims.conv_kernel;
-  if (D <= 0 || H <= 0 || dims.head_dim <= 0 || dims.state_size <= 0 || dims.n_groups <= 0 || K < 2 || K > 8 ||
-      dims.chunk_size <= 0)
+  const int64_t D = dims.hidden, H = dims.ssm.n_heads, E = dims.inner(), C = dims.conv_dim(), K = dims.ssm.conv_kernel;
+  if (D <= 0 || H <= 0 || dims.ssm.head_dim <= 0 || dims.ssm.state_size <= 0 || dims.ssm.n_groups <= 0 || K < 2 || K > 8 ||
+      dims.ssm.chunk_size <= 0)
     fail("{}: invalid Mamba2 dimensions (hidden {}, heads {}, head_dim {}, state {}, groups {}, conv {}, chunk {})",
-         name, D, H, dims.head_dim, dims.state_size, dims.n_groups, K, dims.chunk_size);
-  if (H % dims.n_groups != 0) fail("{}: {} heads are not divisible into {} groups", name, H, dims.n_groups);
+         name, D, H, dims.ssm.head_dim, dims.ssm.state_size, dims.ssm.n_groups, K, dims.ssm.chunk_size);
+  if (H % dims.ssm.n_groups != 0) fail("{}: {} heads are not divisible into {} groups", name, H, dims.ssm.n_groups);
   expect_shape(w.in_proj, {dims.in_proj_width(), D}, name, "in_proj.weight");
   if (w.in_proj_bias.data) expect_shape(w.in_proj_bias, {dims.in_proj_width()}, name, "in_proj.bias");
   if (w.conv_weight.ndim == 3)
@@ -92,7 +92,7 @@ Mamba2Mixer::Mamba2Mixer(const Mamba2Dims& dims, const Mamba2Weights& w, const s
 void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const Mamba2Batch& batch,
                           const Mamba2LayerState& state, Workspace& workspace, ThreadPool& pool) const {
   const Mamba2Dims& d = dims_;
-  const int64_t T = x.size(0), E = d.inner(), C = d.conv_dim(), GN = d.n_groups * d.state_size;
+  const int64_t T = x.size(0), E = d.inner(), C = d.conv_dim(), GN = d.ssm.n_groups * d.ssm.state_size;
   if (T == 0) return;
 
   // in_proj: [T, z | xBC | dt].
@@ -102,14 +102,14 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   kernels::gemm(x, weights_.in_proj, zxbcdt, in_params, pool);
   const Tensor z = columns(zxbcdt, 0, E);
   const Tensor xbc = columns(zxbcdt, E, C);
-  const Tensor dt = columns(zxbcdt, E + C, d.heads);
+  const Tensor dt = columns(zxbcdt, E + C, d.ssm.n_heads);
 
   Tensor conv_out = workspace.take(DType::f32, {T, C});
   Tensor y = workspace.take(DType::f32, {T, E});
 
-  const cpu::CausalConv1dParams conv_params{.conv_dim = C, .kernel_width = d.conv_kernel, .silu = true};
-  const cpu::SelectiveStateUpdateParams update_params{.num_heads = d.heads, .head_dim = d.head_dim,
-                                                      .state_dim = d.state_size, .n_groups = d.n_groups,
+  const cpu::CausalConv1dParams conv_params{.conv_dim = C, .kernel_width = d.ssm.conv_kernel, .silu = true};
+  const cpu::SelectiveStateUpdateParams update_params{.num_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim,
+                                                      .state_dim = d.ssm.state_size, .n_groups = d.ssm.n_groups,
                                                       .dt_softplus = true, .dt_min = d.dt_min, .dt_max = d.dt_max};
   const cpu::SelectiveStateUpdateWeights update_weights{.A = A_, .D = D_, .dt_bias = dt_bias_};
 
@@ -139,11 +139,11 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
     int64_t max_length = 0;
     for (int64_t i = 0; i < decode_sequences; ++i) max_length = std::max(max_length, batch.varlen.length(i));
     const Tensor conv_intermediate =
-        batch.verify ? workspace.take(state.conv_pool.dtype, {decode_sequences, max_length, d.conv_kernel - 1, C})
+        batch.verify ? workspace.take(state.conv_pool.dtype, {decode_sequences, max_length, d.ssm.conv_kernel - 1, C})
                      : absent();
     const Tensor ssm_intermediate =
         batch.verify
-            ? workspace.take(state.ssm_pool.dtype, {decode_sequences, max_length, d.heads, d.head_dim, d.state_size})
+            ? workspace.take(state.ssm_pool.dtype, {decode_sequences, max_length, d.ssm.n_heads, d.ssm.head_dim, d.ssm.state_size})
             : absent();
     const Tensor part_conv_out = rows_of(conv_out, 0, decode_tokens);
     cpu::causal_conv1d_decode(conv_params, rows_of(xbc, 0, decode_tokens), conv_weight_, conv_bias_, part,
@@ -172,8 +172,8 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
     const Tensor part_conv_out = rows_of(conv_out, decode_tokens, T);
     cpu::causal_conv1d_prefill(conv_params, rows_of(xbc, decode_tokens, T), conv_weight_, conv_bias_, part,
                                state.conv_pool, part_conv_out, pool);
-    const cpu::SsdParams ssd_params{.heads = d.heads, .head_dim = d.head_dim, .state_size = d.state_size,
-                                    .n_groups = d.n_groups, .chunk_size = d.chunk_size, .dt_min = d.dt_min,
+    const cpu::SsdParams ssd_params{.heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
+                                    .n_groups = d.ssm.n_groups, .chunk_size = d.ssm.chunk_size, .dt_min = d.dt_min,
                                     .dt_max = d.dt_max, .dt_softplus = true};
     const cpu::SsdInputs inputs{.x = columns(part_conv_out, 0, E),
                                 .dt = rows_of(dt, decode_tokens, T),
@@ -189,7 +189,7 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   }
 
   // Gated RMSNorm in place, then out_proj (accumulating into the residual when asked).
-  const cpu::GatedRmsNormParams norm_params{.n_groups = d.n_groups, .eps = d.norm_eps};
+  const cpu::GatedRmsNormParams norm_params{.n_groups = d.ssm.n_groups, .eps = d.norm_eps};
   cpu::gated_rms_norm(norm_params, y, z, norm_weight_, y, pool);
   kernels::GemmParams out_params;
   out_params.accumulate = accumulate;

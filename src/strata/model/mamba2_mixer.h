@@ -12,24 +12,20 @@
 #include "strata/core/thread_pool.h"
 #include "strata/kernels/cpu/varlen.h"
 #include "strata/model/workspace.h"
+#include "strata/schedule/schedule.h"
 
 namespace strata::model {
 
 struct Mamba2Dims {
-  int64_t hidden = 0;      // D, the residual width
-  int64_t heads = 0;       // H
-  int64_t head_dim = 0;    // P
-  int64_t state_size = 0;  // N
-  int64_t n_groups = 1;    // G
-  int64_t conv_kernel = 4; // K
-  int64_t chunk_size = 256;
-  float dt_min = 0.0f;  // time_step_limit
+  int64_t hidden = 0;         // D, the residual width
+  schedule::MambaDims ssm;    // H, P, N, G, K, chunk size: the shape the schedule and cache also use
+  float dt_min = 0.0f;        // time_step_limit
   float dt_max = std::numeric_limits<float>::infinity();
-  float norm_eps = 1e-5f;  // gated RMSNorm epsilon
+  float norm_eps = 1e-5f;     // gated RMSNorm epsilon
 
-  int64_t inner() const { return heads * head_dim; }                      // E = H·P
-  int64_t conv_dim() const { return inner() + 2 * n_groups * state_size; }  // channels of xBC
-  int64_t in_proj_width() const { return 2 * inner() + 2 * n_groups * state_size + heads; }
+  int64_t inner() const { return ssm.inner_size(); }       // E = H·P
+  int64_t conv_dim() const { return ssm.conv_channels(); }  // channels of xBC
+  int64_t in_proj_width() const { return 2 * inner() + 2 * ssm.n_groups * ssm.state_size + ssm.n_heads; }
 };
 
 // Checkpoint tensors as stored (any of f32/bf16/f16); absent optional tensors have data == nullptr.

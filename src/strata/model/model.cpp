@@ -157,10 +157,8 @@ void Model::bind_weights(const std::string& identity_text) {
     auto w_opt = [&](const std::string& n, bool expected) { return bind.optional(base + "mixer." + n, expected); };
 
     if (spec.mixer == MixerKind::mamba2) {
-      const Mamba2Dims md{.hidden = D, .heads = dims.mamba.n_heads, .head_dim = dims.mamba.head_dim,
-                          .state_size = dims.mamba.state_size, .n_groups = dims.mamba.n_groups,
-                          .conv_kernel = dims.mamba.conv_kernel, .chunk_size = dims.mamba.chunk_size,
-                          .dt_min = c.dt_min, .dt_max = c.dt_max, .norm_eps = c.mamba_norm_eps};
+      const Mamba2Dims md{.hidden = D, .ssm = dims.mamba, .dt_min = c.dt_min, .dt_max = c.dt_max,
+                          .norm_eps = c.mamba_norm_eps};
       const Mamba2Weights mw{.in_proj = w("in_proj.weight"), .in_proj_bias = w_opt("in_proj.bias", c.mamba_proj_bias),
                              .conv_weight = w("conv1d.weight"), .conv_bias = w_opt("conv1d.bias", c.mamba_conv_bias),
                              .dt_bias = w("dt_bias"), .A_log = w("A_log"), .D = w("D"), .norm_weight = w("norm.weight"),
