@@ -6,6 +6,7 @@
 #include <string>
 
 #include "strata/core/error.h"
+#include "strata/io/config_json.h"
 #include "strata/schedule/hf_schedule.h"
 #include "strata/schedule/presets.h"
 
@@ -28,7 +29,7 @@ void expect_error(const std::function<void()>& fn, std::initializer_list<std::st
 std::string example(const std::string& name) { return std::string(STRATA_SOURCE_DIR) + "/examples/" + name; }
 
 TEST(ParseConfigJson, BareNonFiniteNumbers) {
-  const json j = parse_config_json(
+  const json j = io::parse_config_json(
       R"({"time_step_limit": [0.0, Infinity], "low": -Infinity, "x":NaN, "nested": {"a": [Infinity,1]}})", "c.json");
   EXPECT_EQ(j["time_step_limit"][0].get<double>(), 0.0);
   EXPECT_TRUE(std::isinf(j["time_step_limit"][1].get<double>()));
@@ -41,7 +42,7 @@ TEST(ParseConfigJson, BareNonFiniteNumbers) {
 }
 
 TEST(ParseConfigJson, StringsAreLeftAlone) {
-  const json j = parse_config_json(R"({"a": "Infinity", "b": "x NaN \" Infinity", "NaN": 1, "c\\": "-Infinity"})",
+  const json j = io::parse_config_json(R"({"a": "Infinity", "b": "x NaN \" Infinity", "NaN": 1, "c\\": "-Infinity"})",
                                    "c.json");
   EXPECT_EQ(j["a"], "Infinity");
   EXPECT_EQ(j["b"], "x NaN \" Infinity");
@@ -50,21 +51,21 @@ TEST(ParseConfigJson, StringsAreLeftAlone) {
 }
 
 TEST(ParseConfigJson, TransformersFloatObjects) {
-  const json j = parse_config_json(
+  const json j = io::parse_config_json(
       R"({"limit": [0.0, {"__float__": "Infinity"}], "n": {"__float__": "NaN"}, "m": {"__float__": "-Infinity"}})",
       "c.json");
   EXPECT_TRUE(std::isinf(j["limit"][1].get<double>()));
   EXPECT_TRUE(std::isnan(j["n"].get<double>()));
   EXPECT_LT(j["m"].get<double>(), 0);
-  expect_error([] { parse_config_json(R"({"n": {"__float__": "lots"}})", "c.json"); }, {"c.json", "__float__"});
+  expect_error([] { io::parse_config_json(R"({"n": {"__float__": "lots"}})", "c.json"); }, {"c.json", "__float__"});
 }
 
 TEST(ParseConfigJson, MalformedInputNamesTheFile) {
-  expect_error([] { parse_config_json(R"({"a": Infinityx})", "bad.json"); }, {"bad.json", "not valid JSON"});
-  expect_error([] { parse_config_json(R"({"a": 1)", "bad.json"); }, {"bad.json"});
-  expect_error([] { parse_config_json("", "empty.json"); }, {"empty.json"});
-  expect_error([] { parse_config_json("[1, 2]", "list.json"); }, {"list.json", "JSON object"});
-  expect_error([] { parse_config_json("\"Infinity", "s.json"); }, {"s.json"});
+  expect_error([] { io::parse_config_json(R"({"a": Infinityx})", "bad.json"); }, {"bad.json", "not valid JSON"});
+  expect_error([] { io::parse_config_json(R"({"a": 1)", "bad.json"); }, {"bad.json"});
+  expect_error([] { io::parse_config_json("", "empty.json"); }, {"empty.json"});
+  expect_error([] { io::parse_config_json("[1, 2]", "list.json"); }, {"list.json", "JSON object"});
+  expect_error([] { io::parse_config_json("\"Infinity", "s.json"); }, {"s.json"});
 }
 
 TEST(HfSchedule, NemotronH8bExampleMatchesPreset) {
@@ -96,7 +97,7 @@ TEST(HfSchedule, NemotronHLayersBlockTypeAndMtp) {
 
   const HfModel example_mtp = load_hf_config(example("nemotron_h_tiny_mtp_config.json"));
   EXPECT_EQ(schedule_to_pattern(example_mtp.schedule), "ME*EM-/*E/*E");
-  EXPECT_TRUE(std::isinf(parse_config_json("{\"t\": [0.0, Infinity]}", "t.json")["t"][1].get<double>()));
+  EXPECT_TRUE(std::isinf(io::parse_config_json("{\"t\": [0.0, Infinity]}", "t.json")["t"][1].get<double>()));
 }
 
 TEST(HfSchedule, NemotronHErrorsNameFieldAndFile) {

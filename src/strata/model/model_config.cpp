@@ -1,10 +1,9 @@
 #include "strata/model/model_config.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "strata/core/error.h"
+#include "strata/io/config_json.h"
 
 namespace strata::model {
 
@@ -155,11 +154,9 @@ ModelConfig model_config_from_json(const nlohmann::json& json, const std::string
 
 ModelConfig load_model_config(const std::filesystem::path& model_dir) {
   const std::filesystem::path path = model_dir / "config.json";
-  std::ifstream in(path);
-  if (!in) fail("{}: cannot read the model config (is {} a model directory?)", path.string(), model_dir.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  return model_config_from_json(schedule::parse_config_json(text.str(), path.string()), path.string());
+  if (!std::filesystem::is_regular_file(path))
+    fail("{}: cannot read the model config (is {} a model directory?)", path.string(), model_dir.string());
+  return model_config_from_json(io::read_config_json(path), path.string());
 }
 
 std::string_view family_name(Family family) {

@@ -1,6 +1,6 @@
 // A Schedule and ModelDims from a Hugging Face config.json, without weights: model_type "nemotron_h"
 // (hybrid_override_pattern or layers_block_type, MTP fields) and "mamba2" (HF keys, or mamba_ssm's
-// d_model/n_layer/ssm_cfg). Also parse_config_json(), which accepts Python's bare Infinity/NaN.
+// d_model/n_layer/ssm_cfg). The JSON itself is parsed by io/config_json.h.
 #pragma once
 
 #include <string>
@@ -12,11 +12,6 @@
 
 namespace strata::schedule {
 
-// Parses config.json text. Python's json.dumps writes bare `Infinity`, `-Infinity` and `NaN` (e.g.
-// "time_step_limit": [0.0, Infinity]) and transformers 5 writes {"__float__": "Infinity"}; both come
-// back as float numbers (inf / nan). Throws strata::Error naming `filename` on malformed JSON, on an
-// unknown __float__ value, and when the top level is not an object.
-nlohmann::json parse_config_json(std::string_view text, std::string_view filename);
 
 struct HfModel {
   std::string model_type;  // "nemotron_h" or "mamba2"
