@@ -32,7 +32,7 @@ struct RunArgs {
   std::string model_dir, prompt, prompt_file;
   engine::SamplingParams sampling;
   uint64_t seed = 0;
-  bool has_seed = false, verbose = false, no_special = false, echo = true;
+  bool has_seed = false, verbose = false, no_special = false, no_echo = false;
   int threads = 0;
 };
 
@@ -87,7 +87,7 @@ void run(RunArgs a) {
       done = true;
     }
   };
-  if (a.echo) {
+  if (!a.no_echo) {
     std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
     std::fflush(stdout);
   }
@@ -128,7 +128,7 @@ const CommandRegistration registration(10, [](CLI::App& app) {
   cmd->add_option("--seed", a->seed, "random seed (reproducible runs)")->each([a](const std::string&) { a->has_seed = true; });
   cmd->add_option("--stop", a->sampling.stop_strings, "stop when this text appears (repeatable)");
   cmd->add_flag("--ignore-eos", a->sampling.ignore_eos, "keep generating past the end-of-sequence token");
-  cmd->add_flag("!--no-echo", a->echo, "print only the continuation, not the prompt before it");
+  cmd->add_flag("--no-echo", a->no_echo, "print only the continuation, not the prompt before it");
   cmd->add_flag("--no-special", a->no_special, "do not add BOS/EOS special tokens to the prompt");
   cmd->add_option("-t,--threads", a->threads, "worker threads (0 = all cores)");
   cmd->add_flag("-v,--verbose", a->verbose, "print prefill and decode speed to stderr");
