@@ -36,7 +36,7 @@ const Shape kShapes[] = {
     {"mamba2-2.7b.in_proj", 2560, 10576}, {"mamba2-2.7b.out_proj", 5120, 2560},
     {"nemotron-h-8b.mlp_up", 4096, 21504},
 };
-const int64_t kTokens[] = {1, 8, 512, 2048};
+const int64_t kTokens[] = {1, 8, 16, 32, 512, 2048};
 
 // Filled with small non-denormal values once per (rows, cols, dtype) and kept for the whole run.
 const Tensor& operand(int64_t rows, int64_t cols, DType dtype) {
@@ -111,7 +111,7 @@ void register_all() {
   }
   // Where `automatic` should switch from rows to panels: both kernels over a sweep of token counts.
   for (const Shape& shape : {kShapes[0], kShapes[2]}) {
-    for (int64_t m : {4, 8, 12, 16, 24, 32, 48, 64, 128}) {
+    for (int64_t m : {4, 8, 12, 14, 16, 24, 28, 32, 48, 64, 128}) {
       for (const KernelChoice& kc : {kernels[1], kernels[2]}) {
         const std::string name =
             std::string("crossover/") + shape.name + "/bf16/M=" + std::to_string(m) + "/" + kc.name;

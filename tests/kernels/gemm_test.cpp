@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "strata/core/error.h"
+#include "strata/kernels/cpu/gemm_kernels.h"
 
 namespace strata::kernels {
 namespace {
@@ -97,6 +98,31 @@ struct Problem {
     const GemmParams gp = params(kernel);
     validate_gemm(xt, wt, yt, gp);
     gemm(xt, wt, yt, gp, pool);
+    check(gemm_kernel_name(kernel), y_before);
+  }
+
+  // The same problem as the internal kernels see it, to pin one of them directly.
+  detail::GemmProblem raw() const {
+    detail::GemmProblem p;
+    p.x = xt.ptr<const float>();
+    p.ldx = xt.stride(0);
+    p.weight = wt.data;
+    p.weight_dtype = wt.dtype;
+    p.ldw = wt.stride(0);
+    p.y = yt.ptr<float>();
+    p.ldy = yt.stride(0);
+    p.m = c.m;
+    p.n = c.n;
+    p.k = c.k;
+    if (c.bias) {
+      p.bias = bt.data;
+      p.bias_dtype = bt.dtype;
+    }
+    p.accumulate = c.accumulate;
+    return p;
+  }
+
+  void check(const char* kernel_name, const std::vector<float>& y_before) {
     const int64_t ldx = c.k + c.x_pad, ldy = c.n + c.y_pad, ldw = c.k + c.w_pad;
     int bad = 0;
     for (int64_t i = 0; i < c.m; ++i) {
@@ -113,7 +139,7 @@ struct Problem {
                                 (c.accumulate ? static_cast<double>(y_before[yi]) : 0.0);
         const double tolerance = 1e-5 * (magnitude + 1.0);
         if (!(std::fabs(static_cast<double>(y[yi]) - expected) <= tolerance) && bad++ < 5)
-          ADD_FAILURE() << gemm_kernel_name(kernel) << " " << dtype_name(c.weight_dtype) << " m=" << c.m
+          ADD_FAILURE() << kernel_name << " " << dtype_name(c.weight_dtype) << " m=" << c.m
                         << " n=" << c.n << " k=" << c.k << ": y[" << i << "," << j << "] = " << y[yi]
                         << ", expected " << expected;
       }
@@ -137,7 +163,8 @@ TEST_P(GemmEveryKernel, MatchesDoubleReferenceForAllDtypesAndOddShapes) {
   // Odd sizes on purpose: tails in M (row tiles of 8/12), N (tiles of 3..8 and panels of 32), K (16).
   const int64_t shapes[][3] = {{1, 1, 1},   {1, 37, 19},  {3, 33, 1},    {5, 40, 100}, {13, 71, 259},
                                {17, 65, 513}, {30, 100, 300}, {1, 300, 770}, {40, 5, 17},  {2, 1, 64},
-                               {9, 47, 31},  {25, 129, 16}};
+                               {9, 47, 31},  {25, 129, 16}, {16, 50, 70}, {32, 29, 1040},
+                               {15, 13, 33}, {31, 24, 100}};
   for (DType dtype : {DType::f32, DType::bf16, DType::f16}) {
     for (const auto& s : shapes) {
       Case c{s[0], s[1], s[2], dtype};
@@ -164,7 +191,7 @@ TEST_P(GemmEveryKernel, StridedRowsBiasAndAccumulate) {
 
 TEST_P(GemmEveryKernel, MultiThreadedEqualsSingleThreadedBitForBit) {
   // The split is by output column, so a thread count must not change any element's summation order.
-  for (int64_t m : {1, 6, 40}) {
+  for (int64_t m : {1, 6, 16, 32, 40}) {
     Case c{m, 203, 333, DType::bf16, 3, 1, 0, true, DType::f32, false};
     Problem one(c, 3), many(c, 3);
     ThreadPool single(1), several(3);
@@ -198,6 +225,45 @@ TEST(Gemm, PanelsAcrossDepthAndRowBlocks) {
   for (bool accumulate : {false, true}) {
     Case c{970, 40, 1100, DType::bf16, 3, 1, 0, true, DType::f32, accumulate};
     Problem(c, 5).run_and_check(GemmKernel::panels, pool);
+  }
+}
+
+TEST(Gemm, RowLanesKernelForEveryRowCountAndTail) {
+  // The row_lanes kernel pinned directly (gemm() picks it only at M = 15, 16, 31, 32): every M up to
+  // 33 (zero-padded lanes; 33 falls back to rows), N tails of its 12-column tiles, K tails of 16 and of
+  // its 256-deep widening chunks, and K over a depth block (2048 at R = 16, 1024 at R = 32).
+  if (!detail::avx512_available()) GTEST_SKIP() << "no AVX-512 on this CPU or build";
+  const int64_t shapes[][2] = {{13, 17}, {25, 300}, {12, 1030}};  // {n, k}
+  for (int64_t m = 1; m <= 33; ++m) {
+    for (const auto& nk : shapes) {
+      const DType dtype = m % 3 == 0 ? DType::f32 : m % 3 == 1 ? DType::bf16 : DType::f16;
+      Case c{m, nk[0], nk[1], dtype, 2, 1, 3, m % 2 == 0, DType::bf16, m % 4 == 1};
+      Problem problem(c, static_cast<uint32_t>(m));
+      const std::vector<float> y_before = problem.y;
+      const detail::GemmProblem raw = problem.raw();
+      detail::gemm_row_lanes_avx512(raw, 0, raw.n);
+      problem.check("row_lanes", y_before);
+    }
+  }
+  for (bool accumulate : {false, true}) {
+    Case deep{16, 7, 2100, DType::bf16, 0, 0, 0, true, DType::f32, accumulate};
+    Problem problem(deep, 4);
+    const std::vector<float> y_before = problem.y;
+    detail::gemm_row_lanes_avx512(problem.raw(), 0, deep.n);
+    problem.check("row_lanes", y_before);
+  }
+}
+
+TEST(Gemm, RowLanesSplitAtAnyColumnIsBitIdentical) {
+  // A column's sum must not depend on which tile (full or tail) or thread range holds it.
+  if (!detail::avx512_available()) GTEST_SKIP() << "no AVX-512 on this CPU or build";
+  for (int64_t m : {16, 32}) {
+    Case c{m, 40, 1100, DType::bf16, 0, 0, 0, true, DType::f32, false};
+    Problem whole(c, 6), split(c, 6);
+    detail::gemm_row_lanes_avx512(whole.raw(), 0, c.n);
+    const detail::GemmProblem raw = split.raw();
+    for (int64_t n0 : {0, 5, 18}) detail::gemm_row_lanes_avx512(raw, n0, n0 == 0 ? 5 : n0 == 5 ? 18 : c.n);
+    for (size_t i = 0; i < whole.y.size(); ++i) ASSERT_EQ(whole.y[i], split.y[i]) << "element " << i;
   }
 }
 

@@ -16,6 +16,12 @@ bool is_float_dtype(DType t) { return t == DType::f32 || t == DType::bf16 || t =
 // `gemm_bench --benchmark_filter=crossover`: rows wins to M≈32-48 on mamba2 in_proj shapes.
 constexpr int64_t kRowsKernelMaxM = 32;
 
+// `rows` hands over to its row_lanes form (x rows in the lanes of 16-wide vectors, weights broadcast)
+// when the vectors are full or one lane short: it pads rows to 16 or 32 with zeros, so at M = 14 or 28
+// it was already no faster than the dot products (gemm_bench --benchmark_filter=crossover: at M = 16
+// and 32 it is 5-15% faster on mamba2 in_proj shapes; at M = 4..12 and 20..28 it loses).
+bool prefers_row_lanes(int64_t m) { return m == 15 || m == 16 || m == 31 || m == 32; }
+
 // Problems smaller than this many multiply-adds run on the calling thread: waking the pool costs more.
 constexpr int64_t kInlineWork = 1 << 16;
 
@@ -119,7 +125,14 @@ void gemm(const Tensor& x, const Tensor& weight, Tensor& y, const GemmParams& pa
   void (*run)(const detail::GemmProblem&, int64_t, int64_t) = detail::gemm_portable;
   int64_t cols_per_unit = detail::kRowsTileCols;
   switch (kernel) {
-    case GemmKernel::rows: run = detail::gemm_rows_avx512; break;
+    case GemmKernel::rows:
+      if (prefers_row_lanes(p.m)) {
+        run = detail::gemm_row_lanes_avx512;
+        cols_per_unit = detail::kRowLanesTileCols;
+      } else {
+        run = detail::gemm_rows_avx512;
+      }
+      break;
     case GemmKernel::panels:
       run = detail::gemm_panels_avx512;
       cols_per_unit = detail::kPanelCols;

@@ -301,6 +301,129 @@ void panels_kernel(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
   }
 }
 
+// ---- row_lanes: x rows in the vector lanes, weight elements broadcast (M = 16 or 32) ---------------
+// With 16+ rows, `rows` leaves FMA throughput on the table: every small weight tile re-reads the x
+// rows and ends in horizontal sums. Here x is transposed once per depth block so that one vector holds
+// R = 16 rows at one k (R = 32: two vectors), and each weight element, widened once to f32, is
+// broadcast into R/16 FMAs. No horizontal sums, and the broadcast is a plain load (an FMA memory
+// operand), which leaves the FP pipes to the FMAs. Rows are padded to R with zeros, so the kernel is
+// only worth it with (nearly) full vectors. Fewer rows per vector (R = 8 rows × 2 k per vector) was
+// tried: its 64-bit broadcasts cost a shuffle per FMA on Zen 4 and ran ~25% slower than `rows`.
+
+constexpr int kLanesTileCols = static_cast<int>(kRowLanesTileCols);  // weight rows per tile
+// The packed x block: 128 KiB on the stack, L2-resident, so depth blocks are long (2048 k for 16 rows,
+// 1024 for 32) and each weight row streams from DRAM in long runs; y is read-modified-written once per
+// block.
+constexpr int64_t kLanesXBlockFloats = 32768;
+// Weight rows are widened to f32 this many k at a time (12 KiB per tile, in L1 while it is consumed).
+constexpr int64_t kLanesWidenDepth = 256;
+// While one tile is widened, the same depth range of the next tile's rows (the next one to be read
+// from DRAM: tiles walk down the rows within a depth block) is prefetched into L2, so each row
+// segment, too short for the hardware prefetcher to ramp up on, arrives a whole tile ahead.
+
+// Depth of one block for R rows: the packed x block is kLanesXBlockFloats.
+constexpr int64_t lanes_depth(int rows) { return kLanesXBlockFloats / rows; }
+
+// xt[k][i] = x[i][k0 + k], zero past the rows or the depth, so padded lanes and the depth tail
+// contribute exact zeros.
+template <int R>
+void pack_x_lanes(const GemmProblem& p, int64_t k0, int64_t depth, int64_t padded_depth, float* xt) {
+  for (int64_t k = 0; k < padded_depth; ++k)
+    for (int i = 0; i < R; ++i) xt[k * R + i] = (i < p.m && k < depth) ? p.x[i * p.ldx + k0 + k] : 0.0f;
+}
+
+// wt[j][k] = w[j * ldw + k] as f32 for k < depth, zero up to padded_depth (a multiple of 16).
+template <class W, int NR>
+void widen_rows(const typename W::T* w, int64_t ldw, int64_t depth, int64_t padded_depth, float* wt) {
+  const int64_t next_tile = static_cast<int64_t>(kLanesTileCols) * ldw;
+#pragma GCC unroll 16
+  for (int j = 0; j < NR; ++j) {
+    const typename W::T* row = w + j * ldw;
+    float* out = wt + j * kLanesWidenDepth;
+    int64_t k = 0;
+    for (; k + 16 <= depth; k += 16) {
+      if (k % (64 / sizeof(typename W::T)) == 0)
+        _mm_prefetch(reinterpret_cast<const char*>(row + next_tile + k), _MM_HINT_T1);
+      _mm512_store_ps(out + k, W::load(row + k));
+    }
+    if (k < depth) _mm512_store_ps(out + k, W::load(row + k, low_mask(depth - k)));
+    for (k = (depth + 15) / 16 * 16; k < padded_depth; k += 16) _mm512_store_ps(out + k, _mm512_setzero_ps());
+  }
+}
+
+// Sums of the packed x rows against NR weight rows [n0, n0 + NR) over one depth block [k0, k0 + depth);
+// out[j][lane] per weight row. The accumulators stay in registers across the whole block.
+template <class W, int R, int NR>
+void lanes_tile(const GemmProblem& p, const float* xt, int64_t n0, int64_t k0, int64_t depth, float* out) {
+  constexpr int V = R / 16;
+  alignas(64) float wt[NR * kLanesWidenDepth];
+  const typename W::T* w = static_cast<const typename W::T*>(p.weight) + n0 * p.ldw + k0;
+  __m512 acc[NR][V];
+#pragma GCC unroll 16
+  for (int j = 0; j < NR; ++j)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) acc[j][v] = _mm512_setzero_ps();
+  for (int64_t c0 = 0; c0 < depth; c0 += kLanesWidenDepth) {
+    const int64_t chunk = std::min(kLanesWidenDepth, depth - c0);
+    const int64_t padded = (chunk + 15) / 16 * 16;
+    widen_rows<W, NR>(w + c0, p.ldw, chunk, padded, wt);
+    const float* xs = xt + c0 * R;
+    for (int64_t k = 0; k < padded; ++k, xs += R) {
+      __m512 xv[V];
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) xv[v] = _mm512_load_ps(xs + 16 * v);
+#pragma GCC unroll 16
+      for (int j = 0; j < NR; ++j) {
+        const __m512 wv = _mm512_set1_ps(wt[j * kLanesWidenDepth + k]);
+#pragma GCC unroll 2
+        for (int v = 0; v < V; ++v) acc[j][v] = _mm512_fmadd_ps(xv[v], wv, acc[j][v]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < NR; ++j)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) _mm512_store_ps(out + (j * V + v) * 16, acc[j][v]);
+}
+
+template <class W, int R, size_t... I>
+constexpr auto lanes_tile_table(std::index_sequence<I...>) {
+  using Fn = void (*)(const GemmProblem&, const float*, int64_t, int64_t, int64_t, float*);
+  return std::array<Fn, sizeof...(I)>{lanes_tile<W, R, static_cast<int>(I) + 1>...};
+}
+
+template <class W, int R>
+void row_lanes_kernel(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
+  constexpr int64_t kDepth = lanes_depth(R);
+  static constexpr auto tiles = lanes_tile_table<W, R>(std::make_index_sequence<kLanesTileCols>{});
+  alignas(64) float xt[kDepth * R];
+  alignas(64) float sums[kLanesTileCols * R];
+  // Depth blocks outermost: the x block is packed once per thread and re-read (from L2) by every
+  // weight tile; the partial sums of later blocks add into y.
+  for (int64_t k0 = 0; k0 < p.k; k0 += kDepth) {
+    const int64_t depth = std::min(kDepth, p.k - k0);
+    const bool first = k0 == 0;
+    pack_x_lanes<R>(p, k0, depth, (depth + 15) / 16 * 16, xt);
+    for (int64_t n0 = n_begin; n0 < n_end; n0 += kLanesTileCols) {
+      const int64_t cols = std::min<int64_t>(kLanesTileCols, n_end - n0);
+      tiles[static_cast<size_t>(cols - 1)](p, xt, n0, k0, depth, sums);
+      for (int64_t j = 0; j < cols; ++j) {
+        const float add = first ? p.bias_at(n0 + j) : 0.0f;
+        for (int64_t i = 0; i < p.m; ++i) {
+          float& out = p.y[i * p.ldy + n0 + j];
+          out = (first && !p.accumulate ? 0.0f : out) + add + sums[j * R + i];
+        }
+      }
+    }
+  }
+}
+
+template <class W>
+void row_lanes_dispatch(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
+  if (p.m <= 16) row_lanes_kernel<W, 16>(p, n_begin, n_end);
+  else row_lanes_kernel<W, 32>(p, n_begin, n_end);
+}
+
 }  // namespace
 
 void gemm_rows_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
@@ -319,11 +442,24 @@ void gemm_panels_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
   }
 }
 
+void gemm_row_lanes_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end) {
+  if (p.m > kRowLanesMaxM) {  // more rows than one pass holds
+    gemm_rows_avx512(p, n_begin, n_end);
+    return;
+  }
+  switch (p.weight_dtype) {
+    case DType::bf16: row_lanes_dispatch<Bf16Weight>(p, n_begin, n_end); break;
+    case DType::f16: row_lanes_dispatch<F16Weight>(p, n_begin, n_end); break;
+    default: row_lanes_dispatch<F32Weight>(p, n_begin, n_end); break;
+  }
+}
+
 #else  // no AVX-512 in this build: gemm() never selects these, but keep them correct if called.
 
 bool avx512_available() { return false; }
 void gemm_rows_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end) { gemm_portable(p, n_begin, n_end); }
 void gemm_panels_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end) { gemm_portable(p, n_begin, n_end); }
+void gemm_row_lanes_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end) { gemm_portable(p, n_begin, n_end); }
 
 #endif
 

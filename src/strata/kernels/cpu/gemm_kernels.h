@@ -1,6 +1,6 @@
 // The inner GEMM kernels behind strata::kernels::gemm, on raw pointers and one column range each.
-// Internal to gemm.cpp and its tests' reach only through gemm(); each function computes the output
-// columns [n_begin, n_end) for all M rows, so threads given disjoint ranges never share a y element.
+// Internal to gemm.cpp (tests also call them to pin a kernel); each function computes the output columns
+// [n_begin, n_end) for all M rows, so threads given disjoint ranges never share a y element.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +38,9 @@ struct GemmProblem {
 bool avx512_available();
 
 void gemm_rows_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end);
+// M <= 32 (more rows fall back to rows): x rows transposed into the lanes of 16-wide vectors (padded
+// with zeros to 16 or 32 rows), each widened weight element broadcast into the FMAs.
+void gemm_row_lanes_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end);
 void gemm_panels_avx512(const GemmProblem& p, int64_t n_begin, int64_t n_end);
 void gemm_portable(const GemmProblem& p, int64_t n_begin, int64_t n_end);
 void gemm_openblas(const GemmProblem& p, int64_t n_begin, int64_t n_end);
@@ -45,5 +48,7 @@ void gemm_openblas(const GemmProblem& p, int64_t n_begin, int64_t n_end);
 // Column granularity each kernel wants its range aligned to (a register tile's width).
 constexpr int64_t kRowsTileCols = 8;
 constexpr int64_t kPanelCols = 32;
+constexpr int64_t kRowLanesTileCols = 12;
+constexpr int64_t kRowLanesMaxM = 32;
 
 }  // namespace strata::kernels::detail
