@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "varlen_batch_builder.h"
+
 #include "strata/core/dtype.h"
 #include "strata/core/error.h"
 #include "strata/kernels/cpu/activations.h"
@@ -49,18 +51,6 @@ struct ConvCase {
   Tensor weight_view() { return Tensor::contiguous(weight.data(), DType::f32, {conv_dim, K}); }
   Tensor bias_view() { return Tensor::contiguous(bias.data(), DType::f32, {conv_dim}); }
   Tensor state_view(std::vector<float>& s) { return Tensor::contiguous(s.data(), DType::f32, {num_slots, K - 1, conv_dim}); }
-};
-
-struct Batch {
-  std::vector<int64_t> cu{0};
-  std::vector<int32_t> slots;
-  std::vector<uint8_t> has_initial;
-  void add(int64_t length, int32_t slot, bool initial) {
-    cu.push_back(cu.back() + length);
-    slots.push_back(slot);
-    has_initial.push_back(initial ? 1 : 0);
-  }
-  VarlenBatch view() const { return {cu, slots, has_initial}; }
 };
 
 double silu_double(double v) { return v / (1.0 + std::exp(-v)); }

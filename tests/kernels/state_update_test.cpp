@@ -10,23 +10,13 @@
 
 #include <gtest/gtest.h>
 
+#include "varlen_batch_builder.h"
+
 #include "strata/core/dtype.h"
 #include "strata/core/error.h"
 
 namespace strata::kernels::cpu {
 namespace {
-
-struct Batch {
-  std::vector<int64_t> cu{0};
-  std::vector<int32_t> slots;
-  std::vector<uint8_t> has_initial;
-  void add(int64_t length, int32_t slot, bool initial) {
-    cu.push_back(cu.back() + length);
-    slots.push_back(slot);
-    has_initial.push_back(initial ? 1 : 0);
-  }
-  VarlenBatch view() const { return {cu, slots, has_initial}; }
-};
 
 // Activations live interleaved in one wide row per token, as they come out of in_proj:
 // [x (H*P) | B (G*N) | C (G*N) | dt (H) | 3 columns of slack], so every view is strided.
