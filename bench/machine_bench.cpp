@@ -53,7 +53,7 @@ float bf16_dot_chains(int64_t iterations) {
 }
 #endif
 
-void peak_flops(benchmark::State& state, float (*loop)(int64_t), double flops_per_lane_op) {
+[[maybe_unused]] void peak_flops(benchmark::State& state, float (*loop)(int64_t), double flops_per_lane_op) {
   const int threads = static_cast<int>(state.range(0));
   ThreadPool pool(threads);
   for (auto _ : state) {
