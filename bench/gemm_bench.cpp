@@ -67,7 +67,7 @@ void run_gemm(benchmark::State& state, Shape shape, int64_t m, DType dtype, Gemm
   Tensor y = y_buffer.view(DType::f32, {m, shape.n});
   GemmParams params;
   params.kernel = kernel;
-  strata::kernels::validate_gemm(x, w, y, params);
+  strata::kernels::check_gemm(x, w, y, params);
   openblas_set_num_threads(blas_threads ? pool.size() : 1);
   ThreadPool single(1);
   for (auto _ : state) {
@@ -79,8 +79,8 @@ void run_gemm(benchmark::State& state, Shape shape, int64_t m, DType dtype, Gemm
   const double weight_bytes = static_cast<double>(shape.n * shape.k) * static_cast<double>(strata::dtype_size(dtype));
   state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["weight_B/s"] = benchmark::Counter(weight_bytes, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(strata::kernels::gemm_kernel_name(kernel == GemmKernel::automatic
-                                                       ? strata::kernels::gemm_kernel_for(m, dtype)
+  state.SetLabel(strata::kernels::cpu::gemm_kernel_name(kernel == GemmKernel::automatic
+                                                       ? strata::kernels::cpu::gemm_kernel_for(m, dtype)
                                                        : kernel));
 }
 

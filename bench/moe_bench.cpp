@@ -81,7 +81,7 @@ void BM_MoeForward(benchmark::State& state) {
   strata::ThreadPool& pool = strata::ThreadPool::global();
   std::vector<float> out(static_cast<size_t>(tokens * kHidden));
   Tensor ot = Tensor::contiguous(out.data(), DType::f32, {tokens, kHidden});
-  Workspace ws;
+  strata::Workspace ws;
   int64_t step = 0;
   double weight_bytes = 0;
   for (auto _ : state) {

@@ -117,7 +117,7 @@ void BM_SsdPrefill(benchmark::State& state, Shape shape) {
   const strata::kernels::VarlenBatch batch = sequence.batch();
   const size_t bytes = ssd_workspace_bytes(params, tokens, 1, pool.size());
   Buffer workspace(bytes);
-  ssd_scan_check(params, inputs, batch, state_pool, y_tensor, {}, bytes, pool);
+  check_ssd_scan(params, inputs, batch, state_pool, y_tensor, {}, bytes, pool.size());
 
   for (auto _ : state) {
     ssd_scan(params, inputs, batch, state_pool, y_tensor, {}, workspace.data(), bytes, pool);

@@ -43,12 +43,12 @@ std::vector<Result> run_one(const model::Model& m, int64_t batch, int64_t prompt
   model::CacheOptions options;
   options.max_sequences = static_cast<int>(batch);
   options.max_context = prompt + generate;
-  model::ModelCache cache = m.make_cache(options);
+  model::SequenceCache cache = m.make_cache(options);
   std::vector<int32_t> slots;
   for (int64_t b = 0; b < batch; ++b) slots.push_back(cache.allocate());
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(m.vocab_size() - 1));
-  model::Workspace ws;
+  Workspace ws;
   std::vector<int32_t> tokens;
   std::vector<model::SequenceStep> steps;
 

@@ -12,6 +12,8 @@
 #include "command_registry.h"
 #include "strata/core/error.h"
 #include "strata/io/safetensors_model.h"
+#include "strata/model/families/family.h"
+#include "strata/model/families/family.h"
 #include "strata/model/model.h"
 #include "strata/schedule/memory_plan.h"
 
@@ -44,7 +46,7 @@ void run(const InfoArgs& a) {
   }
   if (a.json) {
     nlohmann::ordered_json j;
-    j["family"] = std::string(model::family_name(c.family));
+    j["family"] = std::string(c.family->model_type);
     j["pattern"] = pattern;
     j["layers"] = c.schedule.main_layer_count();
     j["parameters"] = model->parameter_count();
@@ -57,7 +59,7 @@ void run(const InfoArgs& a) {
     return;
   }
   std::cout << fmt::format("model        {}\n", a.model_dir);
-  std::cout << fmt::format("family       {}\n", model::family_name(c.family));
+  std::cout << fmt::format("family       {}\n", c.family->model_type);
   std::cout << fmt::format("pattern      {} ({} layers)\n", pattern, c.schedule.main_layer_count());
   std::cout << fmt::format("parameters   {}\n", model->parameter_count());
   std::cout << "tensor bytes";

@@ -44,9 +44,9 @@ inline std::vector<int32_t> reference_greedy(const model::Model& model, const st
   model::CacheOptions options;
   options.max_sequences = 1;
   options.max_context = static_cast<int64_t>(prompt.size()) + max_new_tokens;
-  model::ModelCache cache = model.make_cache(options);
+  model::SequenceCache cache = model.make_cache(options);
   const int slot = cache.allocate();
-  model::Workspace workspace;
+  Workspace workspace;
   ThreadPool pool(2);
   const int64_t V = model.vocab_size();
   std::vector<int32_t> out, feed = prompt;

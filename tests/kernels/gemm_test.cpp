@@ -96,9 +96,9 @@ struct Problem {
   void run_and_check(GemmKernel kernel, ThreadPool& pool) {
     const std::vector<float> y_before = y;
     const GemmParams gp = params(kernel);
-    validate_gemm(xt, wt, yt, gp);
+    check_gemm(xt, wt, yt, gp);
     gemm(xt, wt, yt, gp, pool);
-    check(gemm_kernel_name(kernel), y_before);
+    check(cpu::gemm_kernel_name(kernel), y_before);
   }
 
   // The same problem as the internal kernels see it, to pin one of them directly.
@@ -206,7 +206,7 @@ TEST_P(GemmEveryKernel, MultiThreadedEqualsSingleThreadedBitForBit) {
 
 INSTANTIATE_TEST_SUITE_P(Kernels, GemmEveryKernel, ::testing::ValuesIn(kAllKernels),
                          [](const ::testing::TestParamInfo<GemmKernel>& info) {
-                           return std::string(gemm_kernel_name(info.param));
+                           return std::string(cpu::gemm_kernel_name(info.param));
                          });
 
 TEST(Gemm, EmptyDepthGivesBiasAndEmptyOutputIsANoOp) {
@@ -277,8 +277,8 @@ TEST(Gemm, LargeValuesKeepF32Precision) {
 }
 
 TEST(Gemm, AutomaticPicksRowsForDecodeAndPanelsForPrefill) {
-  const GemmKernel decode = gemm_kernel_for(1, DType::bf16);
-  const GemmKernel prefill = gemm_kernel_for(512, DType::bf16);
+  const GemmKernel decode = cpu::gemm_kernel_for(1, DType::bf16);
+  const GemmKernel prefill = cpu::gemm_kernel_for(512, DType::bf16);
   if (decode == GemmKernel::portable) {
     EXPECT_EQ(prefill, GemmKernel::portable);  // a CPU or build without AVX-512
   } else {
@@ -294,11 +294,11 @@ TEST(Gemm, ValidationNamesTheBadOperand) {
   Tensor yt = Tensor::contiguous(y.data(), DType::f32, {6, 3});
   Tensor wt = Tensor::contiguous(w.data(), DType::f32, {3, 4});
   GemmParams ok;
-  EXPECT_NO_THROW(validate_gemm(xt, wt, yt, ok));
+  EXPECT_NO_THROW(check_gemm(xt, wt, yt, ok));
 
   auto message = [&](const Tensor& xv, const Tensor& wv, const Tensor& yv, const GemmParams& gp) {
     try {
-      validate_gemm(xv, wv, yv, gp);
+      check_gemm(xv, wv, yv, gp);
     } catch (const Error& e) {
       return std::string(e.what());
     }

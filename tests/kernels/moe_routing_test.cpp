@@ -136,7 +136,7 @@ struct Problem {
   }
   void run(ThreadPool& pool) {
     const RoutingTables t = tables();
-    validate_moe_routing(logits_t, t, params, ids_t, weights_t);
+    check_moe_routing(logits_t, t, params, ids_t, weights_t);
     scratch.assign(moe_routing_workspace_bytes(tokens, experts), 0);
     moe_routing(logits_t, t, params, ids_t, weights_t, scratch.data(), pool);
   }
@@ -329,7 +329,7 @@ TEST(MoeRouting, RejectsBadParametersAndOperands) {
   auto expect_error = [](Problem& pr, const char* what) {
     const RoutingTables t = pr.tables();
     try {
-      validate_moe_routing(pr.logits_t, t, pr.params, pr.ids_t, pr.weights_t);
+      check_moe_routing(pr.logits_t, t, pr.params, pr.ids_t, pr.weights_t);
       ADD_FAILURE() << "accepted: " << what;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
@@ -393,7 +393,7 @@ TEST(MoeRouting, RejectsBadParametersAndOperands) {
     pr.tables();
     pr.ids_t.dtype = DType::i64;
     try {
-      validate_moe_routing(pr.logits_t, {}, pr.params, pr.ids_t, pr.weights_t);
+      check_moe_routing(pr.logits_t, {}, pr.params, pr.ids_t, pr.weights_t);
       ADD_FAILURE() << "accepted i64 expert ids";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("expert_ids"), std::string::npos) << e.what();

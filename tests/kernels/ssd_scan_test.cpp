@@ -190,7 +190,7 @@ std::vector<float> run_scan(Data& data, ThreadPool& pool, std::span<const SsdCap
   Buffer workspace(bytes);
   std::memset(workspace.data(), 0xff, bytes);  // NaN everywhere: the kernel must not rely on zeroed scratch
   const SsdInputs inputs = data.inputs();
-  ssd_scan_check(p, inputs, batch, data.state_tensor(), y_tensor, captures, bytes, pool);
+  check_ssd_scan(p, inputs, batch, data.state_tensor(), y_tensor, captures, bytes, pool.size());
   ssd_scan(p, inputs, batch, data.state_tensor(), y_tensor, captures, workspace.data(), bytes, pool);
   return y;
 }
@@ -403,7 +403,7 @@ TEST(SsdScan, CheckRejectsBadArguments) {
   auto expect_error = [&](const std::string& needle, SsdParams params, SsdInputs inputs, VarlenBatch batch,
                           Tensor states, Tensor out, std::vector<SsdCapture> captures, size_t workspace) {
     try {
-      ssd_scan_check(params, inputs, batch, states, out, captures, workspace, pool);
+      check_ssd_scan(params, inputs, batch, states, out, captures, workspace, pool.size());
       ADD_FAILURE() << "expected an error mentioning '" << needle << "'";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
@@ -412,7 +412,7 @@ TEST(SsdScan, CheckRejectsBadArguments) {
   const SsdInputs good = data.inputs();
   const VarlenBatch batch = data.batch();
   const Tensor states = data.state_tensor();
-  EXPECT_NO_THROW(ssd_scan_check(p, good, batch, states, y_tensor, {}, bytes, pool));
+  EXPECT_NO_THROW(check_ssd_scan(p, good, batch, states, y_tensor, {}, bytes, pool.size()));
 
   SsdParams bad_groups = p;
   bad_groups.n_groups = 3;

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "strata/kernels/cpu/varlen.h"
+#include "strata/kernels/varlen.h"
 
 namespace strata::kernels::cpu {
 

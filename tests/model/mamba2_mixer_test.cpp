@@ -133,7 +133,7 @@ void run_step(const Fixture& f, cache::MambaStateCache& c, int slot, const std::
   const std::vector<int32_t> slots = {slot};
   const std::vector<uint8_t> initial = {static_cast<uint8_t>(c.position(slot) > 0)};
   const bool decode = verify || (T == 1 && c.position(slot) > 0);
-  const Mamba2Batch batch{.varlen = {cu, slots, initial}, .decode_sequences = decode ? 1 : 0, .verify = verify};
+  const Mamba2Batch batch{.varlen = {cu, slots, initial}, .decode_sequences = decode ? 1 : 0, .verify = verify, .keep_states = {}};
   const Mamba2LayerState state{.conv_pool = c.conv_pool(0), .ssm_pool = c.ssm_pool(0),
                                .speculative_conv = c.speculative_conv(0), .speculative_ssm = c.speculative_ssm(0)};
   Workspace ws;

@@ -82,7 +82,7 @@ TEST(MlpLayer, ZeroTokensLeaveTheOutputAlone) {
 TEST(MlpLayer, RejectsMismatchedWeightsAndActivations) {
   auto expect_error = [](const MlpWeights& w, MlpActivation act, int64_t hidden, const char* what) {
     try {
-      validate_mlp(w, act, hidden, "layers.7.mixer");
+      check_mlp(w, act, hidden, "layers.7.mixer");
       ADD_FAILURE() << "accepted: " << what;
     } catch (const Error& e) {
       const std::string msg = e.what();
@@ -92,7 +92,7 @@ TEST(MlpLayer, RejectsMismatchedWeightsAndActivations) {
   };
   Mlp relu(16, 24, MlpActivation::relu2, DType::bf16, true, 1);
   Mlp gated(16, 24, MlpActivation::silu_gated, DType::bf16, false, 2);
-  EXPECT_NO_THROW(validate_mlp(relu.weights, MlpActivation::relu2, 16, "x"));
+  EXPECT_NO_THROW(check_mlp(relu.weights, MlpActivation::relu2, 16, "x"));
   expect_error(relu.weights, MlpActivation::relu2, 20, "up_proj.weight");
   expect_error(relu.weights, MlpActivation::silu_gated, 16, "gate_proj.weight");
   expect_error(gated.weights, MlpActivation::relu2, 16, "not gated");

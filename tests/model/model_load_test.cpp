@@ -136,7 +136,7 @@ TEST(ModelForward, BadInputsFailBeforeTouchingState) {
   EXPECT_THROW(run_logits(*model, {1, 2, -1}, 1, 3, LogitsMode{}, pool), Error);
   EXPECT_THROW(run_logits(*model, {}, 0, 0, LogitsMode{}, pool), Error);
 
-  ModelCache cache = model->make_cache(CacheOptions{.max_sequences = 2, .max_context = 8});
+  SequenceCache cache = model->make_cache(CacheOptions{.max_sequences = 2, .max_context = 8});
   const int slot = cache.allocate();
   Workspace ws;
   const std::vector<int32_t> tokens = {5, 6, 7};
@@ -159,7 +159,7 @@ TEST(ModelForward, KvExhaustionRollsBackEveryReservation) {
   const auto model = Model::load(kFixture);
   ThreadPool pool(1);
   // One KV block for two sequences: the second reservation fails, and the first must be undone.
-  ModelCache cache = model->make_cache(CacheOptions{.max_sequences = 2, .max_context = 16, .kv_blocks = 1});
+  SequenceCache cache = model->make_cache(CacheOptions{.max_sequences = 2, .max_context = 16, .kv_blocks = 1});
   const int a = cache.allocate(), b = cache.allocate();
   Workspace ws;
   const std::vector<int32_t> tokens = {5, 6, 7, 8};

@@ -239,7 +239,7 @@ TEST(MoeLayer, HashRoutedSwiGluExpertsMatchPerTokenReference) {
 TEST(MoeLayer, RejectsInconsistentWeights) {
   auto expect_error = [](const MoeWeights& w, const MoeConfig& c, const char* what) {
     try {
-      validate_moe(w, c, 32, "layers.4.mixer");
+      check_moe(w, c, 32, "layers.4.mixer");
       ADD_FAILURE() << "accepted: " << what;
     } catch (const Error& e) {
       const std::string msg = e.what();
@@ -248,7 +248,7 @@ TEST(MoeLayer, RejectsInconsistentWeights) {
     }
   };
   Layer layer(nemotron_shape(DType::bf16, 16));
-  EXPECT_NO_THROW(validate_moe(layer.weights, layer.shape.config, 32, "x"));
+  EXPECT_NO_THROW(check_moe(layer.weights, layer.shape.config, 32, "x"));
   MoeWeights w = layer.weights;
   w.experts.pop_back();
   expect_error(w, layer.shape.config, "7 expert weight sets");

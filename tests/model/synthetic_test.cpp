@@ -15,7 +15,7 @@ TEST(Synthetic, SmallModelsBindAndRun) {
   ThreadPool pool(2);
   for (const char* name : {"mamba2-130m", "nemotronh-moe-1b"}) {
     const auto model = synthetic_model(name, pool);
-    ModelCache cache = model->make_cache(CacheOptions{.max_sequences = 1, .max_context = 16});
+    SequenceCache cache = model->make_cache(CacheOptions{.max_sequences = 1, .max_context = 16});
     const int slot = cache.allocate();
     Workspace ws;
     const std::vector<int32_t> tokens = {1, 2, 3, 4};

@@ -76,7 +76,18 @@ std::string Tensor::describe() const {
   return s + "]";
 }
 
-Buffer::Buffer(size_t bytes) : size_(bytes) {
+const char* device_name(Device device) {
+  switch (device) {
+    case Device::cpu: return "cpu";
+    case Device::cuda: return "cuda";
+  }
+  return "?";
+}
+
+Buffer::Buffer(size_t bytes, Device device) : size_(bytes), device_(device) {
+  if (device != Device::cpu)
+    fail("cannot allocate {} bytes on the {} device: this build of strata has no allocator for it", bytes,
+         device_name(device));
   // Large buffers (weights, state pools, KV blocks) are streamed end to end every step: back them with
   // 2 MiB pages where the kernel allows it, so the streams are not throttled by TLB misses.
   constexpr size_t kHugePage = size_t{2} << 20;
@@ -92,7 +103,7 @@ Buffer::Buffer(size_t bytes) : size_(bytes) {
 void Buffer::Free::operator()(void* p) const { std::free(p); }
 
 Tensor Buffer::view(DType dtype, std::initializer_list<int64_t> shape) const {
-  Tensor t = Tensor::contiguous(data_.get(), dtype, shape);
+  Tensor t = Tensor::contiguous(data_.get(), dtype, shape, device_);
   if (t.nbytes() > size_) fail("view {} needs {} bytes but the buffer holds {}", t.describe(), t.nbytes(), size_);
   return t;
 }

@@ -1,5 +1,6 @@
 // Tensor: a non-owning view of typed memory (dtype, shape, strides in elements, device, pointer),
-// and Buffer: owning, 64-byte-aligned host memory that hands out views.
+// and Buffer: owning, aligned memory on one device (host today; the CUDA allocator plugs in behind the
+// same constructor) that hands out views.
 // Kernels take views and never allocate; buffers come from the cache or a workspace.
 #pragma once
 
@@ -15,6 +16,9 @@
 namespace strata {
 
 enum class Device : uint8_t { cpu, cuda };
+
+// "cpu" / "cuda", for messages.
+const char* device_name(Device device);
 
 constexpr int kMaxDims = 6;
 
@@ -50,22 +54,25 @@ struct Tensor {
   std::string describe() const;
 };
 
-// Owning aligned host memory. Move-only.
+// Owning aligned memory on `device`, zero-filled. Move-only. Host memory is 64-byte aligned (2 MiB
+// pages for large buffers); a device without an allocator in this build throws strata::Error.
 class Buffer {
  public:
   Buffer() = default;
-  explicit Buffer(size_t bytes);  // zero-filled
+  explicit Buffer(size_t bytes, Device device = Device::cpu);
   Buffer(Buffer&&) noexcept = default;
   Buffer& operator=(Buffer&&) noexcept = default;
 
   void* data() const { return data_.get(); }
   size_t size() const { return size_; }
+  Device device() const { return device_; }
   Tensor view(DType dtype, std::initializer_list<int64_t> shape) const;
 
  private:
   struct Free { void operator()(void* p) const; };
   std::unique_ptr<void, Free> data_;
   size_t size_ = 0;
+  Device device_ = Device::cpu;
 };
 
 }  // namespace strata

@@ -22,7 +22,7 @@ inline void cpu_relax() {
 // How long a worker keeps spinning for the next job before it sleeps.
 constexpr auto kSpinTime = std::chrono::microseconds(100);
 
-void run_block(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int index, int parts) {
+void run_block(const RangeFunction& fn, int64_t n, int index, int parts) {
   const int64_t begin = n * index / parts;
   const int64_t end = n * (index + 1) / parts;
   if (begin < end) fn(begin, end);
@@ -43,7 +43,7 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, RangeFunction fn) {
   if (n <= 0) return;
   if (workers_.empty() || n == 1 || in_pool_job) {
     fn(0, n);

@@ -10,12 +10,32 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
+#include <type_traits>
+#include <utility>
 #include <thread>
 #include <vector>
 
 namespace strata {
+
+// A non-owning reference to a callable taking (begin, end). parallel_for is called hundreds of times a
+// step; std::function would heap-allocate for any lambda capturing more than two references, and a
+// steady-state forward must allocate nothing (CUDA-graph capture needs the same discipline).
+class RangeFunction {
+ public:
+  template <typename F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, RangeFunction>)
+  RangeFunction(F&& fn)  // NOLINT: implicit on purpose, so lambdas pass straight through
+      : object_(const_cast<void*>(static_cast<const void*>(&fn))),
+        call_([](void* object, int64_t begin, int64_t end) {
+          (*static_cast<std::remove_reference_t<F>*>(object))(begin, end);
+        }) {}
+  void operator()(int64_t begin, int64_t end) const { call_(object_, begin, end); }
+
+ private:
+  void* object_;
+  void (*call_)(void*, int64_t, int64_t);
+};
 
 class ThreadPool {
  public:
@@ -30,7 +50,8 @@ class ThreadPool {
   // Calls fn(begin, end) on disjoint sub-ranges covering [0, n), at most one per thread, and waits.
   // fn must not throw. Nested calls from inside fn run inline. Calls from several outside threads are
   // serialised.
-  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+  // The callable must outlive the call (it always does for a temporary lambda argument).
+  void parallel_for(int64_t n, RangeFunction fn);
 
   // A process-wide pool sized by set_default_threads (defaults to all hardware threads).
   static ThreadPool& global();
@@ -43,7 +64,7 @@ class ThreadPool {
   std::mutex dispatch_mutex_;  // one parallel_for at a time
   std::mutex sleep_mutex_;
   std::condition_variable wake_;
-  const std::function<void(int64_t, int64_t)>* job_ = nullptr;  // published by generation_
+  const RangeFunction* job_ = nullptr;  // published by generation_
   int64_t job_n_ = 0;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};

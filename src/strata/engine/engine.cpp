@@ -5,7 +5,6 @@
 
 #include "strata/core/error.h"
 #include "strata/engine/sampling_stop.h"
-#include "strata/engine/state_capture.h"
 #include "strata/engine/step_plan.h"
 
 namespace strata::engine {
@@ -24,9 +23,7 @@ struct Engine::Sequence {
   RequestId id = 0;
   std::vector<int32_t> tokens;  // the prompt, then every sampled token
   int64_t prompt_length = 0;
-  int64_t fed = 0;  // tokens[0, fed) are in the slot's state; a decoding sequence has one more sampled
-  int slot = -1;
-  int64_t reserved_blocks = 0;
+  int slot = -1;  // tokens[0, cache position) are in the slot's state; a decoding sequence has one more
   SamplingParams params;
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<StopChecker> stop;
@@ -48,6 +45,22 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
+cache::CacheOptions cache_options(const EngineOptions& options) {
+  return cache::CacheOptions{.max_sequences = options.max_sequences,
+                             .max_context = options.max_context,
+                             .kv_block_size = options.kv_block_size,
+                             .kv_blocks = options.kv_blocks,
+                             .speculative_tokens = 0,
+                             .state_dtype = options.state_dtype,
+                             .kv_dtype = options.kv_dtype};
+}
+
+model::StepShape step_shape(const EngineOptions& options) {
+  return model::StepShape{.tokens = options.token_budget, .sequences = options.max_sequences, .kept_sequences = 0,
+                          .kept_length = 0, .logit_rows = options.max_sequences};
+}
+
+
 Engine::Engine(const model::Model& model, EngineOptions options) : model_(model), options_(options) {
   if (options_.max_sequences < 1) fail("engine: max_sequences must be >= 1, got {}", options_.max_sequences);
   if (options_.max_context < 1) fail("engine: max_context must be >= 1, got {}", options_.max_context);
@@ -57,16 +70,13 @@ Engine::Engine(const model::Model& model, EngineOptions options) : model_(model)
   if (options_.prefill_chunk < 1) fail("engine: prefill_chunk must be >= 1, got {}", options_.prefill_chunk);
   if (options_.kv_block_size < 1) fail("engine: kv_block_size must be >= 1, got {}", options_.kv_block_size);
   if (options_.kv_blocks < 0) fail("engine: kv_blocks must be >= 0, got {}", options_.kv_blocks);
-  model::CacheOptions cache_options;
-  cache_options.max_sequences = options_.max_sequences;
-  cache_options.max_context = options_.max_context;
-  cache_options.kv_block_size = options_.kv_block_size;
-  cache_options.kv_blocks = options_.kv_blocks;
-  cache_options.state_dtype = options_.state_dtype;
-  cache_options.kv_dtype = options_.kv_dtype;
-  cache_ = model_.make_cache(cache_options);
+  cache_ = model_.make_cache(cache_options(options_));
   pool_ = std::make_unique<ThreadPool>(options_.threads);
-  if (options_.prefix_store_bytes > 0 && can_capture_state(cache_))
+  // The workspace is sized once for the largest step the budget allows (plus its logits), so steps
+  // never allocate.
+  workspace_.reserve(model_.workspace_bytes(step_shape(options_), pool_->size()) +
+                     Workspace::rounded(static_cast<size_t>(options_.max_sequences * model_.vocab_size()) * sizeof(float)));
+  if (options_.prefix_store_bytes > 0 && cache_.can_capture())
     prefix_store_ = std::make_unique<cache::PrefixStore>(
         cache::PrefixStoreConfig{.block_size = options_.prefill_chunk, .byte_budget = options_.prefix_store_bytes});
 }
@@ -124,7 +134,7 @@ std::optional<std::string> Engine::refusal_reason(const Sequence& s) const {
   if (total > options_.max_context)
     return fmt::format("prompt of {} tokens plus max_new_tokens {} is {} tokens, more than max_context {}",
                        s.prompt_length, s.params.max_new_tokens, total, options_.max_context);
-  if (cache_.kv && cache_.kv->blocks_needed(total) > cache_.kv->num_blocks())
+  if (!cache_.could_ever_fit(total))
     return fmt::format("prompt of {} tokens plus max_new_tokens {} needs {} KV blocks of {} tokens, but the pool "
                        "holds only {}", s.prompt_length, s.params.max_new_tokens, cache_.kv->blocks_needed(total),
                        cache_.kv->block_size(), cache_.kv->num_blocks());
@@ -212,11 +222,8 @@ void Engine::drain_inbox() {
 void Engine::admit_from_queue() {
   while (!queue_.empty() && static_cast<int>(running_.size()) < options_.max_sequences) {
     Sequence& next = *queue_.front();
-    const int64_t need = cache_.kv ? cache_.kv->blocks_needed(next.prompt_length + next.params.max_new_tokens) : 0;
     // Strict FIFO: a large request at the head waits for room rather than being overtaken forever.
-    if (cache_.kv && reserved_blocks_ + need > cache_.kv->num_blocks()) break;
-    next.reserved_blocks = need;
-    reserved_blocks_ += need;
+    if (!cache_.can_promise(next.prompt_length + next.params.max_new_tokens)) break;
     admit(next);
     running_.push_back(std::move(queue_.front()));
     queue_.pop_front();
@@ -224,32 +231,33 @@ void Engine::admit_from_queue() {
 }
 
 void Engine::admit(Sequence& sequence) {
+  const int64_t total = sequence.prompt_length + sequence.params.max_new_tokens;
   sequence.slot = cache_.allocate();
+  cache_.promise(sequence.slot, total);  // admit_from_queue checked that it can be kept
   sequence.stats.queue_seconds = seconds_since(sequence.submitted);
   if (prefix_store_ && sequence.prompt_length > 1) {
     // Leave at least one prompt token to compute: its logits give the first sampled token.
-    const cache::PrefixMatch match = prefix_store_->lookup(sequence.tokens, sequence.prompt_length - 1);
-    if (match) {
-      try {
-        sequence.fed = restore_state(cache_, sequence.slot, *match.state);
-      } catch (const Error&) {
-        // A state that does not fit (cannot happen for blobs this engine stored) is a miss.
-        cache_.free(sequence.slot);
-        sequence.slot = cache_.allocate();
-        sequence.fed = 0;
-      }
+    try {
+      cache_.resume_from_prefix(*prefix_store_, sequence.slot, sequence.tokens, sequence.prompt_length - 1);
+    } catch (const Error&) {
+      // A state that does not fit (cannot happen for blobs this engine stored) is a miss.
+      cache_.free(sequence.slot);
+      sequence.slot = cache_.allocate();
+      cache_.promise(sequence.slot, total);
     }
   }
-  sequence.stats.reused_tokens = sequence.fed;
+  const int64_t reused = fed(sequence);
+  sequence.stats.reused_tokens = reused;
   std::lock_guard lock(stats_mutex_);
   stats_.prompt_tokens += sequence.prompt_length;
-  stats_.prompt_tokens_reused += sequence.fed;
+  stats_.prompt_tokens_reused += reused;
 }
 
 void Engine::capture(const Sequence& sequence) {
-  if (!prefix_store_ || !sequence.state_valid || sequence.fed == 0) return;
-  const std::span<const int32_t> consumed(sequence.tokens.data(), static_cast<size_t>(sequence.fed));
-  prefix_store_->insert(consumed, capture_state(cache_, sequence.slot));
+  const int64_t consumed = fed(sequence);
+  if (!prefix_store_ || !sequence.state_valid || consumed == 0) return;
+  cache_.capture_prefix(*prefix_store_, sequence.slot,
+                        std::span<const int32_t>(sequence.tokens.data(), static_cast<size_t>(consumed)));
   std::lock_guard lock(stats_mutex_);
   ++stats_.states_captured;
 }
@@ -308,7 +316,7 @@ void Engine::run_batch() {
   for (auto& sequence : running_)
     if (!sequence->finished) {
       active.push_back(sequence.get());
-      progress.push_back({.fed = sequence->fed, .prompt_length = sequence->prompt_length});
+      progress.push_back({.fed = fed(*sequence), .prompt_length = sequence->prompt_length});
     }
   last_step_ = StepReport{};
   if (active.empty()) return;
@@ -318,7 +326,8 @@ void Engine::run_batch() {
   std::vector<model::SequenceStep> steps;
   for (const PlannedStep& p : plan) {
     const Sequence& s = *active[p.index];
-    tokens.insert(tokens.end(), s.tokens.begin() + s.fed, s.tokens.begin() + s.fed + p.length);
+    const int64_t from = progress[p.index].fed;
+    tokens.insert(tokens.end(), s.tokens.begin() + from, s.tokens.begin() + from + p.length);
     steps.push_back({.slot = s.slot, .length = p.length, .all_logits = false});
     ++(p.decode ? last_step_.decode_sequences : last_step_.prefill_sequences);
   }
@@ -329,7 +338,7 @@ void Engine::run_batch() {
   workspace_.reset();
   Tensor logits = workspace_.take(DType::f32, {model::Model::logits_rows(batch), model_.vocab_size()});
   try {
-    model_.forward(batch, cache_, logits, workspace_, *pool_);
+    model_.forward(batch, cache_, logits, workspace_, Exec(*pool_));
   } catch (const Error& e) {
     for (const PlannedStep& p : plan) {
       active[p.index]->state_valid = false;
@@ -346,13 +355,13 @@ void Engine::run_batch() {
   for (size_t row = 0; row < plan.size(); ++row) {
     const PlannedStep& p = plan[row];
     Sequence& s = *active[p.index];
-    s.fed += p.length;
+    const int64_t consumed = fed(s);  // the cache advanced it in forward
     if (!p.decode) {
       s.stats.computed_tokens += p.length;
-      if (s.fed % options_.prefill_chunk == 0) capture(s);
+      if (consumed % options_.prefill_chunk == 0) capture(s);
     }
     // Logits of the step's last token are the next token's distribution once every known token is fed.
-    if (s.fed == static_cast<int64_t>(s.tokens.size()))
+    if (consumed == static_cast<int64_t>(s.tokens.size()))
       sample_and_stream(s, logits.ptr<float>() + static_cast<int64_t>(row) * model_.vocab_size());
   }
 }
@@ -368,7 +377,6 @@ void Engine::retire_finished() {
     // turn that extends this conversation.
     capture(s);
     cache_.free(s.slot);
-    reserved_blocks_ -= s.reserved_blocks;
     s.slot = -1;
     std::unique_ptr<Sequence> owned = std::move(*it);
     it = running_.erase(it);
@@ -467,13 +475,14 @@ EngineStats Engine::stats() const {
 
 StepReport Engine::last_step() const { return last_step_; }
 
-int Engine::free_slots() const {
-  if (cache_.mamba) return cache_.mamba->free_slot_count();
-  return options_.max_sequences - static_cast<int>(running_.size());
-}
+int Engine::free_slots() const { return cache_.free_slot_count(); }
 
 int64_t Engine::free_kv_blocks() const { return cache_.kv ? cache_.kv->free_block_count() : -1; }
 int64_t Engine::total_kv_blocks() const { return cache_.kv ? cache_.kv->num_blocks() : -1; }
-int64_t Engine::reserved_kv_blocks() const { return reserved_blocks_; }
+int64_t Engine::reserved_kv_blocks() const { return cache_.promised_blocks(); }
+
+int64_t Engine::fed(const Sequence& sequence) const {
+  return sequence.slot >= 0 ? cache_.position(sequence.slot) : 0;
+}
 
 }  // namespace strata::engine

@@ -29,8 +29,8 @@
 #include "strata/cache/prefix_store.h"
 #include "strata/core/thread_pool.h"
 #include "strata/engine/request.h"
+#include "strata/core/workspace.h"
 #include "strata/model/model.h"
-#include "strata/model/workspace.h"
 
 namespace strata::engine {
 
@@ -58,6 +58,11 @@ struct EngineStats {
   int64_t max_step_tokens = 0;         // largest step so far (<= token_budget)
   int64_t states_captured = 0;         // prefix-store inserts (boundaries and ends)
 };
+
+// The cache and the largest step an engine with these options builds: the Engine sizes itself from
+// them, and so can a planner (strata plan) or a test that holds the plan to what is allocated.
+cache::CacheOptions cache_options(const EngineOptions& options);
+model::StepShape step_shape(const EngineOptions& options);
 
 // What the last step ran, for tests and tracing.
 struct StepReport {
@@ -101,6 +106,9 @@ class Engine {
   int64_t total_kv_blocks() const;      // -1 for models without attention
   int64_t reserved_kv_blocks() const;   // promised to running sequences at admission
   const cache::PrefixStore* prefix_store() const { return prefix_store_.get(); }
+  // Bytes the engine's cache and workspace hold (the plan's figures, allocated).
+  size_t cache_bytes() const { return cache_.allocated_bytes(); }
+  size_t workspace_bytes() const { return workspace_.capacity(); }
 
  private:
   struct Sequence;
@@ -118,11 +126,12 @@ class Engine {
   void retire_finished();
   void capture(const Sequence& sequence);
   void emit(Sequence& sequence, const Event& event);
+  int64_t fed(const Sequence& sequence) const;  // tokens its state has consumed (the cache's position)
 
   const model::Model& model_;
   EngineOptions options_;
-  model::ModelCache cache_;
-  model::Workspace workspace_;
+  model::SequenceCache cache_;
+  Workspace workspace_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<cache::PrefixStore> prefix_store_;
 
@@ -138,7 +147,6 @@ class Engine {
   // Owned by the stepping thread.
   std::deque<std::unique_ptr<Sequence>> queue_;    // waiting for admission, FIFO
   std::vector<std::unique_ptr<Sequence>> running_;  // admitted, in arrival order
-  int64_t reserved_blocks_ = 0;
   mutable std::mutex stats_mutex_;
   EngineStats stats_;
   StepReport last_step_;

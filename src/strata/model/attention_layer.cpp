@@ -1,14 +1,10 @@
 #include "strata/model/attention_layer.h"
 
-#include <vector>
-
 #include "strata/core/error.h"
-#include "strata/kernels/cpu/gemm.h"
-#include "strata/kernels/cpu/rope.h"
+#include "strata/kernels/gemm.h"
 
 namespace strata::model {
 
-namespace cpu = kernels::cpu;
 
 namespace {
 void expect_matrix(const Tensor& t, int64_t rows, int64_t cols, const std::string& name, const char* what) {
@@ -37,8 +33,8 @@ AttentionLayer::AttentionLayer(const AttentionDims& dims, const AttentionWeights
 }
 
 void AttentionLayer::forward(const Tensor& x, Tensor& out, bool accumulate, const kernels::VarlenBatch& batch,
-                             std::span<const int64_t> start_positions, const cpu::PagedKv& kv,
-                             Workspace& workspace, ThreadPool& pool) const {
+                             std::span<const int64_t> start_positions, std::span<const int64_t> positions,
+                             const kernels::PagedKv& kv, Workspace& workspace, const Exec& exec) const {
   const int64_t T = x.size(0);
   if (T == 0) return;
   const int64_t q_width = dims_.q_heads * dims_.head_dim, kv_width = dims_.kv_heads * dims_.head_dim;
@@ -48,32 +44,37 @@ void AttentionLayer::forward(const Tensor& x, Tensor& out, bool accumulate, cons
   auto project = [&](const Tensor& weight, const Tensor& bias, Tensor& y) {
     kernels::GemmParams p;
     if (bias.data) p.bias = &bias;
-    kernels::gemm(x, weight, y, p, pool);
+    kernels::gemm(x, weight, y, p, exec);
   };
   project(weights_.q_proj, weights_.q_bias, q);
   project(weights_.k_proj, weights_.k_bias, k);
   project(weights_.v_proj, weights_.v_bias, v);
 
   if (dims_.rope_theta > 0.0f) {
-    std::vector<int64_t> positions(static_cast<size_t>(T));
-    cpu::rope_positions(batch, start_positions, positions);
-    cpu::RopeParams rope{.num_heads = dims_.q_heads, .head_dim = dims_.head_dim, .rotary_dim = dims_.head_dim,
-                         .theta = dims_.rope_theta, .style = cpu::RopeStyle::neox};
-    cpu::apply_rope(rope, q, positions, pool);
+    kernels::RopeParams rope{.num_heads = dims_.q_heads, .head_dim = dims_.head_dim,
+                       .rotary_dim = dims_.rotary_dim > 0 ? dims_.rotary_dim : dims_.head_dim,
+                       .theta = dims_.rope_theta, .style = dims_.rope_style};
+    kernels::apply_rope(rope, q, positions, exec);
     rope.num_heads = dims_.kv_heads;
-    cpu::apply_rope(rope, k, positions, pool);
+    kernels::apply_rope(rope, k, positions, exec);
   }
 
-  const cpu::PagedAttentionParams params{.num_q_heads = dims_.q_heads, .num_kv_heads = dims_.kv_heads,
+  const kernels::PagedAttentionParams params{.num_q_heads = dims_.q_heads, .num_kv_heads = dims_.kv_heads,
                                          .head_dim = dims_.head_dim, .sliding_window = dims_.sliding_window,
                                          .scale = 0.0f};
-  const cpu::PagedAttentionInputs inputs{.q = q, .k = k, .v = v};
-  cpu::paged_attention(params, batch, start_positions, inputs, kv, q, pool);  // out aliases q
+  const kernels::PagedAttentionInputs inputs{.q = q, .k = k, .v = v};
+  kernels::paged_attention(params, batch, start_positions, inputs, kv, q, exec);  // out aliases q
 
   kernels::GemmParams o;
   o.accumulate = accumulate;
   if (weights_.o_bias.data) o.bias = &weights_.o_bias;
-  kernels::gemm(q, weights_.o_proj, out, o, pool);
+  kernels::gemm(q, weights_.o_proj, out, o, exec);
+}
+
+size_t AttentionLayer::scratch_bytes(int64_t tokens) const {
+  const int64_t q_width = dims_.q_heads * dims_.head_dim, kv_width = dims_.kv_heads * dims_.head_dim;
+  return Workspace::rounded(static_cast<size_t>(tokens * q_width) * sizeof(float)) +
+         2 * Workspace::rounded(static_cast<size_t>(tokens * kv_width) * sizeof(float));
 }
 
 }  // namespace strata::model

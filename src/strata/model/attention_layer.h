@@ -8,10 +8,11 @@
 #include <string>
 
 #include "strata/core/tensor.h"
-#include "strata/core/thread_pool.h"
-#include "strata/kernels/cpu/attention.h"
-#include "strata/kernels/cpu/varlen.h"
-#include "strata/model/workspace.h"
+#include "strata/core/exec.h"
+#include "strata/core/workspace.h"
+#include "strata/kernels/attention.h"
+#include "strata/kernels/rope.h"
+#include "strata/kernels/varlen.h"
 
 namespace strata::model {
 
@@ -22,6 +23,8 @@ struct AttentionDims {
   int64_t head_dim = 0;
   int64_t sliding_window = 0;  // 0 = full causal attention
   float rope_theta = 0.0f;     // 0 = no positional encoding
+  int64_t rotary_dim = 0;      // dimensions of each head that rotate (partial RoPE); 0 = head_dim
+  kernels::RopeStyle rope_style = kernels::RopeStyle::neox;
 };
 
 // As stored in the checkpoint; biases optional (data == nullptr).
@@ -35,10 +38,14 @@ class AttentionLayer {
   // Checks shapes (throws strata::Error naming `name` and the tensor).
   AttentionLayer(const AttentionDims& dims, const AttentionWeights& weights, const std::string& name);
 
-  // x: f32 [T, D] normed input; out (+)= attention(x). start_positions: tokens already cached per sequence.
+  // x: f32 [T, D] normed input; out (+)= attention(x). start_positions: tokens already cached per
+  // sequence; positions: the position of every token (for RoPE).
   void forward(const Tensor& x, Tensor& out, bool accumulate, const kernels::VarlenBatch& batch,
-               std::span<const int64_t> start_positions, const kernels::cpu::PagedKv& kv, Workspace& workspace,
-               ThreadPool& pool) const;
+               std::span<const int64_t> start_positions, std::span<const int64_t> positions,
+               const kernels::PagedKv& kv, Workspace& workspace, const Exec& exec) const;
+
+  // Workspace bytes forward takes for `tokens` tokens.
+  size_t scratch_bytes(int64_t tokens) const;
 
  private:
   AttentionDims dims_;

@@ -29,7 +29,7 @@ std::vector<float> run_logits(const Model& model, const std::vector<int32_t>& to
   CacheOptions options;
   options.max_sequences = static_cast<int>(batch);
   options.max_context = length;
-  ModelCache cache = model.make_cache(options);
+  SequenceCache cache = model.make_cache(options);
   std::vector<int32_t> slots;
   for (int64_t b = 0; b < batch; ++b) slots.push_back(cache.allocate());
 

@@ -6,15 +6,16 @@
 
 #include "strata/core/convert.h"
 #include "strata/core/error.h"
-#include "strata/kernels/cpu/conv1d.h"
-#include "strata/kernels/cpu/gemm.h"
-#include "strata/kernels/cpu/rms_norm.h"
-#include "strata/kernels/cpu/ssd_scan.h"
-#include "strata/kernels/cpu/state_update.h"
+#include "strata/kernels/conv1d.h"
+#include "strata/kernels/copy.h"
+#include "strata/kernels/gemm.h"
+#include "strata/kernels/norm.h"
+#include "strata/kernels/ssd.h"
+#include "strata/kernels/state_update.h"
 
 namespace strata::model {
 
-namespace cpu = kernels::cpu;
+namespace k = kernels;
 
 namespace {
 
@@ -90,7 +91,7 @@ Mamba2Mixer::Mamba2Mixer(const Mamba2Dims& dims, const Mamba2Weights& w, const s
 }
 
 void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const Mamba2Batch& batch,
-                          const Mamba2LayerState& state, Workspace& workspace, ThreadPool& pool) const {
+                          const Mamba2LayerState& state, Workspace& workspace, const Exec& exec) const {
   const Mamba2Dims& d = dims_;
   const int64_t T = x.size(0), E = d.inner(), C = d.conv_dim(), GN = d.ssm.n_groups * d.ssm.state_size;
   if (T == 0) return;
@@ -99,7 +100,7 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   Tensor zxbcdt = workspace.take(DType::f32, {T, d.in_proj_width()});
   kernels::GemmParams in_params;
   if (weights_.in_proj_bias.data) in_params.bias = &weights_.in_proj_bias;
-  kernels::gemm(x, weights_.in_proj, zxbcdt, in_params, pool);
+  kernels::gemm(x, weights_.in_proj, zxbcdt, in_params, exec);
   const Tensor z = columns(zxbcdt, 0, E);
   const Tensor xbc = columns(zxbcdt, E, C);
   const Tensor dt = columns(zxbcdt, E + C, d.ssm.n_heads);
@@ -107,11 +108,11 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   Tensor conv_out = workspace.take(DType::f32, {T, C});
   Tensor y = workspace.take(DType::f32, {T, E});
 
-  const cpu::CausalConv1dParams conv_params{.conv_dim = C, .kernel_width = d.ssm.conv_kernel, .silu = true};
-  const cpu::SelectiveStateUpdateParams update_params{.num_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim,
+  const k::CausalConv1dParams conv_params{.conv_dim = C, .kernel_width = d.ssm.conv_kernel, .silu = true};
+  const k::SelectiveStateUpdateParams update_params{.num_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim,
                                                       .state_dim = d.ssm.state_size, .n_groups = d.ssm.n_groups,
                                                       .dt_softplus = true, .dt_min = d.dt_min, .dt_max = d.dt_max};
-  const cpu::SelectiveStateUpdateWeights update_weights{.A = A_, .D = D_, .dt_bias = dt_bias_};
+  const k::SelectiveStateUpdateWeights update_weights{.A = A_, .D = D_, .dt_bias = dt_bias_};
 
   // Splits the batch into the leading decode sequences and the prefill remainder, each with its own
   // rebased cu_seqlens so the kernels see rows from 0.
@@ -119,82 +120,99 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   const int64_t decode_sequences = batch.verify ? num_sequences : batch.decode_sequences;
   const int64_t decode_tokens = batch.varlen.begin(decode_sequences);
 
-  auto decode_part = [&](int64_t first, int64_t count, int64_t token_begin, int64_t token_end,
-                         std::vector<int64_t>& cu) {
-    cu.resize(static_cast<size_t>(count + 1));
-    for (int64_t i = 0; i <= count; ++i) cu[static_cast<size_t>(i)] = batch.varlen.begin(first + i) - token_begin;
-    (void)token_end;
+  // cu_seqlens rebased to the part's first row, in workspace memory (forward allocates nothing).
+  auto part_of = [&](int64_t first, int64_t count, int64_t token_begin) {
+    auto* cu = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * static_cast<size_t>(count + 1)));
+    for (int64_t i = 0; i <= count; ++i) cu[i] = batch.varlen.begin(first + i) - token_begin;
     return kernels::VarlenBatch{
-        .cu_seqlens = cu,
+        .cu_seqlens = std::span<const int64_t>(cu, static_cast<size_t>(count + 1)),
         .slots = batch.varlen.slots.subspan(static_cast<size_t>(first), static_cast<size_t>(count)),
         .has_initial_state =
             batch.varlen.has_initial_state.subspan(static_cast<size_t>(first), static_cast<size_t>(count))};
   };
 
   if (decode_sequences > 0) {
-    std::vector<int64_t> cu;
-    const kernels::VarlenBatch part = decode_part(0, decode_sequences, 0, decode_tokens, cu);
+    const kernels::VarlenBatch part = part_of(0, decode_sequences, 0);
     // Verification keeps the state after every token. The kernels write them per batch sequence in the
     // pool's dtype; the cache keeps them per slot in f32 (exact: pool values are representable in f32).
+    bool keep_any = batch.verify;
     int64_t max_length = 0;
-    for (int64_t i = 0; i < decode_sequences; ++i) max_length = std::max(max_length, batch.varlen.length(i));
+    for (int64_t i = 0; i < decode_sequences; ++i) {
+      max_length = std::max(max_length, batch.varlen.length(i));
+      keep_any = keep_any || (!batch.keep_states.empty() && batch.keep_states[static_cast<size_t>(i)]);
+    }
     const Tensor conv_intermediate =
-        batch.verify ? workspace.take(state.conv_pool.dtype, {decode_sequences, max_length, d.ssm.conv_kernel - 1, C})
+        keep_any ? workspace.take(state.conv_pool.dtype, {decode_sequences, max_length, d.ssm.conv_kernel - 1, C})
                      : absent();
     const Tensor ssm_intermediate =
-        batch.verify
+        keep_any
             ? workspace.take(state.ssm_pool.dtype, {decode_sequences, max_length, d.ssm.n_heads, d.ssm.head_dim, d.ssm.state_size})
             : absent();
     const Tensor part_conv_out = rows_of(conv_out, 0, decode_tokens);
-    cpu::causal_conv1d_decode(conv_params, rows_of(xbc, 0, decode_tokens), conv_weight_, conv_bias_, part,
-                              state.conv_pool, conv_intermediate, part_conv_out, pool);
-    const cpu::SelectiveStateUpdateInputs inputs{.x = columns(part_conv_out, 0, E),
+    k::causal_conv1d_decode(conv_params, rows_of(xbc, 0, decode_tokens), conv_weight_, conv_bias_, part,
+                              state.conv_pool, conv_intermediate, part_conv_out, exec);
+    const k::SelectiveStateUpdateInputs inputs{.x = columns(part_conv_out, 0, E),
                                                  .dt = rows_of(dt, 0, decode_tokens),
                                                  .B = columns(part_conv_out, E, GN),
                                                  .C = columns(part_conv_out, E + GN, GN)};
-    cpu::selective_state_update(update_params, inputs, update_weights, part, state.ssm_pool, ssm_intermediate,
-                                rows_of(y, 0, decode_tokens), pool);
-    if (batch.verify) {
-      for (int64_t i = 0; i < decode_sequences; ++i) {
-        const int64_t slot = batch.varlen.slots[static_cast<size_t>(i)];
-        for (int64_t j = 0; j < batch.varlen.length(i); ++j) {
-          convert_to_f32(conv_intermediate[i][j], state.speculative_conv[slot][j].ptr<float>(), "conv state");
-          convert_to_f32(ssm_intermediate[i][j], state.speculative_ssm[slot][j].ptr<float>(), "ssm state");
-        }
+    k::selective_state_update(update_params, inputs, update_weights, part, state.ssm_pool, ssm_intermediate,
+                                rows_of(y, 0, decode_tokens), exec);
+    for (int64_t i = 0; keep_any && i < decode_sequences; ++i) {
+      if (!batch.verify && !batch.keep_states[static_cast<size_t>(i)]) continue;
+      const int64_t slot = batch.varlen.slots[static_cast<size_t>(i)];
+      for (int64_t j = 0; j < batch.varlen.length(i); ++j) {
+        k::copy_to_f32(conv_intermediate[i][j], state.speculative_conv[slot][j], exec);
+        k::copy_to_f32(ssm_intermediate[i][j], state.speculative_ssm[slot][j], exec);
       }
     }
   }
 
   if (decode_sequences < num_sequences) {
-    std::vector<int64_t> cu;
-    const kernels::VarlenBatch part =
-        decode_part(decode_sequences, num_sequences - decode_sequences, decode_tokens, T, cu);
+    const kernels::VarlenBatch part = part_of(decode_sequences, num_sequences - decode_sequences, decode_tokens);
     const Tensor part_conv_out = rows_of(conv_out, decode_tokens, T);
-    cpu::causal_conv1d_prefill(conv_params, rows_of(xbc, decode_tokens, T), conv_weight_, conv_bias_, part,
-                               state.conv_pool, part_conv_out, pool);
-    const cpu::SsdParams ssd_params{.heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
+    k::causal_conv1d_prefill(conv_params, rows_of(xbc, decode_tokens, T), conv_weight_, conv_bias_, part,
+                               state.conv_pool, part_conv_out, exec);
+    const k::SsdParams ssd_params{.heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
                                     .n_groups = d.ssm.n_groups, .chunk_size = d.ssm.chunk_size, .dt_min = d.dt_min,
                                     .dt_max = d.dt_max, .dt_softplus = true};
-    const cpu::SsdInputs inputs{.x = columns(part_conv_out, 0, E),
+    const k::SsdInputs inputs{.x = columns(part_conv_out, 0, E),
                                 .dt = rows_of(dt, decode_tokens, T),
                                 .B = columns(part_conv_out, E, GN),
                                 .C = columns(part_conv_out, E + GN, GN),
                                 .A = A_,
                                 .D = D_,
                                 .dt_bias = dt_bias_};
-    const size_t scratch_bytes = cpu::ssd_workspace_bytes(ssd_params, T - decode_tokens, part.num_sequences(), pool.size());
+    const size_t scratch_bytes = k::ssd_workspace_bytes(ssd_params, T - decode_tokens, part.num_sequences(), exec.threads());
     void* scratch = workspace.take_bytes(scratch_bytes);
-    cpu::ssd_scan(ssd_params, inputs, part, state.ssm_pool, rows_of(y, decode_tokens, T), {}, scratch,
-                  scratch_bytes, pool);
+    k::ssd_scan(ssd_params, inputs, part, state.ssm_pool, rows_of(y, decode_tokens, T), {}, scratch,
+                  scratch_bytes, exec);
   }
 
   // Gated RMSNorm in place, then out_proj (accumulating into the residual when asked).
-  const cpu::GatedRmsNormParams norm_params{.n_groups = d.ssm.n_groups, .eps = d.norm_eps};
-  cpu::gated_rms_norm(norm_params, y, z, norm_weight_, y, pool);
+  const k::GatedRmsNormParams norm_params{.n_groups = d.ssm.n_groups, .eps = d.norm_eps};
+  k::gated_rms_norm(norm_params, y, z, norm_weight_, y, exec);
   kernels::GemmParams out_params;
   out_params.accumulate = accumulate;
   if (weights_.out_proj_bias.data) out_params.bias = &weights_.out_proj_bias;
-  kernels::gemm(y, weights_.out_proj, out, out_params, pool);
+  kernels::gemm(y, weights_.out_proj, out, out_params, exec);
+}
+
+size_t Mamba2Mixer::scratch_bytes(int64_t tokens, int64_t sequences, int64_t kept_sequences, int64_t kept_length,
+                                  int threads) const {
+  const Mamba2Dims& d = dims_;
+  const auto f32 = [](int64_t elements) { return Workspace::rounded(static_cast<size_t>(elements) * sizeof(float)); };
+  const size_t state_bytes = dtype_size(DType::f32);  // intermediates take the pool dtype, at most f32
+  const int64_t K1 = d.ssm.conv_kernel - 1;
+  const k::SsdParams ssd_params{.heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
+                                .n_groups = d.ssm.n_groups, .chunk_size = d.ssm.chunk_size, .dt_min = d.dt_min,
+                                .dt_max = d.dt_max, .dt_softplus = true};
+  size_t bytes = f32(tokens * d.in_proj_width()) + f32(tokens * d.conv_dim()) + f32(tokens * d.inner());
+  bytes += 2 * Workspace::rounded(sizeof(int64_t) * static_cast<size_t>(sequences + 1));
+  bytes += Workspace::rounded(static_cast<size_t>(kept_sequences * kept_length * K1 * d.conv_dim()) * state_bytes);
+  bytes += Workspace::rounded(static_cast<size_t>(kept_sequences * kept_length * d.ssm.n_heads * d.ssm.head_dim *
+                                                  d.ssm.state_size) * state_bytes);
+  bytes += Workspace::rounded(k::ssd_workspace_bytes(ssd_params, tokens, sequences, threads));
+  return bytes;
 }
 
 }  // namespace strata::model

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "strata/core/tensor.h"
-#include "strata/core/thread_pool.h"
-#include "strata/kernels/cpu/varlen.h"
-#include "strata/model/workspace.h"
+#include "strata/core/exec.h"
+#include "strata/core/workspace.h"
+#include "strata/kernels/varlen.h"
 #include "strata/schedule/schedule.h"
 
 namespace strata::model {
@@ -42,13 +42,15 @@ struct Mamba2Weights {
   Tensor out_proj_bias;  // [D], optional
 };
 
-// One step's view of the batch for this layer. Sequences whose length is 1 and that continue from
-// their slot's state are decoded with the state-update kernel; when `decode_sequences` > 0 they must be
-// the first sequences of the batch. The rest are prefilled with the chunked scan.
+// One step's view of the batch for this layer. The leading `decode_sequences` sequences run token by
+// token through the state-update kernel (one-token decodes and (1+S)-token verifications); the rest are
+// prefilled with the chunked scan. A sequence whose keep_states entry is set (or every sequence, with
+// `verify`) has its state after every token copied into the speculative buffers, for rollback.
 struct Mamba2Batch {
   kernels::VarlenBatch varlen;
-  int64_t decode_sequences = 0;  // leading sequences taking the decode path
-  bool verify = false;           // every sequence is a (1+S)-token verification: keep per-token states
+  int64_t decode_sequences = 0;           // leading sequences taking the token-by-token path
+  bool verify = false;                    // every sequence is a verification: keep per-token states
+  std::span<const uint8_t> keep_states;   // per sequence (empty: none); keepers must be leading
 };
 
 // The layer's state: pool views from the state cache (see cache/state_cache.h).
@@ -70,7 +72,12 @@ class Mamba2Mixer {
   // x: f32 [T, D] (the normed residual); out: f32 [T, D]. With accumulate, out += mixer(x) (the residual
   // add); otherwise out = mixer(x).
   void forward(const Tensor& x, Tensor& out, bool accumulate, const Mamba2Batch& batch,
-               const Mamba2LayerState& state, Workspace& workspace, ThreadPool& pool) const;
+               const Mamba2LayerState& state, Workspace& workspace, const Exec& exec) const;
+
+  // Workspace bytes forward takes for at most `tokens` tokens in `sequences` sequences, of which at most
+  // `kept_sequences` keep per-token states over at most `kept_length` tokens each.
+  size_t scratch_bytes(int64_t tokens, int64_t sequences, int64_t kept_sequences, int64_t kept_length,
+                       int threads) const;
 
  private:
   Mamba2Dims dims_;

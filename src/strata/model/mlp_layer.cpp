@@ -3,15 +3,11 @@
 #include <string>
 
 #include "strata/core/error.h"
-#include "strata/kernels/cpu/ffn_activations.h"
-#include "strata/kernels/cpu/gemm.h"
+#include "strata/kernels/gemm.h"
 
 namespace strata::model {
 
 namespace {
-
-// Activations on fewer elements than this run inline: waking the pool would cost more.
-constexpr int64_t kInlineElements = 1 << 16;
 
 bool is_float(DType t) { return t == DType::f32 || t == DType::bf16 || t == DType::f16; }
 
@@ -30,46 +26,11 @@ void check_bias(const Tensor& t, int64_t n, std::string_view layer, const char* 
     fail("{}: {} must be an f32/bf16/f16 vector [{}], got {}", layer, name, n, t.describe());
 }
 
-// Applies the activation to h (rows of `width`), in place; `gate` holds the gate projection if gated.
-void activate(MlpActivation activation, Tensor& h, const Tensor* gate, ThreadPool& pool) {
-  const int64_t rows = h.size(0), width = h.size(1);
-  auto run = [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      float* row = h.ptr<float>() + r * h.stride(0);
-      switch (activation) {
-        case MlpActivation::relu2:
-          kernels::cpu::relu2_inplace(row, width);
-          break;
-        case MlpActivation::gelu:
-          kernels::cpu::gelu_inplace(row, width);
-          break;
-        case MlpActivation::silu_gated:
-          kernels::cpu::silu_gate_inplace(row, gate->ptr<const float>() + r * gate->stride(0), width);
-          break;
-      }
-    }
-  };
-  if (rows * width < kInlineElements)
-    run(0, rows);
-  else
-    pool.parallel_for(rows, run);
-}
-
 }  // namespace
 
-const char* mlp_activation_name(MlpActivation activation) {
-  switch (activation) {
-    case MlpActivation::relu2:
-      return "relu2";
-    case MlpActivation::silu_gated:
-      return "silu_gated";
-    case MlpActivation::gelu:
-      return "gelu";
-  }
-  return "?";
-}
+const char* mlp_activation_name(MlpActivation activation) { return kernels::ffn_activation_name(activation); }
 
-void validate_mlp(const MlpWeights& w, MlpActivation activation, int64_t hidden, std::string_view layer) {
+void check_mlp(const MlpWeights& w, MlpActivation activation, int64_t hidden, std::string_view layer) {
   check_matrix(w.up, -1, hidden, layer, "up_proj.weight");
   const int64_t intermediate = w.up.size(0);
   check_matrix(w.down, hidden, intermediate, layer, "down_proj.weight");
@@ -88,11 +49,11 @@ void validate_mlp(const MlpWeights& w, MlpActivation activation, int64_t hidden,
 }
 
 void mlp_forward(const MlpWeights& w, MlpActivation activation, const Tensor& x, Tensor& out,
-                 Workspace& workspace, ThreadPool& pool, bool accumulate) {
+                 Workspace& workspace, const Exec& exec, bool accumulate) {
   if (x.ndim != 2 || x.dtype != DType::f32)
     fail("mlp: input must be f32 [tokens, hidden], got {}", x.describe());
   const int64_t tokens = x.size(0), hidden = x.size(1);
-  validate_mlp(w, activation, hidden, "mlp");
+  check_mlp(w, activation, hidden, "mlp");
   const int64_t intermediate = w.up.size(0);
   if (out.ndim != 2 || out.dtype != DType::f32 || out.size(0) != tokens || out.size(1) != hidden)
     fail("mlp: output must be f32 [{}, {}] like the input, got {}", tokens, hidden, out.describe());
@@ -101,22 +62,27 @@ void mlp_forward(const MlpWeights& w, MlpActivation activation, const Tensor& x,
   Tensor h = workspace.take(DType::f32, {tokens, intermediate});
   kernels::GemmParams up_params;
   up_params.bias = present(w.up_bias) ? &w.up_bias : nullptr;
-  kernels::validate_gemm(x, w.up, h, up_params);
-  kernels::gemm(x, w.up, h, up_params, pool);
+  kernels::check_gemm(x, w.up, h, up_params);
+  kernels::gemm(x, w.up, h, up_params, exec);
   Tensor g;
   if (activation == MlpActivation::silu_gated) {
     g = workspace.take(DType::f32, {tokens, intermediate});
     kernels::GemmParams gate_params;
     gate_params.bias = present(w.gate_bias) ? &w.gate_bias : nullptr;
-    kernels::validate_gemm(x, w.gate, g, gate_params);
-    kernels::gemm(x, w.gate, g, gate_params, pool);
+    kernels::check_gemm(x, w.gate, g, gate_params);
+    kernels::gemm(x, w.gate, g, gate_params, exec);
   }
-  activate(activation, h, &g, pool);
+  kernels::ffn_activation(activation, h, g, exec);
   kernels::GemmParams down_params;
   down_params.bias = present(w.down_bias) ? &w.down_bias : nullptr;
   down_params.accumulate = accumulate;
-  kernels::validate_gemm(h, w.down, out, down_params);
-  kernels::gemm(h, w.down, out, down_params, pool);
+  kernels::check_gemm(h, w.down, out, down_params);
+  kernels::gemm(h, w.down, out, down_params, exec);
+}
+
+size_t mlp_scratch_bytes(const MlpWeights& w, MlpActivation activation, int64_t tokens) {
+  const size_t h = Workspace::rounded(static_cast<size_t>(tokens * w.up.size(0)) * sizeof(float));
+  return activation == MlpActivation::silu_gated ? 2 * h : h;
 }
 
 }  // namespace strata::model

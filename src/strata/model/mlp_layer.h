@@ -7,16 +7,14 @@
 #include <string_view>
 
 #include "strata/core/tensor.h"
-#include "strata/core/thread_pool.h"
-#include "strata/model/workspace.h"
+#include "strata/core/exec.h"
+#include "strata/core/workspace.h"
+#include "strata/kernels/activations.h"
 
 namespace strata::model {
 
-enum class MlpActivation : uint8_t {
-  relu2,       // Nemotron-H: relu(x)², not gated
-  silu_gated,  // SwiGLU: silu(gate_proj(x)) · up_proj(x) (Mixtral, DeepSeek, Granite, ...)
-  gelu,        // exact (erf) GELU, not gated
-};
+// relu2 (Nemotron-H), silu_gated (SwiGLU), gelu: the kernels' FFN activations.
+using MlpActivation = kernels::FfnActivation;
 
 // A tensor whose data is nullptr is absent.
 struct MlpWeights {
@@ -34,7 +32,7 @@ const char* mlp_activation_name(MlpActivation activation);
 
 // Checks shapes/dtypes against `hidden` (the width the MLP reads and writes); throws strata::Error
 // that names `layer` (e.g. "layers.3.mixer.experts.17") and the offending tensor.
-void validate_mlp(const MlpWeights& weights, MlpActivation activation, int64_t hidden,
+void check_mlp(const MlpWeights& weights, MlpActivation activation, int64_t hidden,
                   std::string_view layer);
 
 // out[T, hidden] = mlp(x[T, hidden]), or out += mlp(x) when `accumulate` (the residual add). x and out
@@ -42,6 +40,9 @@ void validate_mlp(const MlpWeights& weights, MlpActivation activation, int64_t h
 // from `workspace` and stays taken until its reset(). Validates its operands (cheap, no data read) and
 // throws strata::Error on misuse.
 void mlp_forward(const MlpWeights& weights, MlpActivation activation, const Tensor& x, Tensor& out,
-                 Workspace& workspace, ThreadPool& pool, bool accumulate = false);
+                 Workspace& workspace, const Exec& exec, bool accumulate = false);
+
+// Workspace bytes mlp_forward takes for `tokens` tokens.
+size_t mlp_scratch_bytes(const MlpWeights& weights, MlpActivation activation, int64_t tokens);
 
 }  // namespace strata::model

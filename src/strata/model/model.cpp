@@ -1,23 +1,22 @@
 #include "strata/model/model.h"
 
 #include <algorithm>
-#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include <fmt/format.h>
 
-#include "strata/cache/from_schedule.h"
 #include "strata/cache/hash64.h"
 #include "strata/core/convert.h"
 #include "strata/core/error.h"
-#include "strata/kernels/cpu/gemm.h"
-#include "strata/kernels/cpu/rms_norm.h"
+#include "strata/kernels/embedding.h"
+#include "strata/kernels/gemm.h"
+#include "strata/kernels/norm.h"
+#include "strata/model/families/family.h"
 
 namespace strata::model {
 
-namespace cpu = kernels::cpu;
 using schedule::FfnKind;
 using schedule::MixerKind;
 
@@ -27,29 +26,23 @@ namespace {
 // nobody asked for can be reported.
 class WeightBinder {
  public:
-  WeightBinder(const WeightSource& weights, std::string prefix) : weights_(weights), prefix_(std::move(prefix)) {}
+  WeightBinder(const WeightSource& weights, const TensorNames& names) : weights_(weights), names_(names) {}
 
-  Tensor required(const std::string& name) {
-    const std::string full = prefix_ + name;
+  Tensor required(const std::string& full) {
     if (!weights_.has(full)) fail("{}: missing tensor '{}'", weights_.where(), full);
     return take(full);
   }
-  Tensor optional(const std::string& name, bool expected) {
-    const std::string full = prefix_ + name;
-    if (!expected) return Tensor{};
-    return required(name);
-  }
-  Tensor required_unprefixed(const std::string& name) {
-    if (!weights_.has(name)) fail("{}: missing tensor '{}'", weights_.where(), name);
-    return take(name);
-  }
-  bool has(const std::string& name) const { return weights_.has(prefix_ + name); }
+  Tensor optional(const std::string& full, bool expected) { return expected ? required(full) : Tensor{}; }
+  bool has(const std::string& full) const { return weights_.has(full); }
 
-  // Every tensor of the checkpoint must have been used, except the MTP heads transformers ignores too.
+  // Every tensor of the checkpoint must have been used, except those the family says strata skips.
   void reject_unused() const {
     std::vector<std::string> unused;
-    for (const std::string& name : weights_.names())
-      if (!used_.count(name) && !name.starts_with("mtp.")) unused.push_back(name);
+    for (const std::string& name : weights_.names()) {
+      bool ignored = false;
+      for (const std::string& prefix : names_.ignored_prefixes) ignored = ignored || name.starts_with(prefix);
+      if (!used_.count(name) && !ignored) unused.push_back(name);
+    }
     if (unused.empty()) return;
     std::string list;
     for (size_t i = 0; i < unused.size() && i < 5; ++i) list += (i ? ", " : "") + ("'" + unused[i] + "'");
@@ -73,7 +66,7 @@ class WeightBinder {
   }
 
   const WeightSource& weights_;
-  std::string prefix_;
+  const TensorNames& names_;
   std::set<std::string> used_;
 };
 
@@ -108,11 +101,10 @@ std::unique_ptr<Model> Model::from_weights(ModelConfig config, std::unique_ptr<W
 void Model::bind_weights(const std::string& identity_text) {
   const WeightSource& weights = *weights_;
   const ModelConfig& c = config_;
+  if (!c.family) fail("model config has no family (build it with model_config_from_json)");
+  const TensorNames& names = c.family->names;
   const int64_t D = c.dims.hidden_size, V = c.dims.vocab_size;
-  const std::string prefix = weights.has("backbone.embeddings.weight") || weights.has("backbone.embedding.weight")
-                                 ? "backbone."
-                                 : "model.";
-  WeightBinder bind(weights, prefix);
+  WeightBinder bind(weights, names);
 
   auto matrix = [&](const Tensor& t, int64_t rows, int64_t cols, const std::string& what) {
     if (t.ndim != 2 || t.shape[0] != rows || t.shape[1] != cols)
@@ -124,15 +116,22 @@ void Model::bind_weights(const std::string& identity_text) {
     convert_to_f32(t, static_cast<float*>(b.data()), what.c_str());
     return b.view(DType::f32, {n});
   };
+  auto f32_norm = [&](const std::string& name) { return f32_vector(bind.required(name), D, name); };
 
-  embeddings_ = bind.has("embeddings.weight") ? bind.required("embeddings.weight") : bind.required("embedding.weight");
-  matrix(embeddings_, V, D, prefix + "embeddings.weight");
-  final_norm_ = f32_vector(bind.required("norm_f.weight"), D, prefix + "norm_f.weight");
+  std::string embedding_name = names.embeddings.front();
+  for (const std::string& n : names.embeddings)
+    if (bind.has(n)) {
+      embedding_name = n;
+      break;
+    }
+  embeddings_ = bind.required(embedding_name);
+  matrix(embeddings_, V, D, embedding_name);
+  final_norm_ = f32_norm(names.final_norm);
   if (c.tie_word_embeddings) {
     lm_head_ = embeddings_;
   } else {
-    lm_head_ = bind.required_unprefixed("lm_head.weight");
-    matrix(lm_head_, V, D, "lm_head.weight");
+    lm_head_ = bind.required(names.lm_head);
+    matrix(lm_head_, V, D, names.lm_head);
   }
 
   moe_config_.routing = kernels::RoutingParams{.top_k = c.moe.top_k,
@@ -146,73 +145,94 @@ void Model::bind_weights(const std::string& identity_text) {
   moe_config_.shared_activation = c.mlp_activation;
 
   const auto& dims = c.dims;
+  int mamba_layers = 0, attention_layers = 0;
   for (const schedule::LayerSpec& spec : c.schedule.layers) {
     if (spec.mtp_depth > 0) continue;  // MTP heads are for speculative drafting, not the trunk
-    const std::string base = fmt::format("layers.{}.", spec.index);
-    const std::string name = prefix + base + "mixer";
-    Layer layer{.schedule_index = spec.index,
-                .norm = f32_vector(bind.required(base + "norm.weight"), D, prefix + base + "norm.weight"),
-                .body = MlpWeights{}};
-    auto w = [&](const std::string& n) { return bind.required(base + "mixer." + n); };
-    auto w_opt = [&](const std::string& n, bool expected) { return bind.optional(base + "mixer." + n, expected); };
+    const std::string layer = fmt::format(fmt::runtime(names.layer), spec.index);
+    Block block;
+    block.schedule_index = spec.index;
+    block.norm_eps = c.norm_eps;
+    block.mlp_activation = c.mlp_activation;
+    block.moe_config = &moe_config_;
+    const bool has_mixer = spec.mixer != MixerKind::none;
+    const bool has_ffn = spec.ffn != FfnKind::none;
+    if (!has_mixer && !has_ffn) fail("{}: layer {} has neither a mixer nor a feed-forward part", layer, spec.index);
+    // Families whose mixer and FFN share one layer norm name (Nemotron-H: one part per layer) bind it once.
+    if (has_mixer) block.mixer_norm = f32_norm(layer + names.mixer_norm);
+    if (has_ffn)
+      block.ffn_norm = has_mixer && names.ffn_norm == names.mixer_norm ? block.mixer_norm : f32_norm(layer + names.ffn_norm);
 
     if (spec.mixer == MixerKind::mamba2) {
+      const std::string p = layer + names.mamba;
+      auto w = [&](const char* n) { return bind.required(p + n); };
+      auto w_opt = [&](const char* n, bool expected) { return bind.optional(p + n, expected); };
       const Mamba2Dims md{.hidden = D, .ssm = dims.mamba, .dt_min = c.dt_min, .dt_max = c.dt_max,
                           .norm_eps = c.mamba_norm_eps};
       const Mamba2Weights mw{.in_proj = w("in_proj.weight"), .in_proj_bias = w_opt("in_proj.bias", c.mamba_proj_bias),
                              .conv_weight = w("conv1d.weight"), .conv_bias = w_opt("conv1d.bias", c.mamba_conv_bias),
                              .dt_bias = w("dt_bias"), .A_log = w("A_log"), .D = w("D"), .norm_weight = w("norm.weight"),
                              .out_proj = w("out_proj.weight"), .out_proj_bias = w_opt("out_proj.bias", c.mamba_proj_bias)};
-      layer.body.emplace<Mamba2Mixer>(md, mw, name);
-      layer.cache_index = mamba_layers_++;
+      block.mamba.emplace(md, mw, p.substr(0, p.size() - 1));
+      block.mamba_layer = mamba_layers++;
     } else if (spec.mixer == MixerKind::attention) {
+      const std::string p = layer + names.attention;
       if (spec.attention.kind != schedule::AttentionKind::full && spec.attention.kind != schedule::AttentionKind::sliding_window)
-        fail("{}: attention kind '{}' is not implemented yet", name, schedule::attention_kind_name(spec.attention.kind));
+        fail("{}: attention kind '{}' is not implemented yet", p, schedule::attention_kind_name(spec.attention.kind));
+      auto w = [&](const char* n) { return bind.required(p + n); };
+      auto w_opt = [&](const char* n) { return bind.optional(p + n, c.attention_bias); };
+      const int64_t head_dim = dims.attention.head_dim;
+      const int64_t rotary = static_cast<int64_t>(static_cast<double>(head_dim) * c.rope.partial_rotary_factor) / 2 * 2;
       const AttentionDims ad{.hidden = D, .q_heads = dims.attention.n_heads, .kv_heads = dims.attention.n_kv_heads,
-                             .head_dim = dims.attention.head_dim, .sliding_window = spec.attention.window,
-                             .rope_theta = c.rope_theta};
+                             .head_dim = head_dim, .sliding_window = spec.attention.window,
+                             .rope_theta = c.rope.theta, .rotary_dim = rotary, .rope_style = c.rope.style};
       const AttentionWeights aw{.q_proj = w("q_proj.weight"), .k_proj = w("k_proj.weight"), .v_proj = w("v_proj.weight"),
-                                .o_proj = w("o_proj.weight"), .q_bias = w_opt("q_proj.bias", c.attention_bias),
-                                .k_bias = w_opt("k_proj.bias", c.attention_bias), .v_bias = w_opt("v_proj.bias", c.attention_bias),
-                                .o_bias = w_opt("o_proj.bias", c.attention_bias)};
-      layer.body.emplace<AttentionLayer>(ad, aw, name);
-      layer.cache_index = attention_layers_++;
-    } else if (spec.ffn == FfnKind::mlp) {
-      MlpWeights mw{.up = w("up_proj.weight"), .down = w("down_proj.weight"), .gate = {},
-                    .up_bias = w_opt("up_proj.bias", c.mlp_bias), .down_bias = w_opt("down_proj.bias", c.mlp_bias), .gate_bias = {}};
-      if (c.mlp_activation == MlpActivation::silu_gated) mw.gate = w("gate_proj.weight");
-      validate_mlp(mw, c.mlp_activation, D, name);
-      layer.body = mw;
+                                .o_proj = w("o_proj.weight"), .q_bias = w_opt("q_proj.bias"), .k_bias = w_opt("k_proj.bias"),
+                                .v_bias = w_opt("v_proj.bias"), .o_bias = w_opt("o_proj.bias")};
+      block.attention.emplace(ad, aw, p.substr(0, p.size() - 1));
+      block.attention_layer = attention_layers++;
+    }
+
+    if (spec.ffn == FfnKind::mlp) {
+      const std::string p = layer + names.mlp;
+      const std::string name = p.substr(0, p.size() - 1);
+      MlpWeights mw{.up = bind.required(p + "up_proj.weight"), .down = bind.required(p + "down_proj.weight"), .gate = {},
+                    .up_bias = bind.optional(p + "up_proj.bias", c.mlp_bias),
+                    .down_bias = bind.optional(p + "down_proj.bias", c.mlp_bias), .gate_bias = {}};
+      if (c.mlp_activation == MlpActivation::silu_gated) {
+        mw.gate = bind.required(p + "gate_proj.weight");
+        mw.gate_bias = bind.optional(p + "gate_proj.bias", c.mlp_bias);
+      }
+      check_mlp(mw, c.mlp_activation, D, name);
+      block.mlp = mw;
     } else if (spec.ffn == FfnKind::moe) {
+      const std::string p = layer + names.moe;
+      const std::string name = p.substr(0, p.size() - 1);
       MoeWeights mw;
-      mw.router = w("gate.weight");
-      mw.correction_bias = bind.has(base + "mixer.gate.e_score_correction_bias") ? w("gate.e_score_correction_bias") : Tensor{};
+      mw.router = bind.required(p + "gate.weight");
+      mw.correction_bias = bind.has(p + "gate.e_score_correction_bias") ? bind.required(p + "gate.e_score_correction_bias") : Tensor{};
       if (mw.correction_bias.data && mw.correction_bias.dtype != DType::f32) {
         Buffer& b = owned_.emplace_back(static_cast<size_t>(mw.correction_bias.numel()) * sizeof(float));
         convert_to_f32(mw.correction_bias, static_cast<float*>(b.data()), "gate.e_score_correction_bias");
         mw.correction_bias = b.view(DType::f32, {mw.correction_bias.numel()});
       }
       for (int64_t e = 0; e < c.moe.n_routed_experts; ++e) {
-        const std::string expert = fmt::format("experts.{}.", e);
+        const std::string expert = fmt::format("{}experts.{}.", p, e);
         MlpWeights& ew = mw.experts.emplace_back();
-        ew.up = w(expert + "up_proj.weight");
-        ew.down = w(expert + "down_proj.weight");
+        ew.up = bind.required(expert + "up_proj.weight");
+        ew.down = bind.required(expert + "down_proj.weight");
       }
-      if (c.moe.shared_intermediate_size > 0)
-      {
-        mw.shared.up = w("shared_experts.up_proj.weight");
-        mw.shared.down = w("shared_experts.down_proj.weight");
+      if (c.moe.shared_intermediate_size > 0) {
+        mw.shared.up = bind.required(p + "shared_experts.up_proj.weight");
+        mw.shared.down = bind.required(p + "shared_experts.down_proj.weight");
       }
       if (c.moe.latent_size > 0) {
-        mw.latent_in = w("fc1_latent_proj.weight");
-        mw.latent_out = w("fc2_latent_proj.weight");
+        mw.latent_in = bind.required(p + "fc1_latent_proj.weight");
+        mw.latent_out = bind.required(p + "fc2_latent_proj.weight");
       }
-      validate_moe(mw, moe_config_, D, name);
-      layer.body = std::move(mw);
-    } else {
-      fail("{}: layer {} has neither a mixer nor a feed-forward part", name, spec.index);
+      check_moe(mw, moe_config_, D, name);
+      block.moe = std::move(mw);
     }
-    layers_.push_back(std::move(layer));
+    blocks_.push_back(std::move(block));
   }
   bind.reject_unused();
   parameter_count_ = bind.used_elements();
@@ -232,29 +252,11 @@ void Model::bind_weights(const std::string& identity_text) {
                           sample_hash);
 }
 
-ModelCache Model::make_cache(const CacheOptions& options) const {
-  ModelCache cache;
-  cache.options = options;
-  if (mamba_layers_ > 0)
-    cache.mamba = std::make_unique<cache::MambaStateCache>(cache::state_cache_config(
-        config_.schedule, config_.dims, options.max_sequences, options.speculative_tokens, identity_,
-        options.state_dtype));
-  if (attention_layers_ > 0) {
-    cache::KvCacheConfig kc;
-    kc.num_layers = attention_layers_;
-    kc.kv_heads = config_.dims.attention.n_kv_heads;
-    kc.head_dim = config_.dims.attention.head_dim;
-    kc.block_size = options.kv_block_size;
-    kc.max_slots = options.max_sequences;
-    kc.max_sequence_length = options.max_context;
-    kc.num_blocks = options.kv_blocks > 0
-                        ? options.kv_blocks
-                        : options.max_sequences * ((options.max_context + options.kv_block_size - 1) / options.kv_block_size);
-    kc.dtype = options.kv_dtype;
-    cache.kv = std::make_unique<cache::PagedKvCache>(kc);
-  }
-  return cache;
+cache::CachePlan Model::cache_plan(const CacheOptions& options) const {
+  return cache::plan_cache(config_.schedule, config_.dims, options, identity_);
 }
+
+SequenceCache Model::make_cache(const CacheOptions& options) const { return SequenceCache(cache_plan(options), options); }
 
 int64_t Model::logits_rows(const ForwardBatch& batch) {
   int64_t rows = 0;
@@ -262,103 +264,133 @@ int64_t Model::logits_rows(const ForwardBatch& batch) {
   return rows;
 }
 
-void Model::forward(const ForwardBatch& batch, ModelCache& cache, Tensor logits, Workspace& workspace,
-                    ThreadPool& pool) const {
-  const int64_t D = hidden_size(), V = vocab_size();
-  const size_t num_sequences = batch.sequences.size();
+namespace {
 
-  // Validate everything before any state changes.
-  int64_t total = 0;
-  std::vector<int64_t> cu_seqlens{0}, starts;
-  std::vector<int32_t> slots;
-  std::vector<uint8_t> has_initial;
-  std::set<int32_t> seen;
-  for (const SequenceStep& s : batch.sequences) {
-    if (s.length <= 0) fail("forward: every sequence in a step needs at least one token (slot {} has {})", s.slot, s.length);
-    if (!seen.insert(s.slot).second) fail("forward: slot {} appears twice in one step", s.slot);
-    if (cache.mamba && !cache.mamba->is_allocated(s.slot)) fail("forward: slot {} is not allocated", s.slot);
-    const int64_t start = cache.position(s.slot);
-    total += s.length;
-    cu_seqlens.push_back(total);
-    starts.push_back(start);
-    slots.push_back(s.slot);
-    has_initial.push_back(start > 0 ? 1 : 0);
-  }
-  if (total != static_cast<int64_t>(batch.tokens.size()))
-    fail("forward: {} tokens given for sequences totalling {}", batch.tokens.size(), total);
-  for (size_t t = 0; t < batch.tokens.size(); ++t)
-    if (batch.tokens[t] < 0 || batch.tokens[t] >= V)
-      fail("input id {} at position {} is outside the vocabulary [0, {})", batch.tokens[t], t, V);
+// The step's metadata arrays, in workspace memory.
+struct StepArrays {
+  int64_t* cu_seqlens;
+  int64_t* starts;
+  int64_t* lengths;
+  int32_t* slots;
+  uint8_t* has_initial;
+  uint8_t* keep;
+  int64_t* positions;
+  int64_t* logit_rows;
+};
+
+size_t step_array_bytes(int64_t sequences, int64_t tokens, int64_t logit_rows) {
+  const auto b = [](int64_t n, size_t size) { return Workspace::rounded(static_cast<size_t>(n) * size); };
+  return b(sequences + 1, 8) + 3 * b(sequences, 8) + b(sequences, 4) + 2 * b(sequences, 1) + b(tokens, 8) +
+         b(logit_rows, 8);
+}
+
+}  // namespace
+
+size_t Model::workspace_bytes(const StepShape& s, int threads) const {
+  const int64_t D = hidden_size();
+  const auto f32 = [](int64_t n) { return Workspace::rounded(static_cast<size_t>(n) * sizeof(float)); };
+  size_t top = step_array_bytes(s.sequences, s.tokens, s.logit_rows) + f32(s.tokens * D) +
+               Workspace::rounded(static_cast<size_t>(s.tokens) * sizeof(int32_t)) + f32(s.logit_rows * D);
+  size_t largest_block = 0;
+  for (const Block& block : blocks_) largest_block = std::max(largest_block, block.scratch_bytes(s, D, threads));
+  return top + largest_block;
+}
+
+void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logits, Workspace& workspace,
+                    const Exec& exec) const {
+  const int64_t D = hidden_size(), V = vocab_size();
+  const int64_t S = static_cast<int64_t>(batch.sequences.size());
+  const int64_t total_tokens = static_cast<int64_t>(batch.tokens.size());
   const int64_t rows = logits_rows(batch);
+
+  // Validate everything before any state changes. Metadata lives in the workspace: no allocation.
+  StepArrays a{};
+  a.cu_seqlens = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * static_cast<size_t>(S + 1)));
+  a.starts = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * static_cast<size_t>(S)));
+  a.lengths = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * static_cast<size_t>(S)));
+  a.slots = static_cast<int32_t*>(workspace.take_bytes(sizeof(int32_t) * static_cast<size_t>(S)));
+  a.has_initial = static_cast<uint8_t*>(workspace.take_bytes(static_cast<size_t>(S)));
+  a.keep = static_cast<uint8_t*>(workspace.take_bytes(static_cast<size_t>(S)));
+  int64_t total = 0, recurrent = 0;
+  bool leading = true;
+  a.cu_seqlens[0] = 0;
+  for (int64_t i = 0; i < S; ++i) {
+    const SequenceStep& s = batch.sequences[static_cast<size_t>(i)];
+    if (s.length <= 0) fail("forward: every sequence in a step needs at least one token (slot {} has {})", s.slot, s.length);
+    if (!cache.is_allocated(s.slot)) fail("forward: slot {} is not allocated", s.slot);
+    for (int64_t j = 0; j < i; ++j)
+      if (a.slots[j] == s.slot) fail("forward: slot {} appears twice in one step", s.slot);
+    const int64_t start = cache.position(s.slot);
+    if (s.keep_states) {
+      if (cache.mamba && s.length > cache.mamba->speculative_tokens() + 1)
+        fail("forward: slot {} keeps the states of {} tokens but the cache holds {} per sequence (speculative_tokens "
+             "{} + 1)", s.slot, s.length, cache.mamba->speculative_tokens() + 1, cache.mamba->speculative_tokens());
+      if (!leading)
+        fail("forward: slot {} keeps per-token states but follows a prefill chunk; token-by-token sequences "
+             "(decodes and verifications) must lead the step", s.slot);
+    }
+    const bool token_by_token = s.keep_states || (s.length == 1 && start > 0);
+    if (token_by_token && leading) ++recurrent;
+    leading = leading && token_by_token;
+    total += s.length;
+    a.cu_seqlens[i + 1] = total;
+    a.starts[i] = start;
+    a.lengths[i] = s.length;
+    a.slots[i] = s.slot;
+    a.has_initial[i] = start > 0 ? 1 : 0;
+    a.keep[i] = s.keep_states ? 1 : 0;
+  }
+  if (total != total_tokens) fail("forward: {} tokens given for sequences totalling {}", total_tokens, total);
+  for (int64_t t = 0; t < total_tokens; ++t)
+    if (batch.tokens[static_cast<size_t>(t)] < 0 || batch.tokens[static_cast<size_t>(t)] >= V)
+      fail("input id {} at position {} is outside the vocabulary [0, {})", batch.tokens[static_cast<size_t>(t)], t, V);
   if (logits.dtype != DType::f32 || logits.ndim != 2 || logits.shape[0] != rows || logits.shape[1] != V)
     fail("forward: logits must be f32 [{}, {}], got {}", rows, V, logits.describe());
-  if (cache.kv) {
-    for (size_t i = 0; i < num_sequences; ++i)
-      if (starts[i] + batch.sequences[i].length > cache.kv->max_sequence_length())
-        fail("forward: slot {} would hold {} tokens, more than the {} this cache was sized for", slots[i],
-             starts[i] + batch.sequences[i].length, cache.kv->max_sequence_length());
-    for (size_t i = 0; i < num_sequences; ++i) {
-      if (!cache.kv->reserve(slots[i], starts[i] + batch.sequences[i].length)) {
-        for (size_t j = 0; j < i; ++j) cache.kv->truncate(slots[j], starts[j]);
-        fail("forward: the KV cache has no room for {} more tokens of slot {} ({} free blocks)",
-             batch.sequences[i].length, slots[i], cache.kv->free_block_count());
-      }
-    }
-  }
+  const std::span<const int32_t> slots(a.slots, static_cast<size_t>(S));
+  cache.prepare_step(slots, std::span<const int64_t>(a.lengths, static_cast<size_t>(S)));
   if (total == 0) return;
 
-  const kernels::VarlenBatch varlen{.cu_seqlens = cu_seqlens, .slots = slots, .has_initial_state = has_initial};
-  int64_t decode_sequences = 0;
-  while (decode_sequences < static_cast<int64_t>(num_sequences) &&
-         batch.sequences[static_cast<size_t>(decode_sequences)].length == 1 && starts[static_cast<size_t>(decode_sequences)] > 0)
-    ++decode_sequences;
-  const Mamba2Batch mamba_batch{.varlen = varlen, .decode_sequences = decode_sequences, .verify = false};
-
-  // Embeddings → f32 residual stream.
-  Tensor hidden = workspace.take(DType::f32, {total, D});
-  const size_t row_bytes = static_cast<size_t>(D) * dtype_size(embeddings_.dtype);
-  for (int64_t t = 0; t < total; ++t) {
-    const Tensor row = Tensor::contiguous(static_cast<char*>(embeddings_.data) + static_cast<size_t>(batch.tokens[static_cast<size_t>(t)]) * row_bytes,
-                                          embeddings_.dtype, {D});
-    convert_to_f32(row, hidden.ptr<float>() + t * D, "embeddings");
-  }
-  Tensor normed = workspace.take(DType::f32, {total, D});
+  a.positions = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * static_cast<size_t>(total)));
+  for (int64_t i = 0; i < S; ++i)
+    for (int64_t j = 0; j < a.lengths[i]; ++j) a.positions[a.cu_seqlens[i] + j] = a.starts[i] + j;
   Tensor token_ids = workspace.take(DType::i32, {total});
-  std::memcpy(token_ids.data, batch.tokens.data(), static_cast<size_t>(total) * sizeof(int32_t));
+  std::copy(batch.tokens.begin(), batch.tokens.end(), token_ids.ptr<int32_t>());
 
-  for (const Layer& layer : layers_) {
-    cpu::rms_norm(cpu::RmsNormParams{.eps = config_.norm_eps}, hidden, layer.norm, normed, pool);
-    if (const auto* mixer = std::get_if<Mamba2Mixer>(&layer.body)) {
-      const Mamba2LayerState state{.conv_pool = cache.mamba->conv_pool(layer.cache_index),
-                                   .ssm_pool = cache.mamba->ssm_pool(layer.cache_index),
-                                   .speculative_conv = {}, .speculative_ssm = {}};
-      mixer->forward(normed, hidden, true, mamba_batch, state, workspace, pool);
-    } else if (const auto* attention = std::get_if<AttentionLayer>(&layer.body)) {
-      const cpu::PagedKv kv{.k_pool = cache.kv->k_pool(layer.cache_index), .v_pool = cache.kv->v_pool(layer.cache_index),
-                            .block_tables = cache.kv->block_tables()};
-      attention->forward(normed, hidden, true, varlen, starts, kv, workspace, pool);
-    } else if (const auto* mlp = std::get_if<MlpWeights>(&layer.body)) {
-      mlp_forward(*mlp, config_.mlp_activation, normed, hidden, workspace, pool, true);
-    } else if (const auto* moe = std::get_if<MoeWeights>(&layer.body)) {
-      moe_forward(*moe, moe_config_, normed, &token_ids, hidden, workspace, pool, true);
-    }
+  StepContext step{
+      .varlen = {.cu_seqlens = std::span<const int64_t>(a.cu_seqlens, static_cast<size_t>(S + 1)),
+                 .slots = slots,
+                 .has_initial_state = std::span<const uint8_t>(a.has_initial, static_cast<size_t>(S))},
+      .start_positions = std::span<const int64_t>(a.starts, static_cast<size_t>(S)),
+      .positions = std::span<const int64_t>(a.positions, static_cast<size_t>(total)),
+      .keep_states = std::span<const uint8_t>(a.keep, static_cast<size_t>(S)),
+      .recurrent_sequences = recurrent,
+      .token_ids = token_ids,
+      .cache = cache,
+      .workspace = workspace,
+      .exec = exec};
+
+  // Embeddings → f32 residual stream; then every block, its scratch returned when it ends.
+  Tensor hidden = workspace.take(DType::f32, {total, D});
+  kernels::embedding_gather(embeddings_, token_ids, hidden, exec);
+  for (const Block& block : blocks_) {
+    const Workspace::Scope scratch(workspace);
+    block.forward(hidden, step);
   }
 
   // Final norm and LM head over the rows that want logits.
-  Tensor selected = workspace.take(DType::f32, {rows, D});
+  Tensor row_index = workspace.take(DType::i64, {rows});
   int64_t r = 0;
-  for (size_t i = 0; i < num_sequences; ++i) {
-    const SequenceStep& s = batch.sequences[i];
-    const int64_t first = s.all_logits ? cu_seqlens[i] : cu_seqlens[i + 1] - 1;
-    const int64_t count = s.all_logits ? s.length : 1;
-    std::memcpy(selected.ptr<float>() + r * D, hidden.ptr<float>() + first * D, static_cast<size_t>(count * D) * sizeof(float));
-    r += count;
+  for (int64_t i = 0; i < S; ++i) {
+    const SequenceStep& s = batch.sequences[static_cast<size_t>(i)];
+    const int64_t first = s.all_logits ? a.cu_seqlens[i] : a.cu_seqlens[i + 1] - 1;
+    for (int64_t j = 0; j < (s.all_logits ? s.length : 1); ++j) row_index.ptr<int64_t>()[r++] = first + j;
   }
-  cpu::rms_norm(cpu::RmsNormParams{.eps = config_.norm_eps}, selected, final_norm_, selected, pool);
-  kernels::gemm(selected, lm_head_, logits, kernels::GemmParams{}, pool);
+  Tensor selected = workspace.take(DType::f32, {rows, D});
+  kernels::gather_rows(hidden, row_index, selected, exec);
+  kernels::rms_norm(kernels::RmsNormParams{.eps = config_.norm_eps}, selected, final_norm_, selected, exec);
+  kernels::gemm(selected, lm_head_, logits, kernels::GemmParams{}, exec);
 
-  if (cache.mamba)
-    for (size_t i = 0; i < num_sequences; ++i) cache.mamba->advance(slots[i], batch.sequences[i].length);
+  for (int64_t i = 0; i < S; ++i) cache.advance(a.slots[i], a.lengths[i]);
 }
 
 }  // namespace strata::model

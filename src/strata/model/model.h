@@ -1,36 +1,27 @@
-// Model: a Hugging Face checkpoint (config.json + safetensors) bound to strata's layers, and
-// Model::forward, which runs one packed batch — prefill chunks, decode tokens and verification tokens of
-// different sequences in the same step — through the schedule, reading and writing the ModelCache.
+// Model: a checkpoint bound to strata's blocks — one Block per LayerSpec of the schedule, built from the
+// family's tensor-name table (families/) — and Model::forward, which runs one packed batch (prefill
+// chunks, decode tokens and (1+S)-token verifications of different sequences in the same step) through
+// the blocks, reading and writing the SequenceCache. Kernels are reached only through kernels/<op>.h.
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
-#include <variant>
 #include <vector>
 
-#include "strata/model/attention_layer.h"
-#include "strata/model/mamba2_mixer.h"
-#include "strata/model/model_cache.h"
+#include "strata/cache/sequence_cache.h"
+#include "strata/core/exec.h"
+#include "strata/core/workspace.h"
+#include "strata/model/block.h"
 #include "strata/model/model_config.h"
-#include "strata/model/moe_layer.h"
+#include "strata/model/step.h"
 #include "strata/model/weight_source.h"
 
 namespace strata::model {
 
-// One sequence's share of a step: `length` tokens starting at row `begin` of the packed token array,
-// continuing from the slot's cached state (`start` tokens already consumed; 0 = a fresh sequence).
-struct SequenceStep {
-  int32_t slot = 0;
-  int64_t length = 0;
-  bool all_logits = false;  // logits for every token of the step, else only for its last token
-};
-
-struct ForwardBatch {
-  std::span<const int32_t> tokens;       // packed token ids of all sequences, in sequence order
-  std::span<const SequenceStep> sequences;
-};
+using cache::CacheOptions;
+using cache::SequenceCache;
 
 class Model {
  public:
@@ -46,39 +37,39 @@ class Model {
   int64_t vocab_size() const { return config_.dims.vocab_size; }
   int64_t hidden_size() const { return config_.dims.hidden_size; }
   int64_t parameter_count() const { return parameter_count_; }
+  std::span<const Block> blocks() const { return blocks_; }
   // A fingerprint of the config and weights, carried in snapshots so state is never restored into
   // another model.
   const std::string& identity() const { return identity_; }
 
-  ModelCache make_cache(const CacheOptions& options) const;
+  // What a cache with these options allocates (the one sizing function, cache::plan_cache), and the cache.
+  cache::CachePlan cache_plan(const CacheOptions& options) const;
+  SequenceCache make_cache(const CacheOptions& options) const;
+
+  // Workspace bytes a forward of at most this shape takes (reserve them before the first step so the
+  // steady state allocates nothing). Excludes the caller's logits buffer.
+  size_t workspace_bytes(const StepShape& shape, int threads) const;
 
   // Rows of logits forward() will produce for this batch.
   static int64_t logits_rows(const ForwardBatch& batch);
 
   // Runs the step and advances each sequence's position. logits: f32 [logits_rows(batch), V]. Validates
-  // the batch (token ids in range, slots allocated, KV capacity) and throws strata::Error before touching
-  // any state if it is wrong.
-  void forward(const ForwardBatch& batch, ModelCache& cache, Tensor logits, Workspace& workspace,
-               ThreadPool& pool) const;
+  // the batch (token ids in range, slots allocated and distinct, KV capacity, keep_states within the
+  // cache's speculative depth, token-by-token sequences leading) and throws strata::Error before
+  // touching any state if it is wrong.
+  void forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logits, Workspace& workspace,
+               const Exec& exec) const;
 
  private:
-  struct Layer {
-    int schedule_index = 0;
-    Tensor norm;  // f32 [D]
-    std::variant<Mamba2Mixer, AttentionLayer, MlpWeights, MoeWeights> body;
-    int cache_index = -1;  // index among the Mamba layers or among the attention layers
-  };
-
   Model() = default;
   void bind_weights(const std::string& identity_text);
 
   ModelConfig config_;
   std::unique_ptr<WeightSource> weights_;
-  std::vector<Buffer> owned_;  // f32 copies of small parameters (norm weights)
-  std::vector<Layer> layers_;
+  std::vector<Buffer> owned_;  // f32 copies of small parameters (norm weights, router biases)
+  std::vector<Block> blocks_;
   Tensor embeddings_, final_norm_, lm_head_;
   MoeConfig moe_config_;
-  int mamba_layers_ = 0, attention_layers_ = 0;
   int64_t parameter_count_ = 0;
   std::string identity_;
 };

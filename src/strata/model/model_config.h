@@ -1,6 +1,7 @@
-// ModelConfig: everything the forward needs from a Hugging Face config.json, for the families strata
-// runs (mamba2, nemotron_h): the Schedule and ModelDims from schedule/hf_schedule.h plus norms, limits,
-// biases, MLP/MoE settings and token ids. Missing or mistyped fields fail naming the field and file.
+// ModelConfig: everything the forward needs from a Hugging Face config.json: the Schedule and ModelDims
+// (schedule/hf_schedule.h) plus the options a family's mapping reads (families/<name>.cpp): norms, limits,
+// biases, RoPE, MLP/MoE settings, token ids, and the family itself (its tensor-name table). Missing or
+// mistyped fields fail naming the field and file.
 #pragma once
 
 #include <cstdint>
@@ -11,12 +12,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "strata/model/mlp_layer.h"
+#include "strata/kernels/activations.h"
+#include "strata/kernels/rope.h"
 #include "strata/schedule/hf_schedule.h"
 
 namespace strata::model {
 
-enum class Family : uint8_t { mamba2, nemotron_h };
+struct FamilySpec;
+
+using MlpActivation = kernels::FfnActivation;
 
 struct MoeSettings {
   int64_t n_routed_experts = 0;
@@ -30,12 +34,18 @@ struct MoeSettings {
   int64_t latent_size = 0;  // 0 = no latent projections
 };
 
+// Rotary position embedding of the attention layers; theta 0 = none (Nemotron-H).
+struct RopeSettings {
+  float theta = 0.0f;
+  float partial_rotary_factor = 1.0f;  // rotary_dim = head_dim · factor (Bamba 0.5)
+  kernels::RopeStyle style = kernels::RopeStyle::neox;
+};
+
 struct ModelConfig {
-  Family family = Family::mamba2;
+  const FamilySpec* family = nullptr;  // the family file that mapped this config (never null once built)
   std::string model_type;
   schedule::Schedule schedule;
   schedule::ModelDims dims;
-
   float norm_eps = 1e-5f;        // block RMSNorms and norm_f
   float mamba_norm_eps = 1e-5f;  // the Mamba2 gated RMSNorm
   float dt_min = 0.0f;           // time_step_limit
@@ -43,7 +53,7 @@ struct ModelConfig {
   bool mamba_conv_bias = true;
   bool mamba_proj_bias = false;
   bool attention_bias = false;
-  float rope_theta = 0.0f;  // 0: no positional encoding (Nemotron-H)
+  RopeSettings rope;
   int64_t intermediate_size = 0;
   MlpActivation mlp_activation = MlpActivation::relu2;
   bool mlp_bias = false;
@@ -52,11 +62,10 @@ struct ModelConfig {
   std::optional<int64_t> bos_token_id, eos_token_id, pad_token_id;
 };
 
-// From parsed config.json; `filename` names the source in errors.
+// From parsed config.json; `filename` names the source in errors. The family is chosen by model_type
+// through the family registry (families/registry.cpp), the only place that dispatches on it.
 ModelConfig model_config_from_json(const nlohmann::json& config, const std::string& filename);
 // Reads MODEL_DIR/config.json.
 ModelConfig load_model_config(const std::filesystem::path& model_dir);
-
-std::string_view family_name(Family family);
 
 }  // namespace strata::model

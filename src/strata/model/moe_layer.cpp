@@ -1,17 +1,13 @@
 #include "strata/model/moe_layer.h"
 
-#include <cstring>
-#include <functional>
+#include <algorithm>
 
 #include "strata/core/error.h"
-#include "strata/kernels/cpu/gemm.h"
+#include "strata/kernels/gemm.h"
 
 namespace strata::model {
 
 namespace {
-
-// Row copies / mixes over fewer floats than this run inline.
-constexpr int64_t kInlineFloats = 1 << 15;
 
 bool is_float(DType t) { return t == DType::f32 || t == DType::bf16 || t == DType::f16; }
 
@@ -36,17 +32,9 @@ kernels::RoutingTables routing_tables(const MoeWeights& w, const kernels::Routin
   return tables;
 }
 
-void parallel_rows(ThreadPool& pool, int64_t rows, int64_t width,
-                   const std::function<void(int64_t, int64_t)>& fn) {
-  if (rows * width < kInlineFloats)
-    fn(0, rows);
-  else
-    pool.parallel_for(rows, fn);
-}
-
 }  // namespace
 
-void validate_moe(const MoeWeights& w, const MoeConfig& config, int64_t hidden, std::string_view layer) {
+void check_moe(const MoeWeights& w, const MoeConfig& config, int64_t hidden, std::string_view layer) {
   if (!present(w.router) || w.router.ndim != 2)
     fail("{}: gate.weight (router) must be a matrix [n_experts, {}], got {}", layer, hidden,
          present(w.router) ? w.router.describe() : std::string("none"));
@@ -65,7 +53,7 @@ void validate_moe(const MoeWeights& w, const MoeConfig& config, int64_t hidden, 
   const Tensor weights = Tensor::contiguous(nullptr, DType::f32, {0, k});
   const Tensor no_tokens = Tensor::contiguous(nullptr, DType::i32, {0});
   try {
-    kernels::validate_moe_routing(logits, routing_tables(w, config.routing, &no_tokens), config.routing, ids,
+    kernels::check_moe_routing(logits, routing_tables(w, config.routing, &no_tokens), config.routing, ids,
                                   weights);
   } catch (const Error& e) {
     fail("{}: {}", layer, e.what());
@@ -90,14 +78,14 @@ void validate_moe(const MoeWeights& w, const MoeConfig& config, int64_t hidden, 
   for (size_t e = 0; e < w.experts.size(); ++e) {
     // A literal name on the hot path; the index is formatted only when something is wrong.
     try {
-      validate_mlp(w.experts[e], config.expert_activation, width, "expert");
+      check_mlp(w.experts[e], config.expert_activation, width, "expert");
     } catch (const Error& err) {
       fail("{}: experts.{}: {}", layer, e, err.what());
     }
   }
   if (present(w.shared.up) || present(w.shared.down)) {
     try {
-      validate_mlp(w.shared, config.shared_activation, hidden, "shared_experts");
+      check_mlp(w.shared, config.shared_activation, hidden, "shared_experts");
     } catch (const Error& err) {
       fail("{}: {}", layer, err.what());
     }
@@ -105,11 +93,11 @@ void validate_moe(const MoeWeights& w, const MoeConfig& config, int64_t hidden, 
 }
 
 void moe_forward(const MoeWeights& w, const MoeConfig& config, const Tensor& x, const Tensor* token_ids,
-                 Tensor& out, Workspace& workspace, ThreadPool& pool, bool accumulate) {
+                 Tensor& out, Workspace& workspace, const Exec& exec, bool accumulate) {
   if (x.ndim != 2 || x.dtype != DType::f32 || x.device != Device::cpu)
     fail("moe: input must be f32 [tokens, hidden] on the CPU, got {}", x.describe());
   const int64_t tokens = x.size(0), hidden = x.size(1);
-  validate_moe(w, config, hidden, "moe");
+  check_moe(w, config, hidden, "moe");
   if (out.ndim != 2 || out.dtype != DType::f32 || out.size(0) != tokens || out.size(1) != hidden ||
       (hidden > 1 && out.stride(1) != 1))
     fail("moe: output must be f32 [{}, {}] with contiguous rows, like the input; got {}", tokens, hidden,
@@ -119,37 +107,25 @@ void moe_forward(const MoeWeights& w, const MoeConfig& config, const Tensor& x, 
   // 1. Router logits in f32 (transformers casts input and weight to f32; bf16→f32 is exact).
   const int64_t n_experts = w.router.size(0), k = config.routing.top_k;
   Tensor logits = workspace.take(DType::f32, {tokens, n_experts});
-  kernels::validate_gemm(x, w.router, logits, {});
-  kernels::gemm(x, w.router, logits, {}, pool);
+  kernels::check_gemm(x, w.router, logits, {});
+  kernels::gemm(x, w.router, logits, {}, exec);
 
   // 2. Routing.
   Tensor ids = workspace.take(DType::i32, {tokens, k});
   Tensor mix = workspace.take(DType::f32, {tokens, k});
   const kernels::RoutingTables tables = routing_tables(w, config.routing, token_ids);
-  kernels::validate_moe_routing(logits, tables, config.routing, ids, mix);
+  kernels::check_moe_routing(logits, tables, config.routing, ids, mix);
   kernels::moe_routing(logits, tables, config.routing, ids, mix,
-                       workspace.take_bytes(kernels::moe_routing_workspace_bytes(tokens, n_experts)), pool);
+                       workspace.take_bytes(kernels::moe_routing_workspace_bytes(tokens, n_experts)), exec);
 
-  // 3. Counting sort of the (token, j) slots by expert: expert e owns rows [start[e], start[e+1]) of the
-  //    gathered block, its tokens in ascending order.
+  // 3. Group the (token, j) slots by expert: expert e owns rows [start[e], start[e+1]) of the gathered
+  //    block, its tokens in ascending order.
   const int64_t n_slots = tokens * k;
-  const int32_t* slot_expert = ids.ptr<const int32_t>();
-  auto* start = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * (n_experts + 1)));
-  auto* cursor = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * n_experts));
-  auto* row_token = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * n_slots));
-  auto* slot_row = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * n_slots));
-  std::memset(cursor, 0, sizeof(int64_t) * n_experts);
-  for (int64_t s = 0; s < n_slots; ++s) ++cursor[slot_expert[s]];
-  start[0] = 0;
-  for (int64_t e = 0; e < n_experts; ++e) {
-    start[e + 1] = start[e] + cursor[e];
-    cursor[e] = start[e];
-  }
-  for (int64_t s = 0; s < n_slots; ++s) {
-    const int64_t row = cursor[slot_expert[s]]++;
-    row_token[row] = s / k;
-    slot_row[s] = row;
-  }
+  const kernels::MoeGrouping grouping{.expert_start = workspace.take(DType::i64, {n_experts + 1}),
+                                      .row_token = workspace.take(DType::i64, {n_slots}),
+                                      .slot_row = workspace.take(DType::i64, {n_slots})};
+  kernels::moe_group_by_expert(ids, n_experts, grouping, exec);
+  const int64_t* start = grouping.expert_start.ptr<const int64_t>();
 
   // 4. The experts' input: x, or its latent projection (computed once per token, before the gather).
   Tensor expert_in = x;
@@ -157,16 +133,12 @@ void moe_forward(const MoeWeights& w, const MoeConfig& config, const Tensor& x, 
     expert_in = workspace.take(DType::f32, {tokens, w.latent_in.size(0)});
     kernels::GemmParams params;
     params.bias = present(w.latent_in_bias) ? &w.latent_in_bias : nullptr;
-    kernels::validate_gemm(x, w.latent_in, expert_in, params);
-    kernels::gemm(x, w.latent_in, expert_in, params, pool);
+    kernels::check_gemm(x, w.latent_in, expert_in, params);
+    kernels::gemm(x, w.latent_in, expert_in, params, exec);
   }
   const int64_t width = expert_in.size(1);
   Tensor gathered = workspace.take(DType::f32, {n_slots, width});
-  parallel_rows(pool, n_slots, width, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r)
-      std::memcpy(gathered.ptr<float>() + r * width,
-                  expert_in.ptr<const float>() + row_token[r] * expert_in.stride(0), sizeof(float) * width);
-  });
+  kernels::moe_gather_rows(expert_in, grouping, gathered, exec);
 
   // 5. Each chosen expert once, over its contiguous block; experts with no tokens are never touched.
   Tensor expert_out = workspace.take(DType::f32, {n_slots, width});
@@ -174,48 +146,41 @@ void moe_forward(const MoeWeights& w, const MoeConfig& config, const Tensor& x, 
     if (start[e + 1] == start[e]) continue;
     const Tensor block_in = gathered.slice(start[e], start[e + 1]);
     Tensor block_out = expert_out.slice(start[e], start[e + 1]);
+    const Workspace::Scope expert_scratch(workspace);  // each expert's hidden rows, returned after it
     mlp_forward(w.experts[static_cast<size_t>(e)], config.expert_activation, block_in, block_out, workspace,
-                pool);
+                exec);
   }
 
   // 6. Mix: each token's rows in ascending row order = ascending expert id, transformers' sum order.
   const bool latent = present(w.latent_out);
   Tensor routed = latent ? workspace.take(DType::f32, {tokens, width}) : out;
   const bool add_to_target = accumulate && !latent;
-  parallel_rows(pool, tokens, width * k, [&](int64_t begin, int64_t end) {
-    int64_t rows[kernels::kMaxRoutingTopK];
-    float weight[kernels::kMaxRoutingTopK];
-    for (int64_t t = begin; t < end; ++t) {
-      for (int64_t j = 0; j < k; ++j) {  // insertion sort by row; k is small
-        const int64_t row = slot_row[t * k + j];
-        const float wj = mix.ptr<const float>()[t * k + j];
-        int64_t i = j;
-        for (; i > 0 && rows[i - 1] > row; --i) {
-          rows[i] = rows[i - 1];
-          weight[i] = weight[i - 1];
-        }
-        rows[i] = row;
-        weight[i] = wj;
-      }
-      float* dst = routed.ptr<float>() + t * routed.stride(0);
-      if (!add_to_target) std::memset(dst, 0, sizeof(float) * width);
-      for (int64_t j = 0; j < k; ++j) {
-        const float* src = expert_out.ptr<const float>() + rows[j] * width;
-        const float wj = weight[j];
-        for (int64_t c = 0; c < width; ++c) dst[c] += wj * src[c];
-      }
-    }
-  });
+  kernels::moe_mix(expert_out, grouping, mix, routed, add_to_target, exec);
   if (latent) {
     kernels::GemmParams params;
     params.bias = present(w.latent_out_bias) ? &w.latent_out_bias : nullptr;
     params.accumulate = accumulate;
-    kernels::validate_gemm(routed, w.latent_out, out, params);
-    kernels::gemm(routed, w.latent_out, out, params, pool);
+    kernels::check_gemm(routed, w.latent_out, out, params);
+    kernels::gemm(routed, w.latent_out, out, params, exec);
   }
 
   // 7. Shared expert on the un-projected input, added.
-  if (present(w.shared.up)) mlp_forward(w.shared, config.shared_activation, x, out, workspace, pool, true);
+  if (present(w.shared.up)) mlp_forward(w.shared, config.shared_activation, x, out, workspace, exec, true);
+}
+
+size_t moe_scratch_bytes(const MoeWeights& w, const MoeConfig& config, int64_t tokens) {
+  const auto bytes = [](int64_t elements, size_t size) { return Workspace::rounded(static_cast<size_t>(elements) * size); };
+  const int64_t n_experts = w.router.size(0), k = config.routing.top_k, n_slots = tokens * k;
+  const int64_t width = present(w.latent_in) ? w.latent_in.size(0) : w.router.size(1);
+  size_t total = bytes(tokens * n_experts, 4) + 2 * bytes(n_slots, 4) +
+                 Workspace::rounded(kernels::moe_routing_workspace_bytes(tokens, n_experts)) +
+                 bytes(n_experts + 1, 8) + 2 * bytes(n_slots, 8) + 2 * bytes(n_slots * width, 4);
+  if (present(w.latent_in)) total += 2 * bytes(tokens * width, 4);
+  size_t expert = 0;  // one expert at a time (a Scope), so the largest one over every row bounds it
+  for (const MlpWeights& e : w.experts) expert = std::max(expert, mlp_scratch_bytes(e, config.expert_activation, n_slots));
+  total += expert;
+  if (present(w.shared.up)) total += mlp_scratch_bytes(w.shared, config.shared_activation, tokens);
+  return total;
 }
 
 }  // namespace strata::model

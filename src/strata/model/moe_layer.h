@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "strata/core/tensor.h"
-#include "strata/core/thread_pool.h"
-#include "strata/kernels/cpu/moe_routing.h"
+#include "strata/core/exec.h"
+#include "strata/core/workspace.h"
+#include "strata/kernels/moe.h"
 #include "strata/model/mlp_layer.h"
-#include "strata/model/workspace.h"
 
 namespace strata::model {
 
@@ -35,7 +35,7 @@ struct MoeConfig {
 
 // Checks every weight against the config and `hidden`; throws strata::Error naming `layer` and the
 // tensor (e.g. "layers.5.mixer: experts.3: down_proj.weight must be ...").
-void validate_moe(const MoeWeights& weights, const MoeConfig& config, int64_t hidden, std::string_view layer);
+void check_moe(const MoeWeights& weights, const MoeConfig& config, int64_t hidden, std::string_view layer);
 
 // out[T, hidden] = moe(x[T, hidden]), or out += moe(x) when `accumulate`. token_ids (i32 [T]) is needed
 // for hash routing only, else may be nullptr. Semantics are transformers' NemotronHMoE.forward:
@@ -47,6 +47,9 @@ void validate_moe(const MoeWeights& weights, const MoeConfig& config, int64_t hi
 // (shapes only, plus the hash-table rows used) and throws strata::Error on misuse; scratch comes from
 // `workspace` and stays taken until its reset().
 void moe_forward(const MoeWeights& weights, const MoeConfig& config, const Tensor& x, const Tensor* token_ids,
-                 Tensor& out, Workspace& workspace, ThreadPool& pool, bool accumulate = false);
+                 Tensor& out, Workspace& workspace, const Exec& exec, bool accumulate = false);
+
+// Workspace bytes moe_forward takes for `tokens` tokens.
+size_t moe_scratch_bytes(const MoeWeights& weights, const MoeConfig& config, int64_t tokens);
 
 }  // namespace strata::model

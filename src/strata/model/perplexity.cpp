@@ -27,7 +27,7 @@ PerplexityResult perplexity(const Model& model, std::span<const int32_t> ids, co
   CacheOptions cache_options;
   cache_options.max_sequences = options.parallel_windows;
   cache_options.max_context = W;
-  ModelCache cache = model.make_cache(cache_options);
+  SequenceCache cache = model.make_cache(cache_options);
   Workspace workspace;
   std::vector<int32_t> packed;
   std::vector<SequenceStep> steps;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "strata/core/error.h"
+#include "strata/model/families/family.h"
 
 namespace strata::model {
 
@@ -113,48 +114,59 @@ std::unique_ptr<Model> synthetic_model(const std::string& name, ThreadPool& pool
   };
   auto ones = [&](const std::string& n, int64_t size) { fill_values(weights->add(n, DType::bf16, {size}), [](int64_t) { return 1.0f; }); };
 
-  fill_uniform(weights->add("backbone.embeddings.weight", DType::bf16, {V, D}), 1.0f, ++tensor_seed, pool);
-  ones("backbone.norm_f.weight", D);
-  if (!c.tie_word_embeddings) linear("lm_head.weight", V, D);
+  // Names come from the family's table, so a synthetic model binds exactly as a checkpoint would.
+  const TensorNames& names = c.family->names;
+  fill_uniform(weights->add(names.embeddings.front(), DType::bf16, {V, D}), 1.0f, ++tensor_seed, pool);
+  ones(names.final_norm, D);
+  if (!c.tie_word_embeddings) linear(names.lm_head, V, D);
   const auto& m = c.dims.mamba;
   const auto& a = c.dims.attention;
   for (const auto& layer : c.schedule.layers) {
-    const std::string p = fmt::format("backbone.layers.{}.", layer.index);
-    ones(p + "norm.weight", D);
+    if (layer.mtp_depth > 0) continue;
+    const std::string l = fmt::format(fmt::runtime(names.layer), layer.index);
+    const bool has_mixer = layer.mixer != schedule::MixerKind::none, has_ffn = layer.ffn != schedule::FfnKind::none;
+    if (has_mixer) ones(l + names.mixer_norm, D);
+    if (has_ffn && !(has_mixer && names.ffn_norm == names.mixer_norm)) ones(l + names.ffn_norm, D);
     if (layer.mixer == schedule::MixerKind::mamba2) {
+      const std::string p = l + names.mamba;
       const int64_t E = m.inner_size(), C = m.conv_channels(), H = m.n_heads;
-      linear(p + "mixer.in_proj.weight", 2 * E + 2 * m.n_groups * m.state_size + H, D);
-      fill_uniform(weights->add(p + "mixer.conv1d.weight", DType::bf16, {C, 1, m.conv_kernel}), 0.5f, ++tensor_seed, pool);
-      fill_uniform(weights->add(p + "mixer.conv1d.bias", DType::bf16, {C}), 0.1f, ++tensor_seed, pool);
+      linear(p + "in_proj.weight", 2 * E + 2 * m.n_groups * m.state_size + H, D);
+      fill_uniform(weights->add(p + "conv1d.weight", DType::bf16, {C, 1, m.conv_kernel}), 0.5f, ++tensor_seed, pool);
+      fill_uniform(weights->add(p + "conv1d.bias", DType::bf16, {C}), 0.1f, ++tensor_seed, pool);
       // dt in [0.001, 0.1] through softplus, A in [-16, -1]: a trained model's ranges.
-      fill_values(weights->add(p + "mixer.dt_bias", DType::bf16, {H}), [H](int64_t h) {
+      fill_values(weights->add(p + "dt_bias", DType::bf16, {H}), [H](int64_t h) {
         const double dt = 0.001 * std::pow(100.0, static_cast<double>(h) / static_cast<double>(std::max<int64_t>(1, H - 1)));
         return static_cast<float>(std::log(std::expm1(dt)));
       });
-      fill_values(weights->add(p + "mixer.A_log", DType::bf16, {H}),
+      fill_values(weights->add(p + "A_log", DType::bf16, {H}),
                   [H](int64_t h) { return static_cast<float>(std::log(1.0 + 15.0 * static_cast<double>(h) / static_cast<double>(H))); });
-      ones(p + "mixer.D", H);
-      ones(p + "mixer.norm.weight", E);
-      linear(p + "mixer.out_proj.weight", D, E);
+      ones(p + "D", H);
+      ones(p + "norm.weight", E);
+      linear(p + "out_proj.weight", D, E);
     } else if (layer.mixer == schedule::MixerKind::attention) {
-      linear(p + "mixer.q_proj.weight", a.n_heads * a.head_dim, D);
-      linear(p + "mixer.k_proj.weight", a.n_kv_heads * a.head_dim, D);
-      linear(p + "mixer.v_proj.weight", a.n_kv_heads * a.head_dim, D);
-      linear(p + "mixer.o_proj.weight", D, a.n_heads * a.head_dim);
-    } else if (layer.ffn == schedule::FfnKind::mlp) {
-      linear(p + "mixer.up_proj.weight", c.intermediate_size, D);
-      linear(p + "mixer.down_proj.weight", D, c.intermediate_size);
+      const std::string p = l + names.attention;
+      linear(p + "q_proj.weight", a.n_heads * a.head_dim, D);
+      linear(p + "k_proj.weight", a.n_kv_heads * a.head_dim, D);
+      linear(p + "v_proj.weight", a.n_kv_heads * a.head_dim, D);
+      linear(p + "o_proj.weight", D, a.n_heads * a.head_dim);
+    }
+    if (layer.ffn == schedule::FfnKind::mlp) {
+      const std::string p = l + names.mlp;
+      linear(p + "up_proj.weight", c.intermediate_size, D);
+      if (c.mlp_activation == MlpActivation::silu_gated) linear(p + "gate_proj.weight", c.intermediate_size, D);
+      linear(p + "down_proj.weight", D, c.intermediate_size);
     } else if (layer.ffn == schedule::FfnKind::moe) {
-      linear(p + "mixer.gate.weight", c.moe.n_routed_experts, D);
-      Tensor bias = weights->add(p + "mixer.gate.e_score_correction_bias", DType::f32, {c.moe.n_routed_experts});
+      const std::string p = l + names.moe;
+      linear(p + "gate.weight", c.moe.n_routed_experts, D);
+      Tensor bias = weights->add(p + "gate.e_score_correction_bias", DType::f32, {c.moe.n_routed_experts});
       for (int64_t e = 0; e < c.moe.n_routed_experts; ++e) bias.ptr<float>()[e] = 0.0f;
       for (int64_t e = 0; e < c.moe.n_routed_experts; ++e) {
-        linear(fmt::format("{}mixer.experts.{}.up_proj.weight", p, e), c.moe.intermediate_size, D);
-        linear(fmt::format("{}mixer.experts.{}.down_proj.weight", p, e), D, c.moe.intermediate_size);
+        linear(fmt::format("{}experts.{}.up_proj.weight", p, e), c.moe.intermediate_size, D);
+        linear(fmt::format("{}experts.{}.down_proj.weight", p, e), D, c.moe.intermediate_size);
       }
       if (c.moe.shared_intermediate_size > 0) {
-        linear(p + "mixer.shared_experts.up_proj.weight", c.moe.shared_intermediate_size, D);
-        linear(p + "mixer.shared_experts.down_proj.weight", D, c.moe.shared_intermediate_size);
+        linear(p + "shared_experts.up_proj.weight", c.moe.shared_intermediate_size, D);
+        linear(p + "shared_experts.down_proj.weight", D, c.moe.shared_intermediate_size);
       }
     }
   }

@@ -398,6 +398,14 @@ void check_pool(const char* name, const Tensor& t, const PagedAttentionParams& p
 
 }  // namespace
 
+}  // namespace strata::kernels::cpu
+
+// Operand checks are device-neutral: one definition, declared in the neutral header. It shares this
+// file's helpers.
+namespace strata::kernels {
+
+using namespace cpu;
+
 void check_paged_attention(const PagedAttentionParams& params, const VarlenBatch& batch,
                            std::span<const int64_t> start_positions, const PagedAttentionInputs& inputs,
                            const PagedKv& kv, const Tensor& out) {
@@ -456,6 +464,10 @@ void check_paged_attention(const PagedAttentionParams& params, const VarlenBatch
              "(reserve the cache before the step)", slot, b, row[b], num_blocks);
   }
 }
+
+}  // namespace strata::kernels
+
+namespace strata::kernels::cpu {
 
 void paged_attention(const PagedAttentionParams& params, const VarlenBatch& batch,
                      std::span<const int64_t> start_positions, const PagedAttentionInputs& inputs,

@@ -205,6 +205,14 @@ void check_tensor(std::string_view name, const Tensor& t, DType dtype, std::init
 
 }  // namespace
 
+}  // namespace strata::kernels::cpu
+
+// Operand checks are device-neutral: one definition, declared in the neutral header. It shares this
+// file's helpers.
+namespace strata::kernels {
+
+using namespace cpu;
+
 void check_causal_conv1d(const CausalConv1dParams& params, const Tensor& x, const Tensor& weight,
                          const Tensor& bias, const VarlenBatch& batch, const Tensor& conv_state,
                          const Tensor& intermediate, const Tensor& out, bool decode) {
@@ -232,6 +240,10 @@ void check_causal_conv1d(const CausalConv1dParams& params, const Tensor& x, cons
            max_sequence_length(batch));
   }
 }
+
+}  // namespace strata::kernels
+
+namespace strata::kernels::cpu {
 
 void causal_conv1d_prefill(const CausalConv1dParams& params, const Tensor& x, const Tensor& weight,
                            const Tensor& bias, const VarlenBatch& batch, const Tensor& conv_state,

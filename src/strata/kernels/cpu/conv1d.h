@@ -7,15 +7,13 @@
 
 #include "strata/core/tensor.h"
 #include "strata/core/thread_pool.h"
-#include "strata/kernels/cpu/varlen.h"
+#include "strata/kernels/conv1d.h"
+#include "strata/kernels/varlen.h"
 
 namespace strata::kernels::cpu {
 
-struct CausalConv1dParams {
-  int64_t conv_dim = 0;      // channels (d_inner + 2·n_groups·d_state for Mamba2)
-  int64_t kernel_width = 4;  // K, 2..8; weight[c, K-1] multiplies the current token
-  bool silu = true;          // Mamba2 always applies SiLU after the conv
-};
+// The operands are declared with the neutral entry point (kernels/conv1d.h).
+using kernels::CausalConv1dParams;
 
 // Tensors (a Tensor with data == nullptr means "absent"):
 //   x            f32 [T, conv_dim], rows may be strided (a column window of in_proj's output)
@@ -26,9 +24,7 @@ struct CausalConv1dParams {
 //   out          f32 [T, conv_dim] (channels contiguous)
 // Throws strata::Error naming the offending tensor; the kernels below assume this passed.
 // decode = true allows slots < 0 (padding rows) and an intermediate buffer.
-void check_causal_conv1d(const CausalConv1dParams& params, const Tensor& x, const Tensor& weight,
-                         const Tensor& bias, const VarlenBatch& batch, const Tensor& conv_state,
-                         const Tensor& intermediate, const Tensor& out, bool decode);
+using kernels::check_causal_conv1d;  // declared with the neutral entry point
 
 // Prefill: sequence i starts from slot slots[i]'s rows if has_initial_state[i], else from zeros, and
 // leaves its last K-1 inputs there (old state rows included when the sequence is shorter than K-1).

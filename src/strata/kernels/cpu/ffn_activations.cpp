@@ -38,4 +38,30 @@ void gelu_inplace(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
 }
 
+void ffn_activation(FfnActivation activation, const Tensor& h, const Tensor& gate, ThreadPool& pool) {
+  // Activations on fewer elements than this run inline: waking the pool would cost more.
+  constexpr int64_t kInlineElements = 1 << 16;
+  const int64_t rows = h.size(0), width = h.size(1);
+  const auto run = [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* row = h.ptr<float>() + r * h.stride(0);
+      switch (activation) {
+        case FfnActivation::relu2:
+          relu2_inplace(row, width);
+          break;
+        case FfnActivation::gelu:
+          gelu_inplace(row, width);
+          break;
+        case FfnActivation::silu_gated:
+          silu_gate_inplace(row, gate.ptr<const float>() + r * gate.stride(0), width);
+          break;
+      }
+    }
+  };
+  if (rows * width < kInlineElements)
+    run(0, rows);
+  else
+    pool.parallel_for(rows, run);
+}
+
 }  // namespace strata::kernels::cpu

@@ -3,6 +3,9 @@
 // threads, no throwing; the caller splits large buffers across its pool.
 #pragma once
 
+#include "strata/core/thread_pool.h"
+#include "strata/kernels/activations.h"
+
 #include <cstdint>
 
 namespace strata::kernels::cpu {
@@ -15,5 +18,8 @@ void silu_gate_inplace(float* up, const float* gate, int64_t n);
 
 // x ← x · Φ(x) = 0.5·x·(1 + erf(x/√2)), torch's default (non-tanh) GELU.
 void gelu_inplace(float* x, int64_t n);
+
+// The row loop behind kernels::ffn_activation: rows split across the pool when the block is large.
+void ffn_activation(FfnActivation activation, const Tensor& h, const Tensor& gate, ThreadPool& pool);
 
 }  // namespace strata::kernels::cpu

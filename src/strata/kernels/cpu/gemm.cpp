@@ -5,7 +5,7 @@
 #include "strata/core/error.h"
 #include "strata/kernels/cpu/gemm_kernels.h"
 
-namespace strata::kernels {
+namespace strata::kernels::cpu {
 
 namespace {
 
@@ -56,7 +56,7 @@ void empty_product(const detail::GemmProblem& p) {
 
 }  // namespace
 
-void validate_gemm(const Tensor& x, const Tensor& weight, const Tensor& y, const GemmParams& params) {
+void check_gemm(const Tensor& x, const Tensor& weight, const Tensor& y, const GemmParams& params) {
   if (x.device != Device::cpu || weight.device != Device::cpu || y.device != Device::cpu)
     fail("gemm (cpu): x, weight and y must be CPU tensors");
   if (x.ndim != 2 || x.dtype != DType::f32)
@@ -154,4 +154,4 @@ void gemm(const Tensor& x, const Tensor& weight, Tensor& y, const GemmParams& pa
   });
 }
 
-}  // namespace strata::kernels
+}  // namespace strata::kernels::cpu

@@ -5,7 +5,7 @@
 #include "strata/core/error.h"
 #include "strata/kernels/cpu/activations.h"
 
-namespace strata::kernels {
+namespace strata::kernels::cpu {
 
 namespace {
 
@@ -114,19 +114,16 @@ void check_matrix(const Tensor& t, DType dtype, int64_t rows, int64_t cols, cons
 
 }  // namespace
 
-const char* router_scoring_name(RouterScoring scoring) {
-  switch (scoring) {
-    case RouterScoring::sigmoid:
-      return "sigmoid";
-    case RouterScoring::softmax:
-      return "softmax";
-    case RouterScoring::sqrt_softplus:
-      return "sqrt_softplus";
-  }
-  return "?";
-}
 
-void validate_moe_routing(const Tensor& logits, const RoutingTables& tables, const RoutingParams& p,
+}  // namespace strata::kernels::cpu
+
+// Operand checks are device-neutral: one definition, declared in the neutral header. It shares this
+// file's helpers.
+namespace strata::kernels {
+
+using namespace cpu;
+
+void check_moe_routing(const Tensor& logits, const RoutingTables& tables, const RoutingParams& p,
                           const Tensor& expert_ids, const Tensor& weights) {
   if (logits.device != Device::cpu || logits.ndim != 2 || logits.dtype != DType::f32)
     fail("moe routing: router logits must be f32 [tokens, n_experts] on the CPU, got {}", logits.describe());
@@ -195,9 +192,10 @@ void validate_moe_routing(const Tensor& logits, const RoutingTables& tables, con
   }
 }
 
-size_t moe_routing_workspace_bytes(int64_t tokens, int64_t n_experts) {
-  return static_cast<size_t>(tokens * n_experts) * sizeof(float);
-}
+}  // namespace strata::kernels
+
+namespace strata::kernels::cpu {
+
 
 void moe_routing(const Tensor& logits, const RoutingTables& tables, const RoutingParams& params,
                  Tensor& expert_ids, Tensor& weights, void* workspace, ThreadPool& pool) {
@@ -217,4 +215,4 @@ void moe_routing(const Tensor& logits, const RoutingTables& tables, const Routin
     pool.parallel_for(tokens, run);
 }
 
-}  // namespace strata::kernels
+}  // namespace strata::kernels::cpu

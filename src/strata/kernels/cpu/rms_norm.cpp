@@ -74,6 +74,14 @@ void check_weight(std::string_view kernel, const Tensor& weight, int64_t width) 
 
 }  // namespace
 
+}  // namespace strata::kernels::cpu
+
+// Operand checks are device-neutral: one definition, declared in the neutral header. It shares this
+// file's helpers.
+namespace strata::kernels {
+
+using namespace cpu;
+
 void check_gated_rms_norm(const GatedRmsNormParams& params, const Tensor& y, const Tensor& z,
                           const Tensor& weight, const Tensor& out) {
   const int64_t width = y.ndim == 2 ? y.shape[1] : 0;
@@ -86,10 +94,22 @@ void check_gated_rms_norm(const GatedRmsNormParams& params, const Tensor& y, con
   if (!(params.eps > 0.0f)) fail("gated_rms_norm: eps must be positive, got {}", params.eps);
 }
 
+}  // namespace strata::kernels
+
+namespace strata::kernels::cpu {
+
 void gated_rms_norm(const GatedRmsNormParams& params, const Tensor& y, const Tensor& z, const Tensor& weight,
                     const Tensor& out, ThreadPool& pool) {
   normalize_rows(y, &z, weight, out, y.shape[1], y.shape[1] / params.n_groups, params.eps, pool);
 }
+
+}  // namespace strata::kernels::cpu
+
+// Operand checks are device-neutral: one definition, declared in the neutral header. It shares this
+// file's helpers.
+namespace strata::kernels {
+
+using namespace cpu;
 
 void check_rms_norm(const RmsNormParams& params, const Tensor& x, const Tensor& weight, const Tensor& out) {
   const int64_t width = x.ndim == 2 ? x.shape[1] : 0;
@@ -99,6 +119,10 @@ void check_rms_norm(const RmsNormParams& params, const Tensor& x, const Tensor& 
   if (width == 0) fail("rms_norm: x has no channels");
   if (!(params.eps > 0.0f)) fail("rms_norm: eps must be positive, got {}", params.eps);
 }
+
+}  // namespace strata::kernels
+
+namespace strata::kernels::cpu {
 
 void rms_norm(const RmsNormParams& params, const Tensor& x, const Tensor& weight, const Tensor& out,
               ThreadPool& pool) {

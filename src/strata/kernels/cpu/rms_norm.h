@@ -7,26 +7,21 @@
 
 #include "strata/core/tensor.h"
 #include "strata/core/thread_pool.h"
+#include "strata/kernels/norm.h"
 
 namespace strata::kernels::cpu {
 
-struct GatedRmsNormParams {
-  int64_t n_groups = 1;  // G; E must be a multiple of G
-  float eps = 1e-5f;     // mamba_ssm hard-codes 1e-5; other families take it from config
-};
-
-struct RmsNormParams {
-  float eps = 1e-5f;
-};
+// The operands are declared with the neutral entry point (kernels/norm.h).
+using kernels::GatedRmsNormParams;
+using kernels::RmsNormParams;
 
 // y, z: f32 [T, E] (rows may be strided); weight: f32 [E]; out: f32 [T, E], may alias y.
-void check_gated_rms_norm(const GatedRmsNormParams& params, const Tensor& y, const Tensor& z,
-                          const Tensor& weight, const Tensor& out);
+using kernels::check_gated_rms_norm;  // declared with the neutral entry point
 void gated_rms_norm(const GatedRmsNormParams& params, const Tensor& y, const Tensor& z, const Tensor& weight,
                     const Tensor& out, ThreadPool& pool);
 
 // x: f32 [T, D] (rows may be strided); weight: f32 [D]; out: f32 [T, D], may alias x.
-void check_rms_norm(const RmsNormParams& params, const Tensor& x, const Tensor& weight, const Tensor& out);
+using kernels::check_rms_norm;  // declared with the neutral entry point
 void rms_norm(const RmsNormParams& params, const Tensor& x, const Tensor& weight, const Tensor& out,
               ThreadPool& pool);
 

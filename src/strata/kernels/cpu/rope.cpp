@@ -6,6 +6,14 @@
 
 namespace strata::kernels::cpu {
 
+}  // namespace strata::kernels::cpu
+
+// Operand checks are device-neutral: one definition, declared in the neutral header. It shares this
+// file's helpers.
+namespace strata::kernels {
+
+using namespace cpu;
+
 void check_rope(const RopeParams& params, const Tensor& x, std::span<const int64_t> positions) {
   const RopeParams& p = params;
   if (p.num_heads <= 0 || p.head_dim <= 0)
@@ -26,6 +34,10 @@ void check_rope(const RopeParams& params, const Tensor& x, std::span<const int64
   for (size_t t = 0; t < positions.size(); ++t)
     if (positions[t] < 0) fail("rope: token {} has position {}, expected >= 0", t, positions[t]);
 }
+
+}  // namespace strata::kernels
+
+namespace strata::kernels::cpu {
 
 void apply_rope(const RopeParams& params, const Tensor& x, std::span<const int64_t> positions,
                 ThreadPool& pool) {
@@ -58,19 +70,6 @@ void apply_rope(const RopeParams& params, const Tensor& x, std::span<const int64
       }
     }
   });
-}
-
-void rope_positions(const VarlenBatch& batch, std::span<const int64_t> start_positions,
-                    std::span<int64_t> positions) {
-  if (batch.cu_seqlens.size() != batch.slots.size() + 1)
-    fail("rope positions: cu_seqlens has {} entries for {} sequences", batch.cu_seqlens.size(), batch.slots.size());
-  if (start_positions.size() != batch.slots.size())
-    fail("rope positions: {} start positions for {} sequences", start_positions.size(), batch.slots.size());
-  if (static_cast<int64_t>(positions.size()) != batch.num_tokens())
-    fail("rope positions: output holds {} entries for {} tokens", positions.size(), batch.num_tokens());
-  for (int64_t i = 0; i < batch.num_sequences(); ++i)
-    for (int64_t j = 0; j < batch.length(i); ++j)
-      positions[static_cast<size_t>(batch.begin(i) + j)] = start_positions[static_cast<size_t>(i)] + j;
 }
 
 }  // namespace strata::kernels::cpu

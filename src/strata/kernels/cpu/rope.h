@@ -8,25 +8,19 @@
 
 #include "strata/core/tensor.h"
 #include "strata/core/thread_pool.h"
-#include "strata/kernels/cpu/varlen.h"
+#include "strata/kernels/rope.h"
+#include "strata/kernels/varlen.h"
 
 namespace strata::kernels::cpu {
 
-constexpr int64_t kMaxRotaryDim = 512;
-
-enum class RopeStyle : uint8_t { neox, gptj };
-
-struct RopeParams {
-  int64_t num_heads = 0;
-  int64_t head_dim = 0;
-  int64_t rotary_dim = 0;  // even, <= head_dim (and kMaxRotaryDim); dimensions past it pass through
-  float theta = 10000.0f;  // base of inv_freq = theta^(-2i / rotary_dim)
-  RopeStyle style = RopeStyle::neox;
-};
+// The operands are declared with the neutral entry point (kernels/rope.h).
+using kernels::kMaxRotaryDim;
+using kernels::RopeStyle;
+using kernels::RopeParams;
 
 // x: f32 [T, num_heads*head_dim], unit column stride, row stride >= width; positions: one per row,
 // >= 0. Throws strata::Error naming the field.
-void check_rope(const RopeParams& params, const Tensor& x, std::span<const int64_t> positions);
+using kernels::check_rope;  // declared with the neutral entry point
 
 // For token t at position p and pair (a, b) with frequency index i:
 //   x[a] <- x[a] cos(p w_i) - x[b] sin(p w_i),  x[b] <- x[b] cos(p w_i) + x[a] sin(p w_i)
@@ -36,9 +30,6 @@ void check_rope(const RopeParams& params, const Tensor& x, std::span<const int64
 void apply_rope(const RopeParams& params, const Tensor& x, std::span<const int64_t> positions,
                 ThreadPool& pool);
 
-// Fills positions[t] = start_positions[i] + (t - cu_seqlens[i]) for each token t of sequence i.
-// positions.size() must be batch.num_tokens() and start_positions one per sequence (throws otherwise).
-void rope_positions(const VarlenBatch& batch, std::span<const int64_t> start_positions,
-                    std::span<int64_t> positions);
+using kernels::rope_positions;  // host arithmetic, shared by every device (kernels/rope.h)
 
 }  // namespace strata::kernels::cpu

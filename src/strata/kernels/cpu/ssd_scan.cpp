@@ -299,9 +299,21 @@ void run_dynamic(ThreadPool& pool, int threads, int64_t count, const Fn& fn) {
 
 }  // namespace
 
+}  // namespace strata::kernels::cpu
+
+// Operand checks are device-neutral: one definition, declared in the neutral header. It shares this
+// file's helpers.
+namespace strata::kernels {
+
+using namespace cpu;
+
 size_t ssd_workspace_bytes(const SsdParams& params, int64_t num_tokens, int64_t num_sequences, int threads) {
   return plan(params, num_tokens, num_sequences, threads).total;
 }
+
+}  // namespace strata::kernels
+
+namespace strata::kernels::cpu {
 
 void ssd_scan(const SsdParams& params, const SsdInputs& inputs, const VarlenBatch& batch, Tensor ssm_states,
               Tensor y, std::span<const SsdCapture> captures, void* workspace, size_t /*workspace_bytes*/,

@@ -1,4 +1,4 @@
-// ssd_scan_check: the boundary validation for ssd_scan, which itself assumes valid arguments and never
+// check_ssd_scan: the boundary validation for ssd_scan, which itself assumes valid arguments and never
 // throws. Every message names the tensor or field and what was expected.
 #include <algorithm>
 #include <cmath>
@@ -46,9 +46,17 @@ bool overlaps(ByteRange a, ByteRange b) { return a.begin < b.end && b.begin < a.
 
 }  // namespace
 
-void ssd_scan_check(const SsdParams& p, const SsdInputs& in, const VarlenBatch& batch,
+}  // namespace strata::kernels::cpu
+
+// Operand checks are device-neutral: one definition, declared in the neutral header. It shares this
+// file's helpers.
+namespace strata::kernels {
+
+using namespace cpu;
+
+void check_ssd_scan(const SsdParams& p, const SsdInputs& in, const VarlenBatch& batch,
                     const Tensor& ssm_states, const Tensor& y, std::span<const SsdCapture> captures,
-                    size_t workspace_bytes, const ThreadPool& pool) {
+                    size_t workspace_bytes, int threads) {
   if (p.heads <= 0 || p.head_dim <= 0 || p.state_size <= 0 || p.n_groups <= 0 || p.chunk_size <= 0)
     fail(
         "ssd_scan: heads, head_dim, state_size, n_groups and chunk_size must be positive, got H={} P={} N={} "
@@ -123,12 +131,16 @@ void ssd_scan_check(const SsdParams& p, const SsdInputs& in, const VarlenBatch& 
            p.heads, p.head_dim, p.state_size, d.describe());
   }
 
-  const size_t needed = ssd_workspace_bytes(p, tokens, static_cast<int64_t>(num_sequences), pool.size());
+  const size_t needed = cpu::ssd_workspace_bytes(p, tokens, static_cast<int64_t>(num_sequences), threads);
   if (workspace_bytes < needed)
     fail(
         "ssd_scan: workspace of {} bytes is too small; ssd_workspace_bytes gives {} for {} tokens, {} "
         "sequences and {} threads",
-        workspace_bytes, needed, tokens, num_sequences, pool.size());
+        workspace_bytes, needed, tokens, num_sequences, threads);
 }
+
+}  // namespace strata::kernels
+
+namespace strata::kernels::cpu {
 
 }  // namespace strata::kernels::cpu

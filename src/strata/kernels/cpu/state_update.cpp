@@ -153,6 +153,14 @@ void check_view(std::string_view name, const Tensor& t, DType dtype, std::initia
 
 }  // namespace
 
+}  // namespace strata::kernels::cpu
+
+// Operand checks are device-neutral: one definition, declared in the neutral header. It shares this
+// file's helpers.
+namespace strata::kernels {
+
+using namespace cpu;
+
 void check_selective_state_update(const SelectiveStateUpdateParams& params,
                                   const SelectiveStateUpdateInputs& inputs,
                                   const SelectiveStateUpdateWeights& weights, const VarlenBatch& batch,
@@ -187,6 +195,10 @@ void check_selective_state_update(const SelectiveStateUpdateParams& params,
            max_sequence_length(batch));
   }
 }
+
+}  // namespace strata::kernels
+
+namespace strata::kernels::cpu {
 
 void selective_state_update(const SelectiveStateUpdateParams& params,
                             const SelectiveStateUpdateInputs& inputs,

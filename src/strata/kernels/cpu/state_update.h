@@ -8,44 +8,20 @@
 
 #include "strata/core/tensor.h"
 #include "strata/core/thread_pool.h"
-#include "strata/kernels/cpu/varlen.h"
+#include "strata/kernels/state_update.h"
+#include "strata/kernels/varlen.h"
 
 namespace strata::kernels::cpu {
 
-struct SelectiveStateUpdateParams {
-  int64_t num_heads = 0;  // H
-  int64_t head_dim = 0;   // P
-  int64_t state_dim = 0;  // N (at most kMaxStateDim)
-  int64_t n_groups = 1;   // G; heads h share B/C group h / (H/G)
-  bool dt_softplus = true;
-  // Applied after softplus; Mamba2's default (0, inf) is a no-op.
-  float dt_min = 0.0f;
-  float dt_max = std::numeric_limits<float>::infinity();
-};
-
-constexpr int64_t kMaxStateDim = 512;
-
-// Per-token activations, f32, token-major; rows may be strided column windows of a wider buffer.
-struct SelectiveStateUpdateInputs {
-  Tensor x;   // [T, H*P]
-  Tensor dt;  // [T, H], before dt_bias and softplus
-  Tensor B;   // [T, G*N]
-  Tensor C;   // [T, G*N]
-};
-
-// Per-head parameters, f32 [H]. D and dt_bias may be absent (data == nullptr) meaning zero.
-struct SelectiveStateUpdateWeights {
-  Tensor A;  // -exp(A_log), computed once at load
-  Tensor D;
-  Tensor dt_bias;
-};
+// The operands are declared with the neutral entry point (kernels/state_update.h).
+using kernels::SelectiveStateUpdateParams;
+using kernels::kMaxStateDim;
+using kernels::SelectiveStateUpdateInputs;
+using kernels::SelectiveStateUpdateWeights;
 
 // ssm_state: f32|bf16 [num_slots, H, P, N]; intermediate: same dtype, [num_sequences, >= max length,
 // H, P, N], or absent; y: f32 [T, H*P]. Throws strata::Error naming the offending tensor or field.
-void check_selective_state_update(const SelectiveStateUpdateParams& params,
-                                  const SelectiveStateUpdateInputs& inputs,
-                                  const SelectiveStateUpdateWeights& weights, const VarlenBatch& batch,
-                                  const Tensor& ssm_state, const Tensor& intermediate, const Tensor& y);
+using kernels::check_selective_state_update;  // declared with the neutral entry point
 
 // Per sequence i, head h, token j (math of kernels_models.md §1.1):
 //   dt = clamp(softplus(dt_raw + dt_bias)), S = exp(dt·A)·S + dt·x ⊗ B, y = S·C + D·x.

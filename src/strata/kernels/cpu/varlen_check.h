@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "strata/kernels/cpu/varlen.h"
+#include "strata/kernels/varlen.h"
 
 namespace strata::kernels::cpu {
 

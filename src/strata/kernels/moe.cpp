@@ -1,0 +1,48 @@
+#include "strata/kernels/moe.h"
+
+#include "strata/kernels/cpu/moe_gather.h"
+#include "strata/kernels/cpu/moe_routing.h"
+#include "strata/kernels/dispatch.h"
+
+namespace strata::kernels {
+
+const char* router_scoring_name(RouterScoring scoring) {
+  switch (scoring) {
+    case RouterScoring::sigmoid:
+      return "sigmoid";
+    case RouterScoring::softmax:
+      return "softmax";
+    case RouterScoring::sqrt_softplus:
+      return "sqrt_softplus";
+  }
+  return "?";
+}
+
+size_t moe_routing_workspace_bytes(int64_t tokens, int64_t n_experts) {
+  return static_cast<size_t>(tokens * n_experts) * sizeof(float);
+}
+void moe_routing(const Tensor& logits, const RoutingTables& tables, const RoutingParams& params,
+                 Tensor& expert_ids, Tensor& weights, void* workspace, const Exec& exec) {
+  detail::device_for("moe_routing", exec, {&logits, &expert_ids, &weights, tables.correction_bias});
+  cpu::moe_routing(logits, tables, params, expert_ids, weights, workspace, exec.pool());
+}
+
+void moe_group_by_expert(const Tensor& expert_ids, int64_t n_experts, const MoeGrouping& grouping,
+                         const Exec& exec) {
+  detail::device_for("moe_group_by_expert", exec,
+                     {&expert_ids, &grouping.expert_start, &grouping.row_token, &grouping.slot_row});
+  cpu::moe_group_by_expert(expert_ids, n_experts, grouping);
+}
+
+void moe_gather_rows(const Tensor& x, const MoeGrouping& grouping, const Tensor& gathered, const Exec& exec) {
+  detail::device_for("moe_gather_rows", exec, {&x, &grouping.row_token, &gathered});
+  cpu::moe_gather_rows(x, grouping, gathered, exec.pool());
+}
+
+void moe_mix(const Tensor& expert_out, const MoeGrouping& grouping, const Tensor& weights, const Tensor& out,
+             bool accumulate, const Exec& exec) {
+  detail::device_for("moe_mix", exec, {&expert_out, &grouping.slot_row, &weights, &out});
+  cpu::moe_mix(expert_out, grouping, weights, out, accumulate, exec.pool());
+}
+
+}  // namespace strata::kernels

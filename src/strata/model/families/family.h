@@ -1,0 +1,50 @@
+// A model family as data: how its config.json maps onto ModelConfig (schedule, dims, options) and what
+// its checkpoint tensors are called. The loader, synthetic models and `strata info` all read this one
+// table; adding a family is one file in families/ plus a line in registry.cpp (and its tests).
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata::model {
+
+struct ModelConfig;
+class ConfigFields;
+
+// Checkpoint names. Layer parts are prefixed by `layer` (a fmt pattern over the layer index) and their
+// part prefix; the names inside a part (in_proj.weight, q_proj.weight, up_proj.weight, experts.{e}.…)
+// are the Hugging Face ones every supported family shares.
+struct TensorNames {
+  std::vector<std::string> embeddings;  // the first present one is used (HF / mamba_ssm spellings)
+  std::string final_norm;
+  std::string lm_head;                  // unless the embeddings are tied
+  std::string layer;                    // e.g. "backbone.layers.{}."
+  std::string mixer_norm;               // the pre-mixer RMSNorm, relative to the layer
+  std::string ffn_norm;                 // the pre-FFN RMSNorm
+  std::string mamba, attention, mlp, moe;  // part prefixes, relative to the layer
+  std::vector<std::string> ignored_prefixes;  // tensors present in checkpoints that strata does not run
+};
+
+struct FamilySpec {
+  std::string_view model_type;  // config.json's model_type
+  std::string_view summary;     // one line for `strata info` and errors
+  // Reads the family's options from config.json into a ModelConfig whose schedule and dims are set.
+  void (*read_config)(const ConfigFields& fields, ModelConfig& config);
+  TensorNames names;
+};
+
+// Every supported family.
+std::span<const FamilySpec* const> families();
+// The family for model_type; throws strata::Error naming `filename` and the supported types.
+const FamilySpec& family_for(std::string_view model_type, const std::string& filename);
+
+// The families' own definitions (one per file in families/).
+const FamilySpec& mamba2_family();
+const FamilySpec& nemotron_h_family();
+
+// Shared by families: time_step_limit [min, max] into dt_min / dt_max.
+void read_time_step_limit(const ConfigFields& fields, ModelConfig& config);
+
+}  // namespace strata::model
