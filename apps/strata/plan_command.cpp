@@ -12,6 +12,7 @@
 
 #include "command_registry.h"
 #include "strata/core/error.h"
+#include "strata/model/hf_config.h"
 #include "strata/schedule/hf_schedule.h"
 #include "strata/schedule/memory_plan.h"
 #include "strata/schedule/presets.h"
@@ -72,7 +73,7 @@ Model resolve_model(const PlanArgs& args) {
     Preset preset = make_preset(args.preset);
     model = {"preset " + preset.name, preset.description, std::move(preset.schedule), preset.dims};
   } else if (args.config_option->count() > 0) {
-    HfModel hf = load_hf_config(args.config);
+    HfModel hf = model::load_hf_config(args.config);
     model = {"config " + args.config, "model_type " + hf.model_type, std::move(hf.schedule), hf.dims};
   } else if (args.pattern_option->count() > 0) {
     model = {"pattern " + args.pattern, "Megatron hybrid pattern", schedule_from_pattern(args.pattern), {}};

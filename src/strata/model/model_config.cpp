@@ -4,11 +4,12 @@
 #include "strata/io/config_json.h"
 #include "strata/model/config_fields.h"
 #include "strata/model/families/family.h"
+#include "strata/model/hf_config.h"
 
 namespace strata::model {
 
 ModelConfig model_config_from_json(const nlohmann::json& json, const std::string& filename) {
-  schedule::HfModel hf = schedule::schedule_from_hf_config(json, filename);
+  schedule::HfModel hf = schedule_from_hf_config(json, filename);
   ModelConfig c;
   c.model_type = hf.model_type;
   c.schedule = std::move(hf.schedule);

@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 
 #include "strata/core/error.h"
-#include "strata/io/config_json.h"
 
 namespace strata::schedule {
 
@@ -258,27 +257,9 @@ HfModel mamba2_ssm(const json& config, std::string_view filename) {
 }  // namespace
 
 
-HfModel schedule_from_hf_config(const json& config, std::string_view filename) {
-  if (!config.is_object()) fail("config {}: top level is {}; expected a JSON object", filename, config.type_name());
-  const Fields f(config, filename);
-  const std::optional<std::string> model_type = f.optional_string({"model_type"});
-  HfModel model;
-  if (model_type == "nemotron_h") {
-    model = nemotron_h(config, filename);
-  } else if (model_type == "mamba2" || !model_type) {
-    // mamba_ssm's own config.json has no model_type; it is recognised by d_model/n_layer.
-    if (config.contains("d_model") || config.contains("n_layer"))
-      model = mamba2_ssm(config, filename);
-    else if (model_type)
-      model = mamba2_hf(config, filename);
-    else
-      fail("config {}: missing field 'model_type'; expected \"nemotron_h\" or \"mamba2\" (or a mamba_ssm config "
-           "with 'd_model' and 'n_layer')",
-           filename);
-  } else {
-    fail("config {}: model_type \"{}\" is not supported; expected \"nemotron_h\" or \"mamba2\"", filename,
-         *model_type);
-  }
+namespace {
+
+HfModel validated(HfModel model, std::string_view filename) {
   try {
     validate_dims(model.schedule, model.dims);
   } catch (const Error& e) {
@@ -287,8 +268,22 @@ HfModel schedule_from_hf_config(const json& config, std::string_view filename) {
   return model;
 }
 
-HfModel load_hf_config(const std::string& path) {
-  return schedule_from_hf_config(io::read_config_json(path), path);
+void expect_object(const json& config, std::string_view filename) {
+  if (!config.is_object()) fail("config {}: top level is {}; expected a JSON object", filename, config.type_name());
+}
+
+}  // namespace
+
+HfModel nemotron_h_schedule(const json& config, std::string_view filename) {
+  expect_object(config, filename);
+  return validated(nemotron_h(config, filename), filename);
+}
+
+HfModel mamba2_schedule(const json& config, std::string_view filename) {
+  expect_object(config, filename);
+  // mamba_ssm's own config.json has no model_type and is recognised by d_model/n_layer.
+  if (config.contains("d_model") || config.contains("n_layer")) return validated(mamba2_ssm(config, filename), filename);
+  return validated(mamba2_hf(config, filename), filename);
 }
 
 }  // namespace strata::schedule

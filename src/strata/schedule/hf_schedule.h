@@ -1,5 +1,5 @@
-// A Schedule and ModelDims from a Hugging Face config.json, without weights: model_type "nemotron_h"
-// (hybrid_override_pattern or layers_block_type, MTP fields) and "mamba2" (HF keys, or mamba_ssm's
+// A Schedule and ModelDims from a Hugging Face config.json, without weights, per family: Nemotron-H
+// (hybrid_override_pattern or layers_block_type, MTP fields) and Mamba2 (HF keys, or mamba_ssm's
 // d_model/n_layer/ssm_cfg). The JSON itself is parsed by io/config_json.h.
 #pragma once
 
@@ -19,11 +19,12 @@ struct HfModel {
   ModelDims dims;  // state/cache dtypes left at their defaults (f32 / bf16)
 };
 
-// Throws strata::Error naming the field and `filename` when a required field is missing or has the
-// wrong type, or when the layout is inconsistent (pattern length vs num_hidden_layers, ...).
-HfModel schedule_from_hf_config(const nlohmann::json& config, std::string_view filename);
-
-// Reads and parses the file at `path`; throws strata::Error if it cannot be read.
-HfModel load_hf_config(const std::string& path);
+// The schedule mappings of the families strata runs, pure functions of config.json: model/families/
+// picks one by model_type (model/hf_config.h). Each throws strata::Error naming the field and `filename`
+// when a required field is missing or has the wrong type, or when the layout is inconsistent (pattern
+// length vs num_hidden_layers, ...), and validates the dims against the schedule.
+HfModel nemotron_h_schedule(const nlohmann::json& config, std::string_view filename);
+// HF Mamba2Config keys, or mamba_ssm's MambaConfig (d_model / n_layer / ssm_cfg / attn_layer_idx).
+HfModel mamba2_schedule(const nlohmann::json& config, std::string_view filename);
 
 }  // namespace strata::schedule

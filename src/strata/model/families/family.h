@@ -8,6 +8,10 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "strata/schedule/hf_schedule.h"
+
 namespace strata::model {
 
 struct ModelConfig;
@@ -30,6 +34,8 @@ struct TensorNames {
 struct FamilySpec {
   std::string_view model_type;  // config.json's model_type
   std::string_view summary;     // one line for `strata info` and errors
+  // config.json → Schedule + ModelDims (the layout; no weights needed, so the planner uses it too).
+  schedule::HfModel (*map_schedule)(const nlohmann::json& config, std::string_view filename);
   // Reads the family's options from config.json into a ModelConfig whose schedule and dims are set.
   void (*read_config)(const ConfigFields& fields, ModelConfig& config);
   TensorNames names;
@@ -37,7 +43,8 @@ struct FamilySpec {
 
 // Every supported family.
 std::span<const FamilySpec* const> families();
-// The family for model_type; throws strata::Error naming `filename` and the supported types.
+// The family of a mapped config (model_type as schedule_from_hf_config found it); throws strata::Error
+// naming `filename` and the supported types.
 const FamilySpec& family_for(std::string_view model_type, const std::string& filename);
 
 // The families' own definitions (one per file in families/).

@@ -24,6 +24,7 @@ const FamilySpec& mamba2_family() {
   static const FamilySpec spec{
       .model_type = "mamba2",
       .summary = "Mamba2: Mamba2 mixers only",
+      .map_schedule = schedule::mamba2_schedule,
       .read_config = read_mamba2,
       .names = TensorNames{.embeddings = {"backbone.embeddings.weight", "backbone.embedding.weight"},
                            .final_norm = "backbone.norm_f.weight",

@@ -58,6 +58,7 @@ const FamilySpec& nemotron_h_family() {
   static const FamilySpec spec{
       .model_type = "nemotron_h",
       .summary = "Nemotron-H: Mamba2, attention, relu² MLP and MoE layers",
+      .map_schedule = schedule::nemotron_h_schedule,
       .read_config = read_nemotron_h,
       .names = TensorNames{.embeddings = {"backbone.embeddings.weight", "backbone.embedding.weight"},
                            .final_norm = "backbone.norm_f.weight",

@@ -1,4 +1,5 @@
-// Hugging Face config.json -> Schedule + ModelDims, and the Infinity/NaN-tolerant JSON parser.
+// Hugging Face config.json -> Schedule + ModelDims through the family registry, and the Infinity/NaN-tolerant
+// JSON parser.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,13 +8,15 @@
 
 #include "strata/core/error.h"
 #include "strata/io/config_json.h"
-#include "strata/schedule/hf_schedule.h"
+#include "strata/model/hf_config.h"
 #include "strata/schedule/presets.h"
 
 namespace strata::schedule {
 namespace {
 
 using nlohmann::json;
+using model::load_hf_config;
+using model::schedule_from_hf_config;
 
 void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> parts) {
   try {
