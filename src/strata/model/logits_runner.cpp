@@ -22,7 +22,7 @@ LogitsMode parse_logits_mode(const std::string& text) {
 }
 
 std::vector<float> run_logits(const Model& model, const std::vector<int32_t>& tokens, int64_t batch, int64_t length,
-                              LogitsMode mode, ThreadPool& pool) {
+                              LogitsMode mode, const Exec& exec) {
   const int64_t V = model.vocab_size();
   if (batch <= 0 || length <= 0) fail("input_ids must hold at least one sequence of at least one token");
   if (static_cast<int64_t>(tokens.size()) != batch * length) fail("input_ids: expected {} ids", batch * length);
@@ -49,7 +49,7 @@ std::vector<float> run_logits(const Model& model, const std::vector<int32_t>& to
     const ForwardBatch fb{.tokens = packed, .sequences = steps};
     workspace.reset();
     Tensor logits = workspace.take(DType::f32, {Model::logits_rows(fb), V});
-    model.forward(fb, cache, logits, workspace, pool);
+    model.forward(fb, cache, logits, workspace, exec);
     for (int64_t b = 0; b < batch; ++b)
       std::memcpy(out.data() + (b * length + done) * V, logits.ptr<float>() + b * n * V,
                   static_cast<size_t>(n * V) * sizeof(float));

@@ -22,6 +22,6 @@ LogitsMode parse_logits_mode(const std::string& text);
 // tokens: [B, L] row-major. Returns logits [B, L, V] row-major. All B sequences run together as one
 // packed batch per step, each in its own cache slot.
 std::vector<float> run_logits(const Model& model, const std::vector<int32_t>& tokens, int64_t batch, int64_t length,
-                              LogitsMode mode, ThreadPool& pool);
+                              LogitsMode mode, const Exec& exec);
 
 }  // namespace strata::model

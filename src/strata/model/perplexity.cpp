@@ -10,7 +10,7 @@ namespace strata::model {
 double PerplexityResult::perplexity() const { return std::exp(mean_nll()); }
 
 PerplexityResult perplexity(const Model& model, std::span<const int32_t> ids, const PerplexityOptions& options,
-                            ThreadPool& pool) {
+                            const Exec& exec) {
   if (options.window < 2) fail("the perplexity window must hold at least 2 tokens, got {}", options.window);
   if (options.parallel_windows < 1) fail("parallel windows must be >= 1");
   const int64_t V = model.vocab_size(), W = options.window;
@@ -44,7 +44,7 @@ PerplexityResult perplexity(const Model& model, std::span<const int32_t> ids, co
     const ForwardBatch batch{packed, steps};
     workspace.reset();
     Tensor logits = workspace.take(DType::f32, {Model::logits_rows(batch), V});
-    model.forward(batch, cache, logits, workspace, pool);
+    model.forward(batch, cache, logits, workspace, exec);
     int64_t row = 0;
     for (size_t w = 0; w < count; ++w) {
       const auto window = windows[first + w];

@@ -28,6 +28,6 @@ struct PerplexityOptions {
 
 // Throws strata::Error when no window has two tokens or an id is outside the vocabulary.
 PerplexityResult perplexity(const Model& model, std::span<const int32_t> ids, const PerplexityOptions& options,
-                            ThreadPool& pool);
+                            const Exec& exec);
 
 }  // namespace strata::model
