@@ -51,7 +51,14 @@ const FamilySpec& family_for(std::string_view model_type, const std::string& fil
 const FamilySpec& mamba2_family();
 const FamilySpec& nemotron_h_family();
 
-// Shared by families: time_step_limit [min, max] into dt_min / dt_max.
+// Readers shared by family files (families/common.cpp):
+// time_step_limit [min, max] into dt_min / dt_max.
 void read_time_step_limit(const ConfigFields& fields, ModelConfig& config);
+// rope_theta and partial_rotary_factor into config.rope (NeoX pairing, as HF's rotate_half); a
+// rope_scaling other than null or {"rope_type": "default"} is refused, naming it.
+void read_rope(const ConfigFields& fields, ModelConfig& config);
+// The activation named by `key` ("relu2", "silu", "gelu"; `fallback` when absent). "silu" is SwiGLU
+// (silu(gate) · up) when the family's MLP is gated, which is the only way strata runs it.
+void read_mlp_activation(const ConfigFields& fields, const char* key, const char* fallback, ModelConfig& config);
 
 }  // namespace strata::model
