@@ -10,7 +10,8 @@ void check_gemm(const Tensor& x, const Tensor& weight, const Tensor& y, const Ge
     cpu::check_gemm(x, weight, y, params);
     return;
   }
-  detail::refuse_device("gemm", y.device == Device::cpu ? weight.device : y.device);
+  for (const Tensor* t : {&x, &weight, &y})
+    if (t->device != Device::cpu) detail::refuse_device("gemm", t->device);
 }
 
 void gemm(const Tensor& x, const Tensor& weight, Tensor& y, const GemmParams& params, const Exec& exec) {
