@@ -66,7 +66,9 @@ PagedKvCache::PagedKvCache(KvCacheConfig config) : config_(resolve(std::move(con
     v_pools_.emplace_back(pool_bytes);
   }
   const auto slots = static_cast<size_t>(config_.max_slots);
-  tables_.assign(slots * static_cast<size_t>(max_blocks_per_slot_), -1);
+  // The block tables live in a Buffer like the pools: the attention kernel reads them on the device.
+  tables_ = Buffer(slots * static_cast<size_t>(max_blocks_per_slot_) * sizeof(int32_t));
+  std::fill_n(tables(), slots * static_cast<size_t>(max_blocks_per_slot_), -1);
   block_counts_.assign(slots, 0);
   lengths_.assign(slots, 0);
   free_blocks_.reserve(static_cast<size_t>(config_.num_blocks));
@@ -99,7 +101,7 @@ bool PagedKvCache::reserve(int slot, int64_t new_length) {
          max_sequence_length());
   const int64_t missing = blocks_needed(new_length) - block_counts_[s];
   if (missing > free_block_count()) return false;
-  int32_t* table = tables_.data() + s * static_cast<size_t>(max_blocks_per_slot_);
+  int32_t* table = tables() + s * static_cast<size_t>(max_blocks_per_slot_);
   for (int64_t i = 0; i < missing; ++i) {
     table[block_counts_[s]++] = free_blocks_.back();
     free_blocks_.pop_back();
@@ -110,7 +112,7 @@ bool PagedKvCache::reserve(int slot, int64_t new_length) {
 
 void PagedKvCache::release_blocks(int slot, int64_t keep_blocks) {
   const auto s = static_cast<size_t>(slot);
-  int32_t* table = tables_.data() + s * static_cast<size_t>(max_blocks_per_slot_);
+  int32_t* table = tables() + s * static_cast<size_t>(max_blocks_per_slot_);
   // Pushed back in reverse so the slot's first blocks are the next handed out again.
   while (block_counts_[s] > keep_blocks) {
     const int64_t i = --block_counts_[s];
@@ -135,8 +137,8 @@ bool PagedKvCache::fork(int source, int destination) {
   release_blocks(destination, 0);
   lengths_[dst] = 0;
   const size_t block_bytes_one = elements_per_block(config_) * dtype_size(config_.dtype);
-  const int32_t* src_table = tables_.data() + src * static_cast<size_t>(max_blocks_per_slot_);
-  int32_t* dst_table = tables_.data() + dst * static_cast<size_t>(max_blocks_per_slot_);
+  const int32_t* src_table = tables() + src * static_cast<size_t>(max_blocks_per_slot_);
+  int32_t* dst_table = tables() + dst * static_cast<size_t>(max_blocks_per_slot_);
   for (int64_t i = 0; i < needed; ++i) {
     const int32_t from = src_table[i], to = free_blocks_.back();
     free_blocks_.pop_back();
@@ -177,7 +179,7 @@ int64_t PagedKvCache::capacity(int slot) const {
 std::span<const int32_t> PagedKvCache::block_table(int slot) const {
   check_slot(slot, "block_table");
   const auto s = static_cast<size_t>(slot);
-  return {tables_.data() + s * static_cast<size_t>(max_blocks_per_slot_),
+  return {tables() + s * static_cast<size_t>(max_blocks_per_slot_),
           static_cast<size_t>(block_counts_[s])};
 }
 
@@ -195,7 +197,7 @@ Tensor PagedKvCache::v_pool(int layer) const {
 
 Tensor PagedKvCache::block_tables() const {
   // The kernels only read the tables; the view is non-const by the Tensor convention.
-  return Tensor::contiguous(const_cast<int32_t*>(tables_.data()), DType::i32,
+  return Tensor::contiguous(const_cast<int32_t*>(tables()), DType::i32,
                             {config_.max_slots, max_blocks_per_slot_});
 }
 

@@ -91,7 +91,8 @@ class PagedKvCache {
   KvCacheConfig config_;
   int64_t max_blocks_per_slot_ = 0;
   std::vector<Buffer> k_pools_, v_pools_;
-  std::vector<int32_t> tables_;     // [max_slots, max_blocks_per_slot]
+  int32_t* tables() const { return static_cast<int32_t*>(tables_.data()); }
+  Buffer tables_;  // i32 [max_slots, max_blocks_per_slot]
   std::vector<int64_t> block_counts_;
   std::vector<int64_t> lengths_;
   std::vector<int32_t> free_blocks_;  // a stack; the lowest id is on top
