@@ -34,7 +34,7 @@ void BM_DecodeAttention(benchmark::State& state) {
   const int layers = static_cast<int>(std::max<int64_t>(2, (256 << 20) / kv_bytes_per_layer + 1));
   cache::KvCacheConfig config;
   config.num_layers = layers;
-  config.kv_heads = kHkv;
+  config.n_kv_heads = kHkv;
   config.head_dim = kHeadDim;
   config.block_size = 16;
   config.max_slots = static_cast<int>(batch);
@@ -103,7 +103,7 @@ void BM_PrefillAttention(benchmark::State& state) {
   ThreadPool pool(static_cast<int>(state.range(1)));
   cache::KvCacheConfig config;
   config.num_layers = 1;
-  config.kv_heads = kHkv;
+  config.n_kv_heads = kHkv;
   config.head_dim = kHeadDim;
   config.max_slots = 1;
   config.num_blocks = (tokens + 15) / 16;

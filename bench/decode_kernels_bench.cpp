@@ -22,7 +22,7 @@ using namespace strata::kernels::cpu;
 
 struct Shape {
   const char* name;
-  int64_t heads, head_dim, state_dim, n_groups, kernel_width;
+  int64_t n_heads, head_dim, state_size, n_groups, kernel_width;
 };
 constexpr Shape kShapes[] = {{"mamba2-130m", 24, 64, 128, 1, 4}, {"mamba2-2.7b", 80, 64, 128, 1, 4}};
 
@@ -34,7 +34,7 @@ void BM_MambaDecodeLayer(benchmark::State& bench) {
   ThreadPool pool(static_cast<int>(bench.range(3)));
   const DType state_dtype = bench.range(4) ? DType::bf16 : DType::f32;
   const int64_t elem = static_cast<int64_t>(dtype_size(state_dtype));
-  const int64_t H = shape.heads, P = shape.head_dim, N = shape.state_dim, G = shape.n_groups, K = shape.kernel_width;
+  const int64_t H = shape.n_heads, P = shape.head_dim, N = shape.state_size, G = shape.n_groups, K = shape.kernel_width;
   const int64_t d_inner = H * P, conv_dim = d_inner + 2 * G * N, T = batch * tokens;
 
   const int64_t ssm_bytes = batch * H * P * N * elem, conv_bytes = batch * (K - 1) * conv_dim * elem;

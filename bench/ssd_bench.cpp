@@ -21,7 +21,7 @@ using strata::ThreadPool;
 using namespace strata::kernels::cpu;
 
 struct Shape {
-  int64_t heads, head_dim, state_size, n_groups, chunk_size;
+  int64_t n_heads, head_dim, state_size, n_groups, chunk_size;
 };
 
 constexpr Shape kMamba2_130m{24, 64, 128, 1, 256};
@@ -35,7 +35,7 @@ double chunked_flops(const Shape& s, int64_t tokens) {
     const double causal_pairs = len * (len + 1) / 2;
     const double p = static_cast<double>(s.head_dim), n = static_cast<double>(s.state_size);
     flops += static_cast<double>(s.n_groups) * 2 * causal_pairs * n;  // C·Bᵀ, lower triangle
-    flops += static_cast<double>(s.heads) * (2 * causal_pairs * p     // (L∘CB)·x
+    flops += static_cast<double>(s.n_heads) * (2 * causal_pairs * p     // (L∘CB)·x
                                              + 2 * len * n * p        // C·S_in (off-diagonal)
                                              + 2 * len * n * p);      // Bᵀ·(w∘x) (chunk state)
   }
@@ -57,9 +57,9 @@ struct LayerInputs {
   Buffer states;
 
   LayerInputs(const Shape& shape, int64_t tokens_)
-      : tokens(tokens_), x_width(shape.heads * shape.head_dim), bc_width(shape.n_groups * shape.state_size),
-        row(x_width + 2 * bc_width + shape.heads), rows(static_cast<size_t>(tokens * row)),
-        y(static_cast<size_t>(tokens * x_width)), a(static_cast<size_t>(shape.heads)), d(a.size()),
+      : tokens(tokens_), x_width(shape.n_heads * shape.head_dim), bc_width(shape.n_groups * shape.state_size),
+        row(x_width + 2 * bc_width + shape.n_heads), rows(static_cast<size_t>(tokens * row)),
+        y(static_cast<size_t>(tokens * x_width)), a(static_cast<size_t>(shape.n_heads)), d(a.size()),
         dt_bias(a.size()), states(static_cast<size_t>(x_width * shape.state_size) * sizeof(float)) {
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
@@ -84,7 +84,7 @@ struct LayerInputs {
   Tensor dt() { return window(x_width + 2 * bc_width, static_cast<int64_t>(a.size())); }
   Tensor y_view() { return Tensor::contiguous(y.data(), DType::f32, {tokens, x_width}); }
   Tensor state_pool(const Shape& shape) {
-    return states.view(DType::f32, {1, shape.heads, shape.head_dim, shape.state_size});
+    return states.view(DType::f32, {1, shape.n_heads, shape.head_dim, shape.state_size});
   }
 };
 
@@ -102,7 +102,7 @@ void BM_SsdPrefill(benchmark::State& state, Shape shape) {
   const int threads = static_cast<int>(state.range(1));
   ThreadPool& pool = pool_of(threads);
   SsdParams params;
-  params.heads = shape.heads;
+  params.n_heads = shape.n_heads;
   params.head_dim = shape.head_dim;
   params.state_size = shape.state_size;
   params.n_groups = shape.n_groups;
@@ -137,8 +137,8 @@ void BM_RecurrencePrefill(benchmark::State& state, Shape shape) {
   const int64_t tokens = state.range(0);
   ThreadPool& pool = pool_of(static_cast<int>(state.range(1)));
   LayerInputs in(shape, tokens);
-  const SelectiveStateUpdateParams params{.num_heads = shape.heads, .head_dim = shape.head_dim,
-                                          .state_dim = shape.state_size, .n_groups = shape.n_groups};
+  const SelectiveStateUpdateParams params{.n_heads = shape.n_heads, .head_dim = shape.head_dim,
+                                          .state_size = shape.state_size, .n_groups = shape.n_groups};
   const SelectiveStateUpdateInputs inputs{in.x(), in.dt(), in.B(), in.C()};
   const SelectiveStateUpdateWeights weights{LayerInputs::vec(in.a), LayerInputs::vec(in.d), LayerInputs::vec(in.dt_bias)};
   const Tensor state_pool = in.state_pool(shape);

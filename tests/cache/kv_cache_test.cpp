@@ -26,7 +26,7 @@ namespace {
 KvCacheConfig small_config(int64_t num_blocks, int64_t block_size = 4, DType dtype = DType::f32) {
   KvCacheConfig c;
   c.num_layers = 2;
-  c.kv_heads = 2;
+  c.n_kv_heads = 2;
   c.head_dim = 3;
   c.block_size = block_size;
   c.num_blocks = num_blocks;
@@ -69,7 +69,7 @@ TEST(KvCache, InvalidConfigsThrow) {
     edit(c);
     return c;
   };
-  EXPECT_THROW(PagedKvCache(with([](KvCacheConfig& c) { c.kv_heads = 0; })), Error);
+  EXPECT_THROW(PagedKvCache(with([](KvCacheConfig& c) { c.n_kv_heads = 0; })), Error);
   EXPECT_THROW(PagedKvCache(with([](KvCacheConfig& c) { c.head_dim = -1; })), Error);
   EXPECT_THROW(PagedKvCache(with([](KvCacheConfig& c) { c.block_size = 0; })), Error);
   EXPECT_THROW(PagedKvCache(with([](KvCacheConfig& c) { c.max_slots = 0; })), Error);
@@ -134,7 +134,7 @@ float element(float id, int layer, int kv, int64_t column) { return id * 64 + fl
 
 void write_position(PagedKvCache& cache, int slot, int64_t position, float id) {
   const int32_t block = cache.block_table(slot)[size_t(position / cache.block_size())];
-  const int64_t width = cache.config().kv_heads * cache.config().head_dim;
+  const int64_t width = cache.config().n_kv_heads * cache.config().head_dim;
   for (int layer = 0; layer < cache.num_layers(); ++layer)
     for (int kv = 0; kv < 2; ++kv) {
       float* pool = (kv ? cache.v_pool(layer) : cache.k_pool(layer)).ptr<float>();
@@ -146,7 +146,7 @@ void write_position(PagedKvCache& cache, int slot, int64_t position, float id) {
 void expect_contents(const PagedKvCache& cache, const std::vector<std::vector<float>>& model) {
   std::set<int32_t> used;
   int64_t used_blocks = 0;
-  const int64_t width = cache.config().kv_heads * cache.config().head_dim;
+  const int64_t width = cache.config().n_kv_heads * cache.config().head_dim;
   for (int slot = 0; slot < cache.num_slots(); ++slot) {
     const auto& ids = model[size_t(slot)];
     ASSERT_EQ(cache.length(slot), int64_t(ids.size()));
@@ -230,7 +230,7 @@ struct Step {
 
 std::vector<float> attend(PagedKvCache& cache, const Step& step, int64_t Hq) {
   using namespace strata::kernels::cpu;
-  const int64_t hd = cache.config().head_dim, Hkv = cache.config().kv_heads, T = step.cu.back();
+  const int64_t hd = cache.config().head_dim, Hkv = cache.config().n_kv_heads, T = step.cu.back();
   const int64_t width = Hq * hd + 2 * Hkv * hd;
   std::vector<float> rows = step.rows, out(size_t(T * Hq * hd));
   auto window = [&](int64_t column, int64_t cols) {
@@ -264,7 +264,7 @@ TEST(KvCache, AttentionOnForkedAndRolledBackSlotsMatchesTheOriginal) {
   for (const DType dtype : {DType::f32, DType::bf16}) {
     KvCacheConfig config;
     config.num_layers = 1;
-    config.kv_heads = 2;
+    config.n_kv_heads = 2;
     config.head_dim = 16;
     config.block_size = 4;
     config.num_blocks = 40;
@@ -338,7 +338,7 @@ TEST(KvCache, AttentionOnForkedAndRolledBackSlotsMatchesTheOriginal) {
 // Every byte of a slot's KV, all layers, in position order: equal vectors mean equal slots.
 std::vector<uint8_t> kv_bytes(const PagedKvCache& cache, int slot) {
   std::vector<uint8_t> bytes;
-  const size_t row = size_t(cache.config().kv_heads * cache.config().head_dim) * dtype_size(cache.config().dtype);
+  const size_t row = size_t(cache.config().n_kv_heads * cache.config().head_dim) * dtype_size(cache.config().dtype);
   const auto table = cache.block_table(slot);
   for (int layer = 0; layer < cache.num_layers(); ++layer)
     for (const Tensor& pool : {cache.k_pool(layer), cache.v_pool(layer)})

@@ -48,7 +48,7 @@ struct Data {
   std::vector<uint16_t> states_bf16;  // the same when bf16
 
   int64_t slot_elems() const {
-    return problem.params.heads * problem.params.head_dim * problem.params.state_size;
+    return problem.params.n_heads * problem.params.head_dim * problem.params.state_size;
   }
   float state_at(int64_t slot, int64_t i) const {
     return problem.state_dtype == DType::f32
@@ -70,8 +70,8 @@ struct Data {
     auto vec = [](const std::vector<float>& v) {
       return Tensor::contiguous(const_cast<float*>(v.data()), DType::f32, {static_cast<int64_t>(v.size())});
     };
-    return {window(x_col, p.heads * p.head_dim),
-            window(dt_col, p.heads),
+    return {window(x_col, p.n_heads * p.head_dim),
+            window(dt_col, p.n_heads),
             window(b_col, p.n_groups * p.state_size),
             window(c_col, p.n_groups * p.state_size),
             vec(a),
@@ -81,7 +81,7 @@ struct Data {
   Tensor state_tensor() {
     const SsdParams& p = problem.params;
     void* ptr = problem.state_dtype == DType::f32 ? static_cast<void*>(states.data()) : states_bf16.data();
-    return Tensor::contiguous(ptr, problem.state_dtype, {num_slots, p.heads, p.head_dim, p.state_size});
+    return Tensor::contiguous(ptr, problem.state_dtype, {num_slots, p.n_heads, p.head_dim, p.state_size});
   }
 };
 
@@ -96,10 +96,10 @@ Data make_data(const Problem& problem) {
   for (int64_t len : problem.lengths) data.cu_seqlens.push_back(data.cu_seqlens.back() + len);
   data.tokens = data.cu_seqlens.back();
   data.x_col = 0;
-  data.b_col = p.heads * p.head_dim;
+  data.b_col = p.n_heads * p.head_dim;
   data.c_col = data.b_col + p.n_groups * p.state_size;
   data.dt_col = data.c_col + p.n_groups * p.state_size;
-  data.row_width = data.dt_col + p.heads + 5;
+  data.row_width = data.dt_col + p.n_heads + 5;
   data.rows.resize(static_cast<size_t>(data.tokens * data.row_width));
   for (int64_t t = 0; t < data.tokens; ++t)
     for (int64_t col = 0; col < data.row_width; ++col) {
@@ -108,7 +108,7 @@ Data make_data(const Problem& problem) {
       data.rows[static_cast<size_t>(t * data.row_width + col)] = v;
     }
   std::uniform_real_distribution<float> a_log(std::log(0.5f), std::log(8.0f));  // A in [-8, -0.5]
-  for (int64_t h = 0; h < p.heads; ++h) {
+  for (int64_t h = 0; h < p.n_heads; ++h) {
     data.a.push_back(-std::exp(a_log(rng)));
     data.d.push_back(unit(rng));
     data.dt_bias.push_back(0.5f * unit(rng));
@@ -143,7 +143,7 @@ double softplus_double(double v) { return v > 20.0 ? v : std::log1p(std::exp(v))
 
 Reference recurrence(const Data& data) {
   const SsdParams& p = data.problem.params;
-  const int64_t H = p.heads, P = p.head_dim, N = p.state_size, heads_per_group = p.heads / p.n_groups;
+  const int64_t H = p.n_heads, P = p.head_dim, N = p.state_size, heads_per_group = p.n_heads / p.n_groups;
   Reference ref;
   ref.y.assign(static_cast<size_t>(data.tokens * H * P), 0.0);
   for (size_t i = 0; i < data.slots.size(); ++i) {
@@ -183,8 +183,8 @@ Reference recurrence(const Data& data) {
 
 std::vector<float> run_scan(Data& data, ThreadPool& pool, std::span<const SsdCapture> captures = {}) {
   const SsdParams& p = data.problem.params;
-  std::vector<float> y(static_cast<size_t>(data.tokens * p.heads * p.head_dim), -777.0f);
-  Tensor y_tensor = Tensor::contiguous(y.data(), DType::f32, {data.tokens, p.heads * p.head_dim});
+  std::vector<float> y(static_cast<size_t>(data.tokens * p.n_heads * p.head_dim), -777.0f);
+  Tensor y_tensor = Tensor::contiguous(y.data(), DType::f32, {data.tokens, p.n_heads * p.head_dim});
   const VarlenBatch batch = data.batch();
   const size_t bytes = ssd_workspace_bytes(p, data.tokens, batch.num_sequences(), pool.size());
   Buffer workspace(bytes);
@@ -222,7 +222,7 @@ void expect_matches_recurrence(const Problem& problem, ThreadPool& pool) {
   const Reference ref = recurrence(data);
   const std::vector<float> y = run_scan(data, pool);
   const SsdParams& p = problem.params;
-  SCOPED_TRACE(::testing::Message() << "H=" << p.heads << " P=" << p.head_dim << " N=" << p.state_size
+  SCOPED_TRACE(::testing::Message() << "H=" << p.n_heads << " P=" << p.head_dim << " N=" << p.state_size
                                     << " G=" << p.n_groups << " Q=" << p.chunk_size
                                     << " threads=" << pool.size());
   if (data.tokens > 0) {
@@ -243,7 +243,7 @@ void expect_matches_recurrence(const Problem& problem, ThreadPool& pool) {
 
 SsdParams shape(int64_t heads, int64_t head_dim, int64_t state_size, int64_t n_groups, int64_t chunk_size) {
   SsdParams p;
-  p.heads = heads;
+  p.n_heads = heads;
   p.head_dim = head_dim;
   p.state_size = state_size;
   p.n_groups = n_groups;
@@ -315,7 +315,7 @@ TEST(SsdScan, ChunkedPrefillEqualsOnePass) {
   Data data = make_data(whole);
   const Reference ref = recurrence(data);
   const SsdParams& p = whole.params;
-  const int64_t width = p.heads * p.head_dim;
+  const int64_t width = p.n_heads * p.head_dim;
   std::vector<float> y_all;
   for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 13}, {13, 45}, {45, 70}}) {
     Data part = data;
@@ -382,7 +382,7 @@ TEST(SsdScan, CapturesStatesAtChunkBoundaries) {
   std::vector<SsdCapture> captures;
   for (size_t i = 0; i < wanted.size(); ++i)
     captures.push_back({wanted[i].first, wanted[i].second,
-                        Tensor::contiguous(dest[i].data(), DType::f32, {p.heads, p.head_dim, p.state_size})});
+                        Tensor::contiguous(dest[i].data(), DType::f32, {p.n_heads, p.head_dim, p.state_size})});
   run_scan(data, pool, captures);
   for (size_t i = 0; i < wanted.size(); ++i)
     EXPECT_LE(relative_error(dest[i], ref.at.at(wanted[i])), kTolerance)
@@ -394,12 +394,12 @@ TEST(SsdScan, CheckRejectsBadArguments) {
   Problem problem{shape(4, 8, 16, 2, 8), {10, 6}, {1, 0}, DType::f32, 61};
   Data data = make_data(problem);
   const SsdParams& p = problem.params;
-  std::vector<float> y(static_cast<size_t>(data.tokens * p.heads * p.head_dim));
-  const Tensor y_tensor = Tensor::contiguous(y.data(), DType::f32, {data.tokens, p.heads * p.head_dim});
+  std::vector<float> y(static_cast<size_t>(data.tokens * p.n_heads * p.head_dim));
+  const Tensor y_tensor = Tensor::contiguous(y.data(), DType::f32, {data.tokens, p.n_heads * p.head_dim});
   const size_t bytes = ssd_workspace_bytes(p, data.tokens, 2, pool.size());
   std::vector<float> capture_buffer(static_cast<size_t>(data.slot_elems()));
   const Tensor capture_tensor =
-      Tensor::contiguous(capture_buffer.data(), DType::f32, {p.heads, p.head_dim, p.state_size});
+      Tensor::contiguous(capture_buffer.data(), DType::f32, {p.n_heads, p.head_dim, p.state_size});
   auto expect_error = [&](const std::string& needle, SsdParams params, SsdInputs inputs, VarlenBatch batch,
                           Tensor states, Tensor out, std::vector<SsdCapture> captures, size_t workspace) {
     try {
@@ -438,7 +438,7 @@ TEST(SsdScan, CheckRejectsBadArguments) {
   SsdInputs short_a = good;
   short_a.A.shape[0] = 3;
   expect_error("A must be", p, short_a, batch, states, y_tensor, {}, bytes);
-  expect_error("overlaps input x", p, good, batch, states, data.window(data.x_col, p.heads * p.head_dim), {},
+  expect_error("overlaps input x", p, good, batch, states, data.window(data.x_col, p.n_heads * p.head_dim), {},
                bytes);
   const std::vector<int32_t> out_of_range = {0, static_cast<int32_t>(data.num_slots)};
   expect_error("outside the state pool", p, good, {batch.cu_seqlens, out_of_range, batch.has_initial_state},

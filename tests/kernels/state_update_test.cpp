@@ -42,9 +42,9 @@ struct SsmCase {
     state.resize(static_cast<size_t>(num_slots * H * P * N));
     for (float& v : state) v = normal(rng);
   }
-  int64_t H() const { return params.num_heads; }
+  int64_t H() const { return params.n_heads; }
   int64_t P() const { return params.head_dim; }
-  int64_t N() const { return params.state_dim; }
+  int64_t N() const { return params.state_size; }
   int64_t G() const { return params.n_groups; }
   int64_t b_col() const { return H() * P(); }
   int64_t c_col() const { return b_col() + G() * N(); }
@@ -277,7 +277,7 @@ TEST(SelectiveStateUpdate, RejectsBadArguments) {
   EXPECT_THROW(check(c.params, c.inputs(0, 2), Tensor::contiguous(inter.data(), DType::bf16, {1, 2, 4, 2, 16})), Error);
   try {
     bad = c.params;
-    bad.state_dim = 1024;
+    bad.state_size = 1024;
     check(bad, c.inputs(0, 2), {});
     FAIL() << "expected a throw";
   } catch (const Error& e) {

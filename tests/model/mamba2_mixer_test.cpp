@@ -53,7 +53,7 @@ struct Fixture {
   cache::StateCacheConfig cache_config(int sequences, int speculative = 0) const {
     cache::StateCacheConfig c;
     c.layers.push_back(cache::MambaStateShape{.conv_dim = dims.conv_dim(), .conv_kernel = dims.ssm.conv_kernel,
-                                              .heads = dims.ssm.n_heads, .head_dim = dims.ssm.head_dim,
+                                              .n_heads = dims.ssm.n_heads, .head_dim = dims.ssm.head_dim,
                                               .state_size = dims.ssm.state_size});
     c.max_sequences = sequences;
     c.speculative_tokens = speculative;

@@ -15,7 +15,7 @@ StateCacheConfig state_cache_config(const schedule::Schedule& schedule, const sc
       fail("layer {} is a Mamba2 layer but the Mamba2 dimensions are incomplete (H {}, P {}, N {}, G {}, K {})",
            layer.index, m.n_heads, m.head_dim, m.state_size, m.n_groups, m.conv_kernel);
     config.layers.push_back(MambaStateShape{.conv_dim = m.conv_channels(), .conv_kernel = m.conv_kernel,
-                                            .heads = m.n_heads, .head_dim = m.head_dim, .state_size = m.state_size,
+                                            .n_heads = m.n_heads, .head_dim = m.head_dim, .state_size = m.state_size,
                                             .conv_dtype = state_dtype, .state_dtype = state_dtype});
   }
   config.max_sequences = max_sequences;

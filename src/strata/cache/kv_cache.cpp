@@ -10,13 +10,13 @@ namespace strata::cache {
 namespace {
 
 size_t elements_per_block(const KvCacheConfig& c) {
-  return static_cast<size_t>(c.block_size) * static_cast<size_t>(c.kv_heads) * static_cast<size_t>(c.head_dim);
+  return static_cast<size_t>(c.block_size) * static_cast<size_t>(c.n_kv_heads) * static_cast<size_t>(c.head_dim);
 }
 
 // Checks everything but num_blocks, which may still be derived from the budget.
 void validate_shape(const KvCacheConfig& c) {
   if (c.num_layers < 0) fail("kv cache: num_layers must be >= 0, got {}", c.num_layers);
-  if (c.kv_heads <= 0) fail("kv cache: kv_heads must be positive, got {}", c.kv_heads);
+  if (c.n_kv_heads <= 0) fail("kv cache: kv_heads must be positive, got {}", c.n_kv_heads);
   if (c.head_dim <= 0) fail("kv cache: head_dim must be positive, got {}", c.head_dim);
   if (c.block_size <= 0) fail("kv cache: block_size must be positive, got {}", c.block_size);
   if (c.max_slots <= 0) fail("kv cache: max_slots must be positive, got {}", c.max_slots);
@@ -186,13 +186,13 @@ std::span<const int32_t> PagedKvCache::block_table(int slot) const {
 Tensor PagedKvCache::k_pool(int layer) const {
   check_layer(layer);
   return k_pools_[static_cast<size_t>(layer)].view(
-      config_.dtype, {config_.num_blocks, config_.block_size, config_.kv_heads, config_.head_dim});
+      config_.dtype, {config_.num_blocks, config_.block_size, config_.n_kv_heads, config_.head_dim});
 }
 
 Tensor PagedKvCache::v_pool(int layer) const {
   check_layer(layer);
   return v_pools_[static_cast<size_t>(layer)].view(
-      config_.dtype, {config_.num_blocks, config_.block_size, config_.kv_heads, config_.head_dim});
+      config_.dtype, {config_.num_blocks, config_.block_size, config_.n_kv_heads, config_.head_dim});
 }
 
 Tensor PagedKvCache::block_tables() const {

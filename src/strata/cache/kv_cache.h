@@ -18,7 +18,7 @@ namespace strata::cache {
 
 struct KvCacheConfig {
   int num_layers = 0;       // attention layers, in model order
-  int64_t kv_heads = 0;     // Hkv
+  int64_t n_kv_heads = 0;   // Hkv
   int64_t head_dim = 0;     // hd
   int64_t block_size = 16;  // positions per block
   // Blocks in each layer's pool. 0 derives it from byte_budget: as many blocks as fit when each costs

@@ -25,7 +25,7 @@ CachePlan plan_cache(const schedule::Schedule& schedule, const schedule::ModelDi
   if (attention_layers > 0) {
     KvCacheConfig kc;
     kc.num_layers = attention_layers;
-    kc.kv_heads = dims.attention.n_kv_heads;
+    kc.n_kv_heads = dims.attention.n_kv_heads;
     kc.head_dim = dims.attention.head_dim;
     kc.block_size = options.kv_block_size;
     kc.max_slots = options.max_sequences;

@@ -94,7 +94,7 @@ std::vector<SnapshotSection> expected_sections(const MambaStateCache& cache) {
     ssm.layer = static_cast<uint32_t>(l);
     ssm.dtype = shape.state_dtype;
     ssm.ndim = 3;
-    ssm.shape = {shape.heads, shape.head_dim, shape.state_size, 0};
+    ssm.shape = {shape.n_heads, shape.head_dim, shape.state_size, 0};
     ssm.bytes = shape.ssm_bytes();
     sections.push_back(ssm);
   }
@@ -114,8 +114,8 @@ std::vector<SnapshotSection> kv_sections(const PagedKvCache& kv, int64_t length)
       section.layer = static_cast<uint32_t>(l);
       section.dtype = c.dtype;
       section.ndim = 3;
-      section.shape = {length, c.kv_heads, c.head_dim, 0};
-      section.bytes = static_cast<uint64_t>(length * c.kv_heads * c.head_dim) * dtype_size(c.dtype);
+      section.shape = {length, c.n_kv_heads, c.head_dim, 0};
+      section.bytes = static_cast<uint64_t>(length * c.n_kv_heads * c.head_dim) * dtype_size(c.dtype);
       sections.push_back(section);
     }
   return sections;

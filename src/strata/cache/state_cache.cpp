@@ -96,7 +96,7 @@ Tensor MambaStateCache::conv_pool(int layer) const {
 Tensor MambaStateCache::ssm_pool(int layer) const {
   const MambaStateShape& s = layer_shape(layer);
   return ssm_pools_[static_cast<size_t>(layer)].view(s.state_dtype,
-                                                      {num_slots(), s.heads, s.head_dim, s.state_size});
+                                                      {num_slots(), s.n_heads, s.head_dim, s.state_size});
 }
 
 Tensor MambaStateCache::conv_state(int layer, int slot) const {
@@ -120,7 +120,7 @@ Tensor MambaStateCache::speculative_ssm(int layer) const {
   const MambaStateShape& s = layer_shape(layer);
   if (speculative_ssm_.empty()) return Tensor{};
   return speculative_ssm_[static_cast<size_t>(layer)].view(
-      DType::f32, {num_slots(), speculative_tokens() + 1, s.heads, s.head_dim, s.state_size});
+      DType::f32, {num_slots(), speculative_tokens() + 1, s.n_heads, s.head_dim, s.state_size});
 }
 
 int MambaStateCache::allocate() {

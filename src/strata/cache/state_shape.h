@@ -14,14 +14,14 @@ namespace strata::cache {
 struct MambaStateShape {
   int64_t conv_dim = 0;     // d_inner + 2 * n_groups * d_state: the channels the causal conv sees
   int64_t conv_kernel = 0;  // K (d_conv); the conv state keeps the last K-1 pre-conv inputs
-  int64_t heads = 0;        // H
+  int64_t n_heads = 0;      // H
   int64_t head_dim = 0;     // P
   int64_t state_size = 0;   // N (d_state)
   DType conv_dtype = DType::f32;
   DType state_dtype = DType::f32;  // SSM state; fp32 unless asked otherwise (bf16 halves the memory)
 
   int64_t conv_elements() const { return (conv_kernel - 1) * conv_dim; }
-  int64_t ssm_elements() const { return heads * head_dim * state_size; }
+  int64_t ssm_elements() const { return n_heads * head_dim * state_size; }
   size_t conv_bytes() const { return static_cast<size_t>(conv_elements()) * dtype_size(conv_dtype); }
   size_t ssm_bytes() const { return static_cast<size_t>(ssm_elements()) * dtype_size(state_dtype); }
 

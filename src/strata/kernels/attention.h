@@ -18,8 +18,8 @@ constexpr int64_t kMaxAttentionHeadDim = 256;
 constexpr int64_t kMaxAttentionRows = 64;
 
 struct PagedAttentionParams {
-  int64_t num_q_heads = 0;   // Hq
-  int64_t num_kv_heads = 0;  // Hkv; q head h reads kv head h / (Hq/Hkv)
+  int64_t n_heads = 0;     // Hq, query heads
+  int64_t n_kv_heads = 0;  // Hkv; q head h reads kv head h / (Hq/Hkv)
   int64_t head_dim = 0;      // hd, at most kMaxAttentionHeadDim
   int64_t sliding_window = 0;  // a token at position p sees [p - window + 1, p]; 0 = unlimited
   float scale = 0.0f;          // applied to q·k; 0 means head_dim^-0.5

@@ -17,7 +17,7 @@ constexpr int64_t kMaxRotaryDim = 512;
 enum class RopeStyle : uint8_t { neox, gptj };
 
 struct RopeParams {
-  int64_t num_heads = 0;
+  int64_t n_heads = 0;
   int64_t head_dim = 0;
   int64_t rotary_dim = 0;  // even, <= head_dim (and kMaxRotaryDim); dimensions past it pass through
   float theta = 10000.0f;  // base of inv_freq = theta^(-2i / rotary_dim)

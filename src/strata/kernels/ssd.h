@@ -15,7 +15,7 @@
 namespace strata::kernels {
 
 struct SsdParams {
-  int64_t heads = 0;       // H
+  int64_t n_heads = 0;     // H
   int64_t head_dim = 0;    // P
   int64_t state_size = 0;  // N
   int64_t n_groups = 0;    // G: B and C are shared by H / G consecutive heads

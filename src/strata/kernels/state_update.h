@@ -13,9 +13,9 @@
 namespace strata::kernels {
 
 struct SelectiveStateUpdateParams {
-  int64_t num_heads = 0;  // H
+  int64_t n_heads = 0;     // H
   int64_t head_dim = 0;   // P
-  int64_t state_dim = 0;  // N (at most kMaxStateDim)
+  int64_t state_size = 0;  // N (at most kMaxStateDim)
   int64_t n_groups = 1;   // G; heads h share B/C group h / (H/G)
   bool dt_softplus = true;
   // Applied after softplus; Mamba2's default (0, inf) is a no-op.

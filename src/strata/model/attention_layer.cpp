@@ -19,9 +19,9 @@ void expect_vector(const Tensor& t, int64_t n, const std::string& name, const ch
 
 AttentionLayer::AttentionLayer(const AttentionDims& dims, const AttentionWeights& w, const std::string& name)
     : dims_(dims), weights_(w) {
-  if (dims.q_heads <= 0 || dims.kv_heads <= 0 || dims.head_dim <= 0 || dims.q_heads % dims.kv_heads != 0)
-    fail("{}: {} query heads must be a positive multiple of {} key/value heads", name, dims.q_heads, dims.kv_heads);
-  const int64_t q = dims.q_heads * dims.head_dim, kv = dims.kv_heads * dims.head_dim;
+  if (dims.n_heads <= 0 || dims.n_kv_heads <= 0 || dims.head_dim <= 0 || dims.n_heads % dims.n_kv_heads != 0)
+    fail("{}: {} query heads must be a positive multiple of {} key/value heads", name, dims.n_heads, dims.n_kv_heads);
+  const int64_t q = dims.n_heads * dims.head_dim, kv = dims.n_kv_heads * dims.head_dim;
   expect_matrix(w.q_proj, q, dims.hidden, name, "q_proj.weight");
   expect_matrix(w.k_proj, kv, dims.hidden, name, "k_proj.weight");
   expect_matrix(w.v_proj, kv, dims.hidden, name, "v_proj.weight");
@@ -37,7 +37,7 @@ void AttentionLayer::forward(const Tensor& x, Tensor& out, bool accumulate, cons
                              const kernels::PagedKv& kv, Workspace& workspace, const Exec& exec) const {
   const int64_t T = x.size(0);
   if (T == 0) return;
-  const int64_t q_width = dims_.q_heads * dims_.head_dim, kv_width = dims_.kv_heads * dims_.head_dim;
+  const int64_t q_width = dims_.n_heads * dims_.head_dim, kv_width = dims_.n_kv_heads * dims_.head_dim;
   Tensor q = workspace.take(DType::f32, {T, q_width});
   Tensor k = workspace.take(DType::f32, {T, kv_width});
   Tensor v = workspace.take(DType::f32, {T, kv_width});
@@ -51,15 +51,15 @@ void AttentionLayer::forward(const Tensor& x, Tensor& out, bool accumulate, cons
   project(weights_.v_proj, weights_.v_bias, v);
 
   if (dims_.rope_theta > 0.0f) {
-    kernels::RopeParams rope{.num_heads = dims_.q_heads, .head_dim = dims_.head_dim,
+    kernels::RopeParams rope{.n_heads = dims_.n_heads, .head_dim = dims_.head_dim,
                        .rotary_dim = dims_.rotary_dim > 0 ? dims_.rotary_dim : dims_.head_dim,
                        .theta = dims_.rope_theta, .style = dims_.rope_style};
     kernels::apply_rope(rope, q, positions, exec);
-    rope.num_heads = dims_.kv_heads;
+    rope.n_heads = dims_.n_kv_heads;
     kernels::apply_rope(rope, k, positions, exec);
   }
 
-  const kernels::PagedAttentionParams params{.num_q_heads = dims_.q_heads, .num_kv_heads = dims_.kv_heads,
+  const kernels::PagedAttentionParams params{.n_heads = dims_.n_heads, .n_kv_heads = dims_.n_kv_heads,
                                          .head_dim = dims_.head_dim, .sliding_window = dims_.sliding_window,
                                          .scale = 0.0f};
   const kernels::PagedAttentionInputs inputs{.q = q, .k = k, .v = v};
@@ -72,7 +72,7 @@ void AttentionLayer::forward(const Tensor& x, Tensor& out, bool accumulate, cons
 }
 
 size_t AttentionLayer::scratch_bytes(int64_t tokens) const {
-  const int64_t q_width = dims_.q_heads * dims_.head_dim, kv_width = dims_.kv_heads * dims_.head_dim;
+  const int64_t q_width = dims_.n_heads * dims_.head_dim, kv_width = dims_.n_kv_heads * dims_.head_dim;
   return Workspace::rounded(static_cast<size_t>(tokens * q_width) * sizeof(float)) +
          2 * Workspace::rounded(static_cast<size_t>(tokens * kv_width) * sizeof(float));
 }

@@ -18,8 +18,8 @@ namespace strata::model {
 
 struct AttentionDims {
   int64_t hidden = 0;
-  int64_t q_heads = 0;
-  int64_t kv_heads = 0;
+  int64_t n_heads = 0;     // query heads
+  int64_t n_kv_heads = 0;  // key/value heads (GQA)
   int64_t head_dim = 0;
   int64_t sliding_window = 0;  // 0 = full causal attention
   float rope_theta = 0.0f;     // 0 = no positional encoding

@@ -109,8 +109,8 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   Tensor y = workspace.take(DType::f32, {T, E});
 
   const k::CausalConv1dParams conv_params{.conv_dim = C, .kernel_width = d.ssm.conv_kernel, .silu = true};
-  const k::SelectiveStateUpdateParams update_params{.num_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim,
-                                                      .state_dim = d.ssm.state_size, .n_groups = d.ssm.n_groups,
+  const k::SelectiveStateUpdateParams update_params{.n_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim,
+                                                      .state_size = d.ssm.state_size, .n_groups = d.ssm.n_groups,
                                                       .dt_softplus = true, .dt_min = d.dt_min, .dt_max = d.dt_max};
   const k::SelectiveStateUpdateWeights update_weights{.A = A_, .D = D_, .dt_bias = dt_bias_};
 
@@ -172,7 +172,7 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
     const Tensor part_conv_out = rows_of(conv_out, decode_tokens, T);
     k::causal_conv1d_prefill(conv_params, rows_of(xbc, decode_tokens, T), conv_weight_, conv_bias_, part,
                                state.conv_pool, part_conv_out, exec);
-    const k::SsdParams ssd_params{.heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
+    const k::SsdParams ssd_params{.n_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
                                     .n_groups = d.ssm.n_groups, .chunk_size = d.ssm.chunk_size, .dt_min = d.dt_min,
                                     .dt_max = d.dt_max, .dt_softplus = true};
     const k::SsdInputs inputs{.x = columns(part_conv_out, 0, E),
@@ -203,7 +203,7 @@ size_t Mamba2Mixer::scratch_bytes(int64_t tokens, int64_t sequences, int64_t kep
   const auto f32 = [](int64_t elements) { return Workspace::rounded(static_cast<size_t>(elements) * sizeof(float)); };
   const size_t state_bytes = dtype_size(DType::f32);  // intermediates take the pool dtype, at most f32
   const int64_t K1 = d.ssm.conv_kernel - 1;
-  const k::SsdParams ssd_params{.heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
+  const k::SsdParams ssd_params{.n_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
                                 .n_groups = d.ssm.n_groups, .chunk_size = d.ssm.chunk_size, .dt_min = d.dt_min,
                                 .dt_max = d.dt_max, .dt_softplus = true};
   size_t bytes = f32(tokens * d.in_proj_width()) + f32(tokens * d.conv_dim()) + f32(tokens * d.inner());

@@ -182,7 +182,7 @@ void Model::bind_weights(const std::string& identity_text) {
       auto w_opt = [&](const char* n) { return bind.optional(p + n, c.attention_bias); };
       const int64_t head_dim = dims.attention.head_dim;
       const int64_t rotary = static_cast<int64_t>(static_cast<double>(head_dim) * c.rope.partial_rotary_factor) / 2 * 2;
-      const AttentionDims ad{.hidden = D, .q_heads = dims.attention.n_heads, .kv_heads = dims.attention.n_kv_heads,
+      const AttentionDims ad{.hidden = D, .n_heads = dims.attention.n_heads, .n_kv_heads = dims.attention.n_kv_heads,
                              .head_dim = head_dim, .sliding_window = spec.attention.window,
                              .rope_theta = c.rope.theta, .rotary_dim = rotary, .rope_style = c.rope.style};
       const AttentionWeights aw{.q_proj = w("q_proj.weight"), .k_proj = w("k_proj.weight"), .v_proj = w("v_proj.weight"),

@@ -31,8 +31,8 @@ constexpr int64_t kDecodeTokens = 2;
 Geometry geometry_of(const PagedAttentionParams& params, const PagedKv& kv, const VarlenBatch& batch,
                      int threads) {
   Geometry g{};
-  g.Hq = params.num_q_heads;
-  g.Hkv = params.num_kv_heads;
+  g.Hq = params.n_heads;
+  g.Hkv = params.n_kv_heads;
   g.hd = params.head_dim;
   g.group = g.Hq / g.Hkv;
   g.block_size = kv.k_pool.size(1);
@@ -55,14 +55,14 @@ Geometry geometry_of(const PagedAttentionParams& params, const PagedKv& kv, cons
 
 // How one sequence is cut into work items: kv heads per item, tokens per item, item count.
 struct SequenceSplit {
-  int64_t kv_heads, tokens, items;
+  int64_t n_kv_heads, tokens, items;
 };
 
 SequenceSplit split_of(const Geometry& g, int64_t length) {
   SequenceSplit split;
-  split.kv_heads = length <= kDecodeTokens ? g.decode_kv_heads : 1;
-  split.tokens = std::max<int64_t>(1, kMaxAttentionRows / (split.kv_heads * g.group));
-  split.items = (g.Hkv / split.kv_heads) * ((length + split.tokens - 1) / split.tokens);
+  split.n_kv_heads = length <= kDecodeTokens ? g.decode_kv_heads : 1;
+  split.tokens = std::max<int64_t>(1, kMaxAttentionRows / (split.n_kv_heads * g.group));
+  split.items = (g.Hkv / split.n_kv_heads) * ((length + split.tokens - 1) / split.tokens);
   return split;
 }
 
@@ -366,9 +366,9 @@ void attend(const Geometry& g, const VarlenBatch& batch, std::span<const int64_t
       }
       const int64_t local = item - first_item;
       const int64_t query_blocks = (batch.length(seq) + split.tokens - 1) / split.tokens;
-      const int64_t kv0 = (local / query_blocks) * split.kv_heads, query_block = local % query_blocks;
+      const int64_t kv0 = (local / query_blocks) * split.n_kv_heads, query_block = local % query_blocks;
       const int64_t j0 = query_block * split.tokens, j1 = std::min(batch.length(seq), j0 + split.tokens);
-      attend_item<KvT>(g, batch, starts, in, kv, out, seq, kv0, split.kv_heads, j0, j1, scratch);
+      attend_item<KvT>(g, batch, starts, in, kv, out, seq, kv0, split.n_kv_heads, j0, j1, scratch);
     }
   });
 }
@@ -389,10 +389,10 @@ void check_rows(const char* name, const Tensor& t, int64_t num_tokens, int64_t w
 
 void check_pool(const char* name, const Tensor& t, const PagedAttentionParams& p, DType dtype,
                 int64_t num_blocks, int64_t block_size) {
-  if (t.ndim != 4 || t.size(2) != p.num_kv_heads || t.size(3) != p.head_dim || t.size(0) != num_blocks ||
+  if (t.ndim != 4 || t.size(2) != p.n_kv_heads || t.size(3) != p.head_dim || t.size(0) != num_blocks ||
       t.size(1) != block_size || t.dtype != dtype)
     fail("paged_attention: {} is {}, expected {}[num_blocks, block_size, {}, {}] like k_pool", name,
-         t.describe(), dtype_name(dtype), p.num_kv_heads, p.head_dim);
+         t.describe(), dtype_name(dtype), p.n_kv_heads, p.head_dim);
   if (!t.is_contiguous() || t.data == nullptr) fail("paged_attention: {} must be a contiguous pool", name);
 }
 
@@ -410,11 +410,11 @@ void check_paged_attention(const PagedAttentionParams& params, const VarlenBatch
                            std::span<const int64_t> start_positions, const PagedAttentionInputs& inputs,
                            const PagedKv& kv, const Tensor& out) {
   const PagedAttentionParams& p = params;
-  if (p.num_q_heads <= 0 || p.num_kv_heads <= 0 || p.num_q_heads % p.num_kv_heads != 0)
-    fail("paged_attention: num_q_heads {} must be a positive multiple of num_kv_heads {}", p.num_q_heads,
-         p.num_kv_heads);
-  if (p.num_q_heads / p.num_kv_heads > kMaxAttentionRows)
-    fail("paged_attention: {} q heads per kv head exceed the supported {}", p.num_q_heads / p.num_kv_heads,
+  if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0)
+    fail("paged_attention: num_q_heads {} must be a positive multiple of num_kv_heads {}", p.n_heads,
+         p.n_kv_heads);
+  if (p.n_heads / p.n_kv_heads > kMaxAttentionRows)
+    fail("paged_attention: {} q heads per kv head exceed the supported {}", p.n_heads / p.n_kv_heads,
          kMaxAttentionRows);
   if (p.head_dim <= 0 || p.head_dim > kMaxAttentionHeadDim)
     fail("paged_attention: head_dim {} outside [1, {}]", p.head_dim, kMaxAttentionHeadDim);
@@ -423,7 +423,7 @@ void check_paged_attention(const PagedAttentionParams& params, const VarlenBatch
 
   if (kv.k_pool.ndim != 4 || (kv.k_pool.dtype != DType::f32 && kv.k_pool.dtype != DType::bf16))
     fail("paged_attention: k_pool is {}, expected f32 or bf16 [num_blocks, block_size, {}, {}]",
-         kv.k_pool.describe(), p.num_kv_heads, p.head_dim);
+         kv.k_pool.describe(), p.n_kv_heads, p.head_dim);
   const int64_t num_blocks = kv.k_pool.size(0), block_size = kv.k_pool.size(1);
   if (block_size <= 0) fail("paged_attention: k_pool has block_size {}, expected > 0", block_size);
   check_pool("k_pool", kv.k_pool, p, kv.k_pool.dtype, num_blocks, block_size);
@@ -436,10 +436,10 @@ void check_paged_attention(const PagedAttentionParams& params, const VarlenBatch
 
   const int64_t T = batch.num_tokens();
   check_varlen_batch("paged_attention", batch, T, tables.size(0), /*allow_padding_slots=*/true);
-  check_rows("q", inputs.q, T, p.num_q_heads * p.head_dim);
-  check_rows("k", inputs.k, T, p.num_kv_heads * p.head_dim);
-  check_rows("v", inputs.v, T, p.num_kv_heads * p.head_dim);
-  check_rows("out", out, T, p.num_q_heads * p.head_dim);
+  check_rows("q", inputs.q, T, p.n_heads * p.head_dim);
+  check_rows("k", inputs.k, T, p.n_kv_heads * p.head_dim);
+  check_rows("v", inputs.v, T, p.n_kv_heads * p.head_dim);
+  check_rows("out", out, T, p.n_heads * p.head_dim);
 
   if (start_positions.size() != batch.slots.size())
     fail("paged_attention: {} start positions for {} sequences, expected one per sequence",

@@ -16,13 +16,13 @@ using namespace cpu;
 
 void check_rope(const RopeParams& params, const Tensor& x, std::span<const int64_t> positions) {
   const RopeParams& p = params;
-  if (p.num_heads <= 0 || p.head_dim <= 0)
-    fail("rope: num_heads {} and head_dim {} must be positive", p.num_heads, p.head_dim);
+  if (p.n_heads <= 0 || p.head_dim <= 0)
+    fail("rope: num_heads {} and head_dim {} must be positive", p.n_heads, p.head_dim);
   if (p.rotary_dim <= 0 || p.rotary_dim % 2 != 0 || p.rotary_dim > p.head_dim || p.rotary_dim > kMaxRotaryDim)
     fail("rope: rotary_dim {} must be even, positive and at most head_dim {} (and {})", p.rotary_dim,
          p.head_dim, kMaxRotaryDim);
   if (!(p.theta > 0.0f) || !std::isfinite(p.theta)) fail("rope: theta {} must be positive and finite", p.theta);
-  const int64_t width = p.num_heads * p.head_dim;
+  const int64_t width = p.n_heads * p.head_dim;
   if (x.dtype != DType::f32 || x.ndim != 2 || x.size(1) != width)
     fail("rope: x is {}, expected f32[tokens, {}] (num_heads*head_dim)", x.describe(), width);
   if (x.stride(1) != 1 || (x.size(0) > 1 && x.stride(0) < width))
@@ -41,7 +41,7 @@ namespace strata::kernels::cpu {
 
 void apply_rope(const RopeParams& params, const Tensor& x, std::span<const int64_t> positions,
                 ThreadPool& pool) {
-  const int64_t half = params.rotary_dim / 2, hd = params.head_dim, heads = params.num_heads;
+  const int64_t half = params.rotary_dim / 2, hd = params.head_dim, heads = params.n_heads;
   // Pair i of a head: NeoX rotates (i, i + half), GPT-J (2i, 2i + 1).
   const bool neox = params.style == RopeStyle::neox;
   const int64_t first_step = neox ? 1 : 2, second_offset = neox ? half : 1;

@@ -174,7 +174,7 @@ void capture_state(const Context& ctx, int64_t sequence, int64_t head, int64_t o
 void scan_sequence_head(const Context& ctx, int thread, int64_t sequence, int64_t head) {
   const SsdParams& p = ctx.p;
   const int64_t np = p.head_dim, ns = p.state_size, q_pad = ctx.layout.q_padded;
-  const int64_t group = head / (p.heads / p.n_groups);
+  const int64_t group = head / (p.n_heads / p.n_groups);
   const float a_head = ctx.a[head], d_head = ctx.d[head], bias = ctx.dt_bias[head];
   float* masked_cb = ctx.thread_region(thread, ctx.layout.masked_cb);
   float* x_weighted = ctx.thread_region(thread, ctx.layout.x_weighted);
@@ -367,8 +367,8 @@ void ssd_scan(const SsdParams& params, const SsdInputs& inputs, const VarlenBatc
   run_dynamic(pool, threads, num_chunks * params.n_groups, [&](int, int64_t item) {
     chunk_group_products(ctx, item / params.n_groups, item % params.n_groups);
   });
-  run_dynamic(pool, threads, num_sequences * params.heads, [&](int thread, int64_t item) {
-    scan_sequence_head(ctx, thread, order[item / params.heads], item % params.heads);
+  run_dynamic(pool, threads, num_sequences * params.n_heads, [&](int thread, int64_t item) {
+    scan_sequence_head(ctx, thread, order[item / params.n_heads], item % params.n_heads);
   });
 }
 

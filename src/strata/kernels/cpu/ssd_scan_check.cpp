@@ -57,13 +57,13 @@ using namespace cpu;
 void check_ssd_scan(const SsdParams& p, const SsdInputs& in, const VarlenBatch& batch,
                     const Tensor& ssm_states, const Tensor& y, std::span<const SsdCapture> captures,
                     size_t workspace_bytes, int threads) {
-  if (p.heads <= 0 || p.head_dim <= 0 || p.state_size <= 0 || p.n_groups <= 0 || p.chunk_size <= 0)
+  if (p.n_heads <= 0 || p.head_dim <= 0 || p.state_size <= 0 || p.n_groups <= 0 || p.chunk_size <= 0)
     fail(
         "ssd_scan: heads, head_dim, state_size, n_groups and chunk_size must be positive, got H={} P={} N={} "
         "G={} Q={}",
-        p.heads, p.head_dim, p.state_size, p.n_groups, p.chunk_size);
-  if (p.heads % p.n_groups != 0)
-    fail("ssd_scan: heads ({}) must be a multiple of n_groups ({})", p.heads, p.n_groups);
+        p.n_heads, p.head_dim, p.state_size, p.n_groups, p.chunk_size);
+  if (p.n_heads % p.n_groups != 0)
+    fail("ssd_scan: heads ({}) must be a multiple of n_groups ({})", p.n_heads, p.n_groups);
   if (std::isnan(p.dt_min) || std::isnan(p.dt_max) || p.dt_min > p.dt_max)
     fail("ssd_scan: dt limits must satisfy dt_min <= dt_max, got [{}, {}]", p.dt_min, p.dt_max);
   // The scan exponentiates only non-positive sums of dt·A: dt >= 0 and A <= 0 keep every decay in (0, 1].
@@ -82,15 +82,15 @@ void check_ssd_scan(const SsdParams& p, const SsdInputs& in, const VarlenBatch& 
            i + 1, batch.cu_seqlens[i + 1], i, batch.cu_seqlens[i]);
 
   const int64_t tokens = batch.num_tokens();
-  check_token_rows(in.x, "x", tokens, p.heads * p.head_dim);
-  check_token_rows(in.dt, "dt", tokens, p.heads);
+  check_token_rows(in.x, "x", tokens, p.n_heads * p.head_dim);
+  check_token_rows(in.dt, "dt", tokens, p.n_heads);
   check_token_rows(in.B, "B", tokens, p.n_groups * p.state_size);
   check_token_rows(in.C, "C", tokens, p.n_groups * p.state_size);
-  check_token_rows(y, "y", tokens, p.heads * p.head_dim);
-  check_per_head(in.A, "A", p.heads);
-  check_per_head(in.D, "D", p.heads);
-  check_per_head(in.dt_bias, "dt_bias", p.heads);
-  for (int64_t h = 0; h < p.heads; ++h)
+  check_token_rows(y, "y", tokens, p.n_heads * p.head_dim);
+  check_per_head(in.A, "A", p.n_heads);
+  check_per_head(in.D, "D", p.n_heads);
+  check_per_head(in.dt_bias, "dt_bias", p.n_heads);
+  for (int64_t h = 0; h < p.n_heads; ++h)
     if (!(in.A.ptr<const float>()[h] <= 0.0f))
       fail("ssd_scan: A[{}] = {} must be <= 0 (A = -exp(A_log))", h, in.A.ptr<const float>()[h]);
   for (const auto& [tensor, name] : {std::pair{&in.x, "x"}, {&in.dt, "dt"}, {&in.B, "B"}, {&in.C, "C"}})
@@ -99,11 +99,11 @@ void check_ssd_scan(const SsdParams& p, const SsdInputs& in, const VarlenBatch& 
 
   const Tensor& s = ssm_states;
   if (s.device != Device::cpu || (s.dtype != DType::f32 && s.dtype != DType::bf16) || s.ndim != 4 ||
-      s.size(1) != p.heads || s.size(2) != p.head_dim || s.size(3) != p.state_size || s.data == nullptr)
-    fail("ssd_scan: ssm_states must be an f32 or bf16 CPU tensor [num_slots, {}, {}, {}], got {}", p.heads,
+      s.size(1) != p.n_heads || s.size(2) != p.head_dim || s.size(3) != p.state_size || s.data == nullptr)
+    fail("ssd_scan: ssm_states must be an f32 or bf16 CPU tensor [num_slots, {}, {}, {}], got {}", p.n_heads,
          p.head_dim, p.state_size, s.describe());
   if (s.stride(3) != 1 || s.stride(2) != p.state_size || s.stride(1) != p.head_dim * p.state_size ||
-      s.stride(0) < p.heads * p.head_dim * p.state_size)
+      s.stride(0) < p.n_heads * p.head_dim * p.state_size)
     fail("ssd_scan: each slot of ssm_states {} must be a contiguous [H, P, N] block", s.describe());
 
   std::vector<int32_t> slots(batch.slots.begin(), batch.slots.end());
@@ -125,10 +125,10 @@ void check_ssd_scan(const SsdParams& p, const SsdInputs& in, const VarlenBatch& 
           "chunk_size {} within the sequence",
           i, c.offset, c.sequence, length, p.chunk_size);
     const Tensor& d = c.state;
-    if (d.device != Device::cpu || d.dtype != DType::f32 || d.ndim != 3 || d.size(0) != p.heads ||
+    if (d.device != Device::cpu || d.dtype != DType::f32 || d.ndim != 3 || d.size(0) != p.n_heads ||
         d.size(1) != p.head_dim || d.size(2) != p.state_size || !d.is_contiguous() || d.data == nullptr)
       fail("ssd_scan: capture {} destination must be a contiguous f32 CPU tensor [{}, {}, {}], got {}", i,
-           p.heads, p.head_dim, p.state_size, d.describe());
+           p.n_heads, p.head_dim, p.state_size, d.describe());
   }
 
   const size_t needed = cpu::ssd_workspace_bytes(p, tokens, static_cast<int64_t>(num_sequences), threads);

@@ -68,7 +68,7 @@ template <typename StateT>
 void update(const SelectiveStateUpdateParams& params, const SelectiveStateUpdateInputs& in,
             const SelectiveStateUpdateWeights& weights, const VarlenBatch& batch, const Tensor& ssm_state,
             const Tensor& intermediate, const Tensor& y, ThreadPool& pool) {
-  const int64_t H = params.num_heads, P = params.head_dim, N = params.state_dim;
+  const int64_t H = params.n_heads, P = params.head_dim, N = params.state_size;
   const int64_t heads_per_group = H / params.n_groups;
   pool.parallel_for(batch.num_sequences() * H, [&](int64_t item_begin, int64_t item_end) {
     alignas(64) float row[kMaxStateDim];
@@ -165,7 +165,7 @@ void check_selective_state_update(const SelectiveStateUpdateParams& params,
                                   const SelectiveStateUpdateInputs& inputs,
                                   const SelectiveStateUpdateWeights& weights, const VarlenBatch& batch,
                                   const Tensor& ssm_state, const Tensor& intermediate, const Tensor& y) {
-  const int64_t H = params.num_heads, P = params.head_dim, N = params.state_dim, G = params.n_groups;
+  const int64_t H = params.n_heads, P = params.head_dim, N = params.state_size, G = params.n_groups;
   if (H <= 0 || P <= 0 || N <= 0 || G <= 0)
     fail("selective_state_update: num_heads, head_dim, state_dim and n_groups must be positive, got {}, {}, {}, {}",
          H, P, N, G);
