@@ -1,7 +1,6 @@
 // `strata run [MODEL_DIR] (-p PROMPT | -f FILE) [-n N] [sampling flags] [--verbose]`: generates a
 // continuation and streams it to stdout as it is produced. Without MODEL_DIR the bundled demo model
 // (models/demo) is used. With --verbose, prefill and decode speeds go to stderr.
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +9,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -18,7 +18,7 @@
 #include "command_registry.h"
 #include "strata/core/error.h"
 #include "strata/engine/engine.h"
-#include "strata/tokenizer/stream_decoder.h"
+#include "strata/engine/session.h"
 #include "strata/tokenizer/tokenizer.h"
 
 #ifndef STRATA_DEFAULT_MODEL_DIR
@@ -59,8 +59,8 @@ void run(RunArgs a) {
   const std::filesystem::path dir = model_directory(a);
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
-  std::vector<int32_t> prompt = tokenizer.encode(a.prompt, /*add_special_tokens=*/!a.no_special);
-  if (prompt.empty()) fail("the prompt encodes to no tokens; give some text");
+  // Encoded before the engine exists: the prompt's length sizes the engine's context.
+  const std::vector<int32_t> prompt = engine::encode_prompt(tokenizer, a.prompt, /*add_special_tokens=*/!a.no_special);
 
   engine::EngineOptions options;
   options.max_sequences = 1;
@@ -68,32 +68,19 @@ void run(RunArgs a) {
   options.token_budget = 512;
   options.threads = a.threads;
   engine::Engine eng(*model, options);
+  engine::Session session(tokenizer, eng);
 
-  // The engine judges EOS, stop strings and length on the detokenised text the stream decoder gives it,
-  // and hands back only text that is safe to show.
-  tokenizer::StreamDecoder decoder(tokenizer, /*skip_special_tokens=*/true);
-  std::atomic<bool> done{false};
-  std::string error;
-  engine::RequestStats stats;
   const auto start = std::chrono::steady_clock::now();
-  engine::Request request{.prompt = prompt, .sampling = a.sampling, .callback = nullptr,
-                          .token_text = [&decoder](int32_t token) { return decoder.push(token); }};
-  request.callback = [&](const engine::Event& event) {
-    std::fwrite(event.text.data(), 1, event.text.size(), stdout);
-    std::fflush(stdout);
-    if (event.kind == engine::Event::Kind::finished) {
-      stats = event.stats;
-      if (event.reason == engine::FinishReason::error) error = event.message;
-      done = true;
-    }
-  };
   if (!a.no_echo) {
     std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
     std::fflush(stdout);
   }
-  eng.submit(std::move(request));
-  while (!done) eng.step();
-  if (!error.empty()) fail("{}", error);
+  // An engine error (refused or failed request) throws after the text streamed so far, as `error: ...`.
+  const engine::Result result = session.generate(prompt, a.sampling, [](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  });
+  const engine::RequestStats& stats = result.stats;
   std::fputc('\n', stdout);
   std::fflush(stdout);
   if (a.verbose) {
