@@ -1,6 +1,6 @@
 // Steady-state Model::forward allocates nothing: this binary replaces the global operator new with a
-// counting one, warms a model up, then runs 100 mixed prefill/decode steps and requires zero heap
-// allocations inside forward — what CUDA-graph capture will need. The workspace, reserved up front with
+// counting one, warms a model up, then runs 100 mixed prefill/decode/verification steps and requires zero
+// heap allocations inside forward — what CUDA-graph capture will need. The workspace, reserved up front with
 // Model::workspace_bytes, must never have grown either (so the sizing function is an upper bound).
 #include <atomic>
 #include <cstdlib>
@@ -45,8 +45,12 @@ TEST_P(SteadyState, HundredMixedStepsAllocateNothing) {
   ThreadPool pool(2);
   constexpr int kSequences = 3;
   constexpr int64_t kChunk = 8, kContext = 256;
-  SequenceCache cache = model->make_cache(CacheOptions{.max_sequences = kSequences, .max_context = kContext});
-  const StepShape shape{.tokens = kChunk + kSequences, .sequences = kSequences, .logit_rows = kSequences};
+  constexpr int kDrafts = 3;
+  SequenceCache cache = model->make_cache(
+      CacheOptions{.max_sequences = kSequences, .max_context = kContext, .speculative_tokens = kDrafts});
+  const StepShape shape{.tokens = kChunk + kDrafts + kSequences, .sequences = kSequences,
+                        .kept_sequences = kSequences, .kept_length = kDrafts + 1,
+                        .logit_rows = kChunk + kDrafts + kSequences};
   Workspace workspace(model->workspace_bytes(shape, pool.size()) +
                           Workspace::rounded(static_cast<size_t>(kSequences * V) * sizeof(float)),
                       Device::cpu);
@@ -61,15 +65,18 @@ TEST_P(SteadyState, HundredMixedStepsAllocateNothing) {
   tokens.reserve(static_cast<size_t>(shape.tokens));
   steps.reserve(kSequences);
 
-  // Step i: slots 0 and 1 decode one token each; slot 2 takes an 8-token prefill chunk every other step
-  // (a fresh sequence whenever it nears the context), else decodes too.
+  // Step i: slot 0 decodes one token; slot 1 decodes, or every third step verifies 1+S tokens keeping
+  // their states (rolled back to one accepted draft afterwards); slot 2 takes an 8-token prefill chunk
+  // every other step (a fresh sequence whenever it nears the context), else decodes too.
   auto run_step = [&](int i) {
     tokens.clear();
     steps.clear();
-    for (int s = 0; s < 2; ++s) {
-      steps.push_back(SequenceStep{.slot = slots[static_cast<size_t>(s)], .length = 1});
-      tokens.push_back(token(rng));
-    }
+    const bool verify = i % 3 == 0;
+    steps.push_back(SequenceStep{.slot = slots[0], .length = 1});
+    tokens.push_back(token(rng));
+    steps.push_back(SequenceStep{.slot = slots[1], .length = verify ? 1 + kDrafts : 1, .all_logits = verify,
+                                 .keep_states = verify});
+    for (int64_t t = 0; t < steps.back().length; ++t) tokens.push_back(token(rng));
     const int64_t length = i % 2 == 0 ? kChunk : 1;
     steps.push_back(SequenceStep{.slot = slots[2], .length = length});
     for (int64_t t = 0; t < length; ++t) tokens.push_back(token(rng));
@@ -79,16 +86,17 @@ TEST_P(SteadyState, HundredMixedStepsAllocateNothing) {
     counting = true;
     model->forward(batch, cache, logits, workspace, pool);
     counting = false;
+    if (verify) cache.rollback(slots[1], kDrafts, 1);
   };
   for (int i = 0; i < 4; ++i) run_step(i);  // warm-up: first-touch of pages and lazily built tables
   const uint64_t before = allocations.load();
   for (int i = 0; i < 100; ++i) {
-    if (cache.position(slots[2]) + kChunk > kContext - 8) {  // start slot 2 afresh near the context end
+    if (cache.position(slots[2]) + kChunk + kDrafts > kContext - 8) {  // start slot 2 afresh near the context end
       cache.free(slots[2]);
       slots[2] = cache.allocate();
     }
     for (int s = 0; s < 2; ++s)
-      if (cache.position(slots[static_cast<size_t>(s)]) + 1 > kContext - 8) {
+      if (cache.position(slots[static_cast<size_t>(s)]) + 1 + kDrafts > kContext - 8) {
         cache.free(slots[static_cast<size_t>(s)]);
         slots[static_cast<size_t>(s)] = cache.allocate();
       }

@@ -329,7 +329,9 @@ void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logi
         fail("forward: slot {} keeps per-token states but follows a prefill chunk; token-by-token sequences "
              "(decodes and verifications) must lead the step", s.slot);
     }
-    const bool token_by_token = s.keep_states || (s.length == 1 && start > 0);
+    // One-token steps take the recurrent kernels (a fresh one starts from zero state), as must every
+    // verification; a leading run of them is the mixer's token-by-token part.
+    const bool token_by_token = s.keep_states || s.length == 1;
     if (token_by_token && leading) ++recurrent;
     leading = leading && token_by_token;
     total += s.length;

@@ -16,8 +16,8 @@ namespace strata::model {
 
 // One sequence's share of a step: `length` tokens continuing from the slot's state (its position).
 // keep_states makes this a (1+S)-token verification: the state after every token is kept so the cache
-// can roll back to any accepted prefix (cache::SequenceCache::rollback). Sequences that run token by
-// token — one-token decodes of a started sequence and every keep_states sequence — must lead the batch.
+// can roll back to any accepted prefix (cache::SequenceCache::rollback). A leading run of one-token and
+// keep_states sequences runs token by token; keep_states sequences must be part of it.
 struct SequenceStep {
   int32_t slot = 0;
   int64_t length = 0;
