@@ -6,6 +6,20 @@
 
 namespace strata::model {
 
+TensorNames backbone_tensor_names(std::vector<std::string> ignored_prefixes) {
+  return TensorNames{.embeddings = {"backbone.embeddings.weight", "backbone.embedding.weight"},
+                     .final_norm = "backbone.norm_f.weight",
+                     .lm_head = "lm_head.weight",
+                     .layer = "backbone.layers.{}.",
+                     .mixer_norm = "norm.weight",
+                     .ffn_norm = "norm.weight",  // one part per layer, so one norm
+                     .mamba = "mixer.",
+                     .attention = "mixer.",
+                     .mlp = "mixer.",
+                     .moe = "mixer.",
+                     .ignored_prefixes = std::move(ignored_prefixes)};
+}
+
 void read_time_step_limit(const ConfigFields& f, ModelConfig& c) {
   if (!f.has("time_step_limit")) return;
   const auto& v = f.json()["time_step_limit"];

@@ -51,6 +51,10 @@ const FamilySpec& family_for(std::string_view model_type, const std::string& fil
 const FamilySpec& mamba2_family();
 const FamilySpec& nemotron_h_family();
 
+// The `backbone.` names of Mamba2ForCausalLM and NemotronHForCausalLM: backbone.embeddings (or
+// mamba_ssm's backbone.embedding), backbone.layers.{i}.norm + .mixer.*, backbone.norm_f, lm_head.
+TensorNames backbone_tensor_names(std::vector<std::string> ignored_prefixes);
+
 // Readers shared by family files (families/common.cpp):
 // time_step_limit [min, max] into dt_min / dt_max.
 void read_time_step_limit(const ConfigFields& fields, ModelConfig& config);

@@ -26,17 +26,7 @@ const FamilySpec& mamba2_family() {
       .summary = "Mamba2: Mamba2 mixers only",
       .map_schedule = schedule::mamba2_schedule,
       .read_config = read_mamba2,
-      .names = TensorNames{.embeddings = {"backbone.embeddings.weight", "backbone.embedding.weight"},
-                           .final_norm = "backbone.norm_f.weight",
-                           .lm_head = "lm_head.weight",
-                           .layer = "backbone.layers.{}.",
-                           .mixer_norm = "norm.weight",
-                           .ffn_norm = "norm.weight",
-                           .mamba = "mixer.",
-                           .attention = "mixer.",
-                           .mlp = "mixer.",
-                           .moe = "mixer.",
-                           .ignored_prefixes = {}}};
+      .names = backbone_tensor_names({})};
   return spec;
 }
 

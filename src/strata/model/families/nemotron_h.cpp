@@ -60,17 +60,7 @@ const FamilySpec& nemotron_h_family() {
       .summary = "Nemotron-H: Mamba2, attention, relu² MLP and MoE layers",
       .map_schedule = schedule::nemotron_h_schedule,
       .read_config = read_nemotron_h,
-      .names = TensorNames{.embeddings = {"backbone.embeddings.weight", "backbone.embedding.weight"},
-                           .final_norm = "backbone.norm_f.weight",
-                           .lm_head = "lm_head.weight",
-                           .layer = "backbone.layers.{}.",
-                           .mixer_norm = "norm.weight",
-                           .ffn_norm = "norm.weight",
-                           .mamba = "mixer.",
-                           .attention = "mixer.",
-                           .mlp = "mixer.",
-                           .moe = "mixer.",
-                           .ignored_prefixes = {"mtp."}}};
+      .names = backbone_tensor_names({"mtp."})};
   return spec;
 }
 
