@@ -60,7 +60,6 @@ model::StepShape step_shape(const EngineOptions& options) {
                           .kept_length = 0, .logit_rows = options.max_sequences};
 }
 
-
 Engine::Engine(const model::Model& model, EngineOptions options) : model_(model), options_(options) {
   if (options_.max_sequences < 1) fail("engine: max_sequences must be >= 1, got {}", options_.max_sequences);
   if (options_.max_context < 1) fail("engine: max_context must be >= 1, got {}", options_.max_context);
