@@ -131,6 +131,83 @@ FIXTURES = [
             "MQA attention (2 q heads, 1 kv head), head_dim 24; Mamba2 n_groups=1, chunk_size 5 with L=23",
         ],
     ),
+    dict(
+        name="granite_moe_hybrid",
+        family="granitemoehybrid",
+        batch=2,
+        length=27,
+        config=dict(
+            vocab_size=131, hidden_size=64, intermediate_size=40, shared_intermediate_size=48,
+            num_hidden_layers=5, num_attention_heads=4, num_key_value_heads=2, hidden_act="silu",
+            max_position_embeddings=256, rms_norm_eps=1e-5, tie_word_embeddings=False,
+            embedding_multiplier=3.0, logits_scaling=2.5, residual_multiplier=0.6, attention_multiplier=0.3,
+            num_local_experts=6, num_experts_per_tok=2, position_embedding_type="nope",
+            layer_types=["mamba", "attention", "mamba", "mamba", "attention"],
+            mamba_n_heads=4, mamba_n_groups=1, mamba_d_state=16, mamba_d_head=16, mamba_d_conv=4,
+            mamba_expand=1, mamba_chunk_size=8, mamba_conv_bias=True, mamba_proj_bias=False,
+            attention_bias=False, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        ),
+        config_unchecked=["layer_types"],
+        scale_logits=True,
+        dt_bias_special={},
+        covers=[
+            "Granite-4.0-H MoE: layer_types mamba/attention, every layer {mixer, MoE + shared MLP}",
+            "6 experts top-2 (softmax over the top-k router logits), fused gate|up expert weights",
+            "multipliers: embedding 3.0, residual 0.6, attention (softmax scale) 0.3, logits_scaling 2.5",
+            "position_embedding_type nope; Mamba2 n_groups=1 (transformers' full-width gated norm agrees)",
+            "chunk_size 8 with L=27; final norm scaled by a power of two so logits have std ~1",
+        ],
+    ),
+    dict(
+        name="granite_dense_hybrid",
+        family="granitemoehybrid",
+        batch=2,
+        length=21,
+        config=dict(
+            vocab_size=97, hidden_size=48, intermediate_size=32, shared_intermediate_size=56,
+            num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=1, hidden_act="silu",
+            max_position_embeddings=256, rms_norm_eps=1e-5, tie_word_embeddings=True,
+            embedding_multiplier=2.0, logits_scaling=4.0, residual_multiplier=0.5, attention_multiplier=0.4,
+            num_local_experts=0, num_experts_per_tok=0, position_embedding_type="rope",
+            rope_parameters=dict(rope_type="default", rope_theta=5000.0),
+            layer_types=["mamba", "mamba", "attention", "mamba"],
+            mamba_n_heads=6, mamba_n_groups=1, mamba_d_state=8, mamba_d_head=8, mamba_d_conv=4,
+            mamba_expand=1, mamba_chunk_size=5, mamba_conv_bias=True, mamba_proj_bias=False,
+            attention_bias=False, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        ),
+        config_unchecked=["layer_types", "rope_parameters"],
+        scale_logits=True,
+        dt_bias_special={},
+        covers=[
+            "Granite-4.0-H dense (num_local_experts 0): every layer {mixer, shared MLP (SwiGLU)}",
+            "position_embedding_type rope, rope_theta 5000; MQA (4 q heads, 1 kv head); tied embeddings",
+            "multipliers: embedding 2.0, residual 0.5, attention 0.4, logits_scaling 4.0",
+            "chunk_size 5 with L=21",
+        ],
+    ),
+    dict(
+        name="bamba",
+        family="bamba",
+        batch=2,
+        length=25,
+        config=dict(
+            vocab_size=113, hidden_size=64, intermediate_size=72, num_hidden_layers=4,
+            num_attention_heads=4, num_key_value_heads=2, hidden_act="silu", rms_norm_eps=1e-5,
+            tie_word_embeddings=False, max_position_embeddings=256, attn_layer_indices=[1, 3],
+            mamba_n_heads=8, mamba_d_head=16, mamba_n_groups=1, mamba_d_state=16, mamba_d_conv=4,
+            mamba_expand=2, mamba_chunk_size=8, mamba_conv_bias=True, mamba_proj_bias=False,
+            rope_parameters=dict(rope_type="default", rope_theta=10000.0, partial_rotary_factor=0.5),
+            attention_bias=False, mlp_bias=False, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        ),
+        config_unchecked=["rope_parameters"],
+        scale_logits=True,
+        dt_bias_special={},
+        covers=[
+            "Bamba: attention at attn_layer_indices [1, 3], Mamba2 elsewhere, every layer {mixer, SwiGLU MLP}",
+            "partial RoPE (partial_rotary_factor 0.5 of head_dim 16), rope_theta 10000, GQA 4/2",
+            "Mamba2 n_groups=1, expand 2, chunk_size 8 with L=25",
+        ],
+    ),
 ]
 
 
@@ -185,7 +262,8 @@ def init_weights(model, fixture, generator):
                 if name.endswith("in_proj.weight"):
                     # dt rows are the last num_heads rows ([z | xBC | dt]); keep dt_raw small so
                     # softplus(dt_raw + dt_bias) stays far above Nemotron-H's time_step_min clamp
-                    heads = fixture["config"].get("num_heads") or fixture["config"]["mamba_num_heads"]
+                    c = fixture["config"]
+                    heads = c.get("num_heads") or c.get("mamba_num_heads") or c["mamba_n_heads"]
                     value[-heads:] = normal((heads, shape[-1]), 0.5 / math.sqrt(shape[-1]))
                     rule += "; dt rows N(0,0.5/sqrt(fan_in))"
             p.copy_(value)
@@ -314,7 +392,33 @@ def model_classes(family):
 
     if family == "mamba2":
         return transformers.Mamba2Config, transformers.Mamba2ForCausalLM
+    if family == "granitemoehybrid":
+        return transformers.GraniteMoeHybridConfig, transformers.GraniteMoeHybridForCausalLM
+    if family == "bamba":
+        return transformers.BambaConfig, transformers.BambaForCausalLM
     return transformers.NemotronHConfig, transformers.NemotronHForCausalLM
+
+
+def final_norm_weight(model):
+    """The last RMSNorm before the LM head, whatever the family calls it."""
+    for name in ("model.norm.weight", "model.final_layernorm.weight", "backbone.norm_f.weight"):
+        try:
+            return name, model.get_parameter(name)
+        except AttributeError:
+            continue
+    raise RuntimeError("no final norm weight found")
+
+
+def scale_logits_to_unit_std(model, fixture, generator):
+    """Tiny random models with small multipliers give logits of std ~0.02; a 1e-3 tolerance would then
+    mean little. Scale the final norm weight by a power of two (exact in bf16) so the std is ~1."""
+    ids = torch.randint(0, model.config.vocab_size, (2, 16), generator=generator)
+    with torch.no_grad():
+        std = float(model(input_ids=ids, use_cache=False).logits.float().std())
+        factor = 2.0 ** round(math.log2(1.0 / std))
+        name, weight = final_norm_weight(model)
+        weight.mul_(factor)
+    return dict(final_norm=name, logits_std_before=std, factor=factor)
 
 
 def build_and_save(fixture, out_dir):
@@ -329,6 +433,8 @@ def build_and_save(fixture, out_dir):
         kwargs["layers_block_type"] = config_cls._pattern_to_list(kwargs.pop("hybrid_override_pattern"))
         config = config_cls(**kwargs)
     for key, value in fixture["config"].items():
+        if key in fixture.get("config_unchecked", []):
+            continue  # transformers rewrites these spellings (layer_types names, rope_parameters defaults)
         if key == "hybrid_override_pattern":
             assert config.hybrid_override_pattern == value, (config.hybrid_override_pattern, value)
             continue
@@ -342,6 +448,8 @@ def build_and_save(fixture, out_dir):
     model = model_cls(config).eval()
     generator = torch.Generator().manual_seed(seed)
     decisions = init_weights(model, fixture, generator)
+    if fixture.get("scale_logits"):
+        decisions["logit_scale"] = scale_logits_to_unit_std(model, fixture, generator)
 
     # keep fp32 what transformers keeps fp32 (the router's correction bias), round the rest to bf16
     fp32_buffers = {n: b.detach().clone() for n, b in model.named_buffers() if n.endswith("e_score_correction_bias")}
@@ -532,6 +640,14 @@ def make_fixture(fixture, root, versions):
         meta["reference_float32_vs_float64_max_abs"] = float((logits.double() - logits64).abs().max())
     except Exception as exc:  # noqa: BLE001
         meta["reference_float32_vs_float64_max_abs"] = f"failed: {type(exc).__name__}: {exc}"[:300]
+
+    if fixture.get("scale_logits"):
+        # Greedy generation with transformers' cache, for the engine's greedy-ids test.
+        prompt = ids[:1, :6]
+        with torch.no_grad():
+            generated = model.generate(input_ids=prompt, max_new_tokens=10, do_sample=False, use_cache=True,
+                                       eos_token_id=None, pad_token_id=0)
+        meta["greedy"] = dict(prompt=prompt[0].tolist(), generated=generated[0, prompt.shape[1]:].tolist())
 
     meta["transformers_notes"] = transformers_notes(fixture, config, out_dir)
     meta["warnings"] = warnings

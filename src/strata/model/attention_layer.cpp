@@ -61,7 +61,7 @@ void AttentionLayer::forward(const Tensor& x, Tensor& out, bool accumulate, cons
 
   const kernels::PagedAttentionParams params{.n_heads = dims_.n_heads, .n_kv_heads = dims_.n_kv_heads,
                                          .head_dim = dims_.head_dim, .sliding_window = dims_.sliding_window,
-                                         .scale = 0.0f};
+                                         .scale = dims_.softmax_scale};
   const kernels::PagedAttentionInputs inputs{.q = q, .k = k, .v = v};
   kernels::paged_attention(params, batch, start_positions, inputs, kv, q, exec);  // out aliases q
 

@@ -25,6 +25,7 @@ struct AttentionDims {
   float rope_theta = 0.0f;     // 0 = no positional encoding
   int64_t rotary_dim = 0;      // dimensions of each head that rotate (partial RoPE); 0 = head_dim
   kernels::RopeStyle rope_style = kernels::RopeStyle::neox;
+  float softmax_scale = 0.0f;  // multiplies q·k; 0 = 1/sqrt(head_dim)
 };
 
 // As stored in the checkpoint; biases optional (data == nullptr).

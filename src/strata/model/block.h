@@ -37,6 +37,7 @@ struct Block {
   std::optional<MoeWeights> moe;
   MlpActivation mlp_activation = MlpActivation::relu2;
   const MoeConfig* moe_config = nullptr;
+  float residual_multiplier = 1.0f;  // each part's output is scaled by it before joining the residual
 
   // hidden: f32 [T, D], the residual stream, updated in place.
   void forward(Tensor& hidden, StepContext& step) const;

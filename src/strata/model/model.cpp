@@ -10,6 +10,7 @@
 #include "strata/cache/hash64.h"
 #include "strata/core/convert.h"
 #include "strata/core/error.h"
+#include "strata/kernels/elementwise.h"
 #include "strata/kernels/embedding.h"
 #include "strata/kernels/gemm.h"
 #include "strata/kernels/norm.h"
@@ -117,6 +118,28 @@ void Model::bind_weights(const std::string& identity_text) {
     return b.view(DType::f32, {n});
   };
   auto f32_norm = [&](const std::string& name) { return f32_vector(bind.required(name), D, name); };
+  // An MLP under `p` with the family's names: separate up/gate/down, or a fused gate|up matrix.
+  auto bind_mlp = [&](const std::string& p, const MlpNames& n, MlpActivation activation, bool biases) {
+    MlpWeights mw;
+    const bool gated = activation == MlpActivation::silu_gated;
+    if (!n.gate_up.empty()) {
+      const Tensor gate_up = bind.required(p + n.gate_up);
+      if (!gated || gate_up.ndim != 2 || gate_up.size(0) % 2 != 0)
+        fail("{}: fused '{}' must be a gated [2·intermediate, {}] matrix, got {}", p + n.gate_up, n.gate_up, D,
+             gate_up.describe());
+      const int64_t inter = gate_up.size(0) / 2;
+      mw.gate = gate_up.slice(0, inter);
+      mw.up = gate_up.slice(inter, 2 * inter);
+    } else {
+      mw.up = bind.required(p + n.up);
+      if (gated) mw.gate = bind.required(p + n.gate);
+      mw.up_bias = bind.optional(p + n.up_bias, biases);
+      if (gated) mw.gate_bias = bind.optional(p + n.gate_bias, biases);
+    }
+    mw.down = bind.required(p + n.down);
+    mw.down_bias = bind.optional(p + n.down_bias, biases && n.gate_up.empty());
+    return mw;
+  };
 
   std::string embedding_name = names.embeddings.front();
   for (const std::string& n : names.embeddings)
@@ -139,7 +162,7 @@ void Model::bind_weights(const std::string& identity_text) {
                                                .topk_group = c.moe.topk_group,
                                                .norm_topk_prob = c.moe.norm_topk_prob,
                                                .routed_scaling_factor = c.moe.routed_scaling_factor,
-                                               .scoring = kernels::RouterScoring::sigmoid,
+                                               .scoring = c.router_scoring,
                                                .mode = kernels::RoutingMode::learned};
   moe_config_.expert_activation = c.mlp_activation;
   moe_config_.shared_activation = c.mlp_activation;
@@ -154,6 +177,7 @@ void Model::bind_weights(const std::string& identity_text) {
     block.norm_eps = c.norm_eps;
     block.mlp_activation = c.mlp_activation;
     block.moe_config = &moe_config_;
+    block.residual_multiplier = c.residual_multiplier;
     const bool has_mixer = spec.mixer != MixerKind::none;
     const bool has_ffn = spec.ffn != FfnKind::none;
     if (!has_mixer && !has_ffn) fail("{}: layer {} has neither a mixer nor a feed-forward part", layer, spec.index);
@@ -184,7 +208,8 @@ void Model::bind_weights(const std::string& identity_text) {
       const int64_t rotary = static_cast<int64_t>(static_cast<double>(head_dim) * c.rope.partial_rotary_factor) / 2 * 2;
       const AttentionDims ad{.hidden = D, .n_heads = dims.attention.n_heads, .n_kv_heads = dims.attention.n_kv_heads,
                              .head_dim = head_dim, .sliding_window = spec.attention.window,
-                             .rope_theta = c.rope.theta, .rotary_dim = rotary, .rope_style = c.rope.style};
+                             .rope_theta = c.rope.theta, .rotary_dim = rotary, .rope_style = c.rope.style,
+                             .softmax_scale = c.attention_multiplier};
       const AttentionWeights aw{.q_proj = w("q_proj.weight"), .k_proj = w("k_proj.weight"), .v_proj = w("v_proj.weight"),
                                 .o_proj = w("o_proj.weight"), .q_bias = w_opt("q_proj.bias"), .k_bias = w_opt("k_proj.bias"),
                                 .v_bias = w_opt("v_proj.bias"), .o_bias = w_opt("o_proj.bias")};
@@ -194,40 +219,45 @@ void Model::bind_weights(const std::string& identity_text) {
 
     if (spec.ffn == FfnKind::mlp) {
       const std::string p = layer + names.mlp;
-      const std::string name = p.substr(0, p.size() - 1);
-      MlpWeights mw{.up = bind.required(p + "up_proj.weight"), .down = bind.required(p + "down_proj.weight"), .gate = {},
-                    .up_bias = bind.optional(p + "up_proj.bias", c.mlp_bias),
-                    .down_bias = bind.optional(p + "down_proj.bias", c.mlp_bias), .gate_bias = {}};
-      if (c.mlp_activation == MlpActivation::silu_gated) {
-        mw.gate = bind.required(p + "gate_proj.weight");
-        mw.gate_bias = bind.optional(p + "gate_proj.bias", c.mlp_bias);
-      }
-      check_mlp(mw, c.mlp_activation, D, name);
+      MlpWeights mw = bind_mlp(p, names.mlp_names, c.mlp_activation, c.mlp_bias);
+      check_mlp(mw, c.mlp_activation, D, p.substr(0, p.size() - 1));
       block.mlp = mw;
     } else if (spec.ffn == FfnKind::moe) {
+      const MoeNames& mn = names.moe_names;
       const std::string p = layer + names.moe;
       const std::string name = p.substr(0, p.size() - 1);
       MoeWeights mw;
-      mw.router = bind.required(p + "gate.weight");
-      mw.correction_bias = bind.has(p + "gate.e_score_correction_bias") ? bind.required(p + "gate.e_score_correction_bias") : Tensor{};
+      mw.router = bind.required(p + mn.router);
+      mw.correction_bias = bind.has(p + mn.correction_bias) ? bind.required(p + mn.correction_bias) : Tensor{};
       if (mw.correction_bias.data && mw.correction_bias.dtype != DType::f32) {
         Buffer& b = owned_.emplace_back(static_cast<size_t>(mw.correction_bias.numel()) * sizeof(float));
         convert_to_f32(mw.correction_bias, static_cast<float*>(b.data()), "gate.e_score_correction_bias");
         mw.correction_bias = b.view(DType::f32, {mw.correction_bias.numel()});
       }
-      for (int64_t e = 0; e < c.moe.n_routed_experts; ++e) {
-        const std::string expert = fmt::format("{}experts.{}.", p, e);
-        MlpWeights& ew = mw.experts.emplace_back();
-        ew.up = bind.required(expert + "up_proj.weight");
-        ew.down = bind.required(expert + "down_proj.weight");
+      if (!mn.stacked_gate_up.empty()) {
+        // Stacked experts: views of one [E, 2I, D] and one [E, D, I] tensor (gate rows first).
+        const Tensor gate_up = bind.required(p + mn.stacked_gate_up), down = bind.required(p + mn.stacked_down);
+        if (gate_up.ndim != 3 || gate_up.size(0) != c.moe.n_routed_experts || gate_up.size(1) % 2 != 0 ||
+            down.ndim != 3 || down.size(0) != c.moe.n_routed_experts)
+          fail("{}: stacked experts must be [{}, 2·intermediate, {}] and [{}, {}, intermediate], got {} and {}", name,
+               c.moe.n_routed_experts, D, c.moe.n_routed_experts, D, gate_up.describe(), down.describe());
+        const int64_t inter = gate_up.size(1) / 2;
+        for (int64_t e = 0; e < c.moe.n_routed_experts; ++e) {
+          MlpWeights& ew = mw.experts.emplace_back();
+          ew.gate = gate_up[e].slice(0, inter);
+          ew.up = gate_up[e].slice(inter, 2 * inter);
+          ew.down = down[e];
+        }
+      } else {
+        for (int64_t e = 0; e < c.moe.n_routed_experts; ++e)
+          mw.experts.push_back(bind_mlp(p + fmt::format(fmt::runtime(mn.expert), e), mn.expert_mlp,
+                                        moe_config_.expert_activation, false));
       }
-      if (c.moe.shared_intermediate_size > 0) {
-        mw.shared.up = bind.required(p + "shared_experts.up_proj.weight");
-        mw.shared.down = bind.required(p + "shared_experts.down_proj.weight");
-      }
+      if (c.moe.shared_intermediate_size > 0)
+        mw.shared = bind_mlp(layer + mn.shared, mn.shared_mlp, moe_config_.shared_activation, false);
       if (c.moe.latent_size > 0) {
-        mw.latent_in = bind.required(p + "fc1_latent_proj.weight");
-        mw.latent_out = bind.required(p + "fc2_latent_proj.weight");
+        mw.latent_in = bind.required(p + mn.latent_in);
+        mw.latent_out = bind.required(p + mn.latent_out);
       }
       check_moe(mw, moe_config_, D, name);
       block.moe = std::move(mw);
@@ -374,6 +404,7 @@ void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logi
   // Embeddings → f32 residual stream; then every block, its scratch returned when it ends.
   Tensor hidden = workspace.take(DType::f32, {total, D});
   kernels::embedding_gather(embeddings_, token_ids, hidden, exec);
+  if (config_.embedding_multiplier != 1.0f) kernels::scale(hidden, config_.embedding_multiplier, exec);
   for (const Block& block : blocks_) {
     const Workspace::Scope scratch(workspace);
     block.forward(hidden, step);
@@ -391,6 +422,7 @@ void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logi
   kernels::gather_rows(hidden, row_index, selected, exec);
   kernels::rms_norm(kernels::RmsNormParams{.eps = config_.norm_eps}, selected, final_norm_, selected, exec);
   kernels::gemm(selected, lm_head_, logits, kernels::GemmParams{}, exec);
+  if (config_.logits_scaling != 1.0f) kernels::scale(logits, 1.0f / config_.logits_scaling, exec);
 
   for (int64_t i = 0; i < S; ++i) cache.advance(a.slots[i], a.lengths[i]);
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "strata/kernels/activations.h"
+#include "strata/kernels/moe.h"
 #include "strata/kernels/rope.h"
 #include "strata/schedule/hf_schedule.h"
 
@@ -59,6 +60,14 @@ struct ModelConfig {
   bool mlp_bias = false;
   MoeSettings moe;
   bool tie_word_embeddings = false;
+  // Multipliers (Granite's; 1 / 0 = none): the embeddings are scaled by embedding_multiplier, every part's
+  // output by residual_multiplier before it joins the residual stream, attention scores by
+  // attention_multiplier in place of 1/sqrt(head_dim), and the logits divided by logits_scaling.
+  float embedding_multiplier = 1.0f;
+  float residual_multiplier = 1.0f;
+  float attention_multiplier = 0.0f;
+  float logits_scaling = 1.0f;
+  kernels::RouterScoring router_scoring = kernels::RouterScoring::sigmoid;
   std::optional<int64_t> bos_token_id, eos_token_id, pad_token_id;
 };
 

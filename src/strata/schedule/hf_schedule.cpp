@@ -259,6 +259,114 @@ HfModel mamba2_ssm(const json& config, std::string_view filename) {
 
 namespace {
 
+// Mamba2 dims under the mamba_* keys that Granite-4.0-H, Bamba and Falcon-H1 share (mamba_d_head may be
+// "auto": the inner width mamba_expand · hidden split over the heads).
+void read_mamba_prefixed(const Fields& f, const json& config, ModelDims& dims, std::string_view filename) {
+  const char* why = "the model has Mamba2 layers";
+  dims.mamba.n_heads = f.required_int({"mamba_n_heads"}, why);
+  dims.mamba.state_size = f.required_int({"mamba_d_state"}, why);
+  dims.mamba.n_groups = f.optional_int({"mamba_n_groups"}).value_or(1);
+  dims.mamba.conv_kernel = f.optional_int({"mamba_d_conv"}).value_or(4);
+  dims.mamba.chunk_size = f.optional_int({"mamba_chunk_size"}).value_or(256);
+  const auto head = config.find("mamba_d_head");
+  if (head == config.end() || head->is_null() || (head->is_string() && head->get<std::string>() == "auto")) {
+    const int64_t expand = f.optional_int({"mamba_expand"}).value_or(2);
+    if (dims.mamba.n_heads <= 0 || (expand * dims.hidden_size) % dims.mamba.n_heads != 0)
+      fail("config {}: mamba_expand {} · hidden_size {} does not split into 'mamba_n_heads' {} heads", filename,
+           expand, dims.hidden_size, dims.mamba.n_heads);
+    dims.mamba.head_dim = expand * dims.hidden_size / dims.mamba.n_heads;
+  } else {
+    dims.mamba.head_dim = f.required_int({"mamba_d_head"}, why);
+  }
+}
+
+// Every layer of these families is {mixer, FFN}: the mixer from its layer type, the FFN the same for all.
+Schedule mixer_ffn_schedule(const std::string& mixers, FfnKind ffn) {
+  Schedule schedule;
+  for (size_t i = 0; i < mixers.size(); ++i) {
+    LayerSpec layer;
+    layer.index = static_cast<int>(i);
+    layer.mixer = mixers[i] == 'M' ? MixerKind::mamba2 : MixerKind::attention;
+    layer.ffn = ffn;
+    layer.router = ffn == FfnKind::moe ? RouterMode::learned_top_k : RouterMode::none;
+    schedule.layers.push_back(layer);
+  }
+  return schedule;
+}
+
+HfModel granite_hybrid(const json& config, std::string_view filename) {
+  const Fields f(config, filename);
+  HfModel model;
+  model.model_type = "granitemoehybrid";
+  std::optional<std::string> mixers = layout(config, "hybrid_override_pattern", "layer_types", filename);
+  if (!mixers) mixers = layout(config, "hybrid_override_pattern", "layers_block_type", filename);
+  if (!mixers) fail("config {}: missing field 'layer_types'; expected one \"mamba\" or \"attention\" per layer", filename);
+  for (size_t i = 0; i < mixers->size(); ++i)
+    if ((*mixers)[i] != 'M' && (*mixers)[i] != '*')
+      fail("config {}: layer_types[{}] must be a mixer (\"mamba\" or \"attention\")", filename, i);
+  const int64_t layers = f.required_int({"num_hidden_layers"}, "the number of layers");
+  if (layers != static_cast<int64_t>(mixers->size()))
+    fail("config {}: 'num_hidden_layers' is {} but 'layer_types' lists {} layers; expected them to agree", filename,
+         layers, mixers->size());
+  const int64_t experts = f.optional_int({"num_local_experts"}).value_or(0);
+  if (experts < 0) fail("config {}: 'num_local_experts' is {}; expected >= 0", filename, experts);
+  model.schedule = mixer_ffn_schedule(*mixers, experts > 0 ? FfnKind::moe : FfnKind::mlp);
+  ModelDims& dims = model.dims;
+  dims.hidden_size = f.required_int({"hidden_size"}, "the model width");
+  dims.vocab_size = f.required_int({"vocab_size"}, "the vocabulary size");
+  if (mixers->find('M') != std::string::npos) read_mamba_prefixed(f, config, dims, filename);
+  if (mixers->find('*') != std::string::npos) {
+    const char* why = "the model has attention layers";
+    dims.attention.n_heads = f.required_int({"num_attention_heads"}, why);
+    dims.attention.n_kv_heads = f.optional_int({"num_key_value_heads"}).value_or(dims.attention.n_heads);
+    if (dims.attention.n_heads <= 0 || dims.hidden_size % dims.attention.n_heads != 0)
+      fail("config {}: hidden_size {} is not divisible by 'num_attention_heads' {}", filename, dims.hidden_size,
+           dims.attention.n_heads);
+    dims.attention.head_dim = dims.hidden_size / dims.attention.n_heads;
+  }
+  return model;
+}
+
+HfModel bamba(const json& config, std::string_view filename) {
+  const Fields f(config, filename);
+  HfModel model;
+  model.model_type = "bamba";
+  const int64_t layers = f.required_int({"num_hidden_layers"}, "the number of layers");
+  if (layers < 1 || layers > 100000)
+    fail("config {}: 'num_hidden_layers' is {}; expected 1 to 100000", filename, layers);
+  std::string mixers(static_cast<size_t>(layers), 'M');
+  const auto indices = config.find("attn_layer_indices");
+  if (indices != config.end() && !indices->is_null()) {
+    if (!indices->is_array()) fail("config {}: 'attn_layer_indices' must be a list of layer indices", filename);
+    for (size_t i = 0; i < indices->size(); ++i) {
+      const json& v = (*indices)[i];
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= layers)
+        fail("config {}: attn_layer_indices[{}] is {}; expected a layer index in [0, {})", filename, i, v.dump(),
+             layers);
+      mixers[static_cast<size_t>(v.get<int64_t>())] = '*';
+    }
+  }
+  model.schedule = mixer_ffn_schedule(mixers, FfnKind::mlp);
+  ModelDims& dims = model.dims;
+  dims.hidden_size = f.required_int({"hidden_size"}, "the model width");
+  dims.vocab_size = f.required_int({"vocab_size"}, "the vocabulary size");
+  if (mixers.find('M') != std::string::npos) read_mamba_prefixed(f, config, dims, filename);
+  if (mixers.find('*') != std::string::npos) {
+    const char* why = "attn_layer_indices is not empty";
+    dims.attention.n_heads = f.required_int({"num_attention_heads"}, why);
+    dims.attention.n_kv_heads = f.optional_int({"num_key_value_heads"}).value_or(dims.attention.n_heads);
+    if (auto head_dim = f.optional_int({"head_dim"})) {
+      dims.attention.head_dim = *head_dim;
+    } else {
+      if (dims.attention.n_heads <= 0 || dims.hidden_size % dims.attention.n_heads != 0)
+        fail("config {}: hidden_size {} is not divisible by 'num_attention_heads' {}", filename, dims.hidden_size,
+             dims.attention.n_heads);
+      dims.attention.head_dim = dims.hidden_size / dims.attention.n_heads;
+    }
+  }
+  return model;
+}
+
 HfModel validated(HfModel model, std::string_view filename) {
   try {
     validate_dims(model.schedule, model.dims);
@@ -277,6 +385,16 @@ void expect_object(const json& config, std::string_view filename) {
 HfModel nemotron_h_schedule(const json& config, std::string_view filename) {
   expect_object(config, filename);
   return validated(nemotron_h(config, filename), filename);
+}
+
+HfModel granite_hybrid_schedule(const json& config, std::string_view filename) {
+  expect_object(config, filename);
+  return validated(granite_hybrid(config, filename), filename);
+}
+
+HfModel bamba_schedule(const json& config, std::string_view filename) {
+  expect_object(config, filename);
+  return validated(bamba(config, filename), filename);
 }
 
 HfModel mamba2_schedule(const json& config, std::string_view filename) {

@@ -24,6 +24,11 @@ struct HfModel {
 // when a required field is missing or has the wrong type, or when the layout is inconsistent (pattern
 // length vs num_hidden_layers, ...), and validates the dims against the schedule.
 HfModel nemotron_h_schedule(const nlohmann::json& config, std::string_view filename);
+// Granite-4.0-H (GraniteMoeHybrid): layer_types mamba|attention (or linear_attention|full_attention), every
+// layer {mixer, MoE with a shared MLP} or, with num_local_experts 0, {mixer, MLP}.
+HfModel granite_hybrid_schedule(const nlohmann::json& config, std::string_view filename);
+// Bamba: attention at attn_layer_indices, Mamba2 elsewhere, every layer {mixer, MLP}.
+HfModel bamba_schedule(const nlohmann::json& config, std::string_view filename);
 // HF Mamba2Config keys, or mamba_ssm's MambaConfig (d_model / n_layer / ssm_cfg / attn_layer_idx).
 HfModel mamba2_schedule(const nlohmann::json& config, std::string_view filename);
 

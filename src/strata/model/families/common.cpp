@@ -6,6 +6,16 @@
 
 namespace strata::model {
 
+namespace {
+
+MoeNames nemotron_moe_names() {
+  MoeNames names;
+  names.shared = "mixer.shared_experts.";
+  return names;
+}
+
+}  // namespace
+
 TensorNames backbone_tensor_names(std::vector<std::string> ignored_prefixes) {
   return TensorNames{.embeddings = {"backbone.embeddings.weight", "backbone.embedding.weight"},
                      .final_norm = "backbone.norm_f.weight",
@@ -17,6 +27,8 @@ TensorNames backbone_tensor_names(std::vector<std::string> ignored_prefixes) {
                      .attention = "mixer.",
                      .mlp = "mixer.",
                      .moe = "mixer.",
+                     .mlp_names = {},
+                     .moe_names = nemotron_moe_names(),
                      .ignored_prefixes = std::move(ignored_prefixes)};
 }
 
@@ -32,8 +44,16 @@ void read_time_step_limit(const ConfigFields& f, ModelConfig& c) {
 }
 
 void read_rope(const ConfigFields& f, ModelConfig& c) {
-  c.rope.theta = static_cast<float>(f.number("rope_theta", 10000.0));
-  c.rope.partial_rotary_factor = static_cast<float>(f.number("partial_rotary_factor", 1.0));
+  // transformers 5 writes rope_parameters {rope_type, rope_theta, partial_rotary_factor}; hub configs of
+  // earlier releases write rope_theta / partial_rotary_factor / rope_scaling at the top level.
+  const nlohmann::json empty = nlohmann::json::object();
+  const nlohmann::json& params = f.has("rope_parameters") ? f.json()["rope_parameters"] : empty;
+  if (!params.is_object())
+    fail("{}: field 'rope_parameters' must be an object, got {}", f.filename(), params.dump());
+  const ConfigFields p(params, f.filename());
+  c.rope.theta = static_cast<float>(p.has("rope_theta") ? p.number("rope_theta") : f.number("rope_theta", 10000.0));
+  c.rope.partial_rotary_factor = static_cast<float>(
+      p.has("partial_rotary_factor") ? p.number("partial_rotary_factor") : f.number("partial_rotary_factor", 1.0));
   if (!(c.rope.theta > 0.0f)) fail("{}: field 'rope_theta' must be positive, got {}", f.filename(), c.rope.theta);
   if (!(c.rope.partial_rotary_factor > 0.0f && c.rope.partial_rotary_factor <= 1.0f))
     fail("{}: field 'partial_rotary_factor' must be in (0, 1], got {}", f.filename(), c.rope.partial_rotary_factor);
@@ -42,6 +62,9 @@ void read_rope(const ConfigFields& f, ModelConfig& c) {
   if (head_dim > 0 && (rotary < 2 || rotary % 2 != 0))
     fail("{}: partial_rotary_factor {} of head_dim {} gives {} rotary dimensions; expected an even number >= 2",
          f.filename(), c.rope.partial_rotary_factor, head_dim, rotary);
+  const std::string type = p.string("rope_type", "default");
+  if (type != "default")
+    fail("{}: rope_parameters.rope_type '{}' is not supported yet (strata runs unscaled RoPE)", f.filename(), type);
   if (f.has("rope_scaling")) {
     const auto& scaling = f.json()["rope_scaling"];
     const bool plain = scaling.is_object() && scaling.size() == 1 &&

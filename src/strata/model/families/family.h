@@ -20,6 +20,29 @@ class ConfigFields;
 // Checkpoint names. Layer parts are prefixed by `layer` (a fmt pattern over the layer index) and their
 // part prefix; the names inside a part (in_proj.weight, q_proj.weight, up_proj.weight, experts.{e}.…)
 // are the Hugging Face ones every supported family shares.
+// Names inside an MLP part: separate up/gate/down, or one fused [2·I, D] gate_up matrix (gate rows first,
+// Granite's input_linear) with `down`.
+struct MlpNames {
+  std::string up = "up_proj.weight";
+  std::string gate = "gate_proj.weight";
+  std::string down = "down_proj.weight";
+  std::string gate_up;  // non-empty: fused gate|up
+  std::string up_bias = "up_proj.bias", gate_bias = "gate_proj.bias", down_bias = "down_proj.bias";
+};
+
+// Names inside a MoE part. Experts are either one MLP each under `expert` (a fmt pattern over the expert
+// index) or stacked in two 3-D tensors [E, 2·I, D] (fused gate|up) and [E, D, I].
+struct MoeNames {
+  std::string router = "gate.weight";
+  std::string correction_bias = "gate.e_score_correction_bias";  // optional
+  std::string expert = "experts.{}.";
+  MlpNames expert_mlp;
+  std::string stacked_gate_up, stacked_down;  // non-empty: stacked experts
+  std::string latent_in = "fc1_latent_proj.weight", latent_out = "fc2_latent_proj.weight";
+  std::string shared = "shared_experts.";  // the shared expert, relative to the layer (not the MoE part)
+  MlpNames shared_mlp;
+};
+
 struct TensorNames {
   std::vector<std::string> embeddings;  // the first present one is used (HF / mamba_ssm spellings)
   std::string final_norm;
@@ -28,6 +51,8 @@ struct TensorNames {
   std::string mixer_norm;               // the pre-mixer RMSNorm, relative to the layer
   std::string ffn_norm;                 // the pre-FFN RMSNorm
   std::string mamba, attention, mlp, moe;  // part prefixes, relative to the layer
+  MlpNames mlp_names;
+  MoeNames moe_names;
   std::vector<std::string> ignored_prefixes;  // tensors present in checkpoints that strata does not run
 };
 
@@ -50,6 +75,8 @@ const FamilySpec& family_for(std::string_view model_type, const std::string& fil
 // The families' own definitions (one per file in families/).
 const FamilySpec& mamba2_family();
 const FamilySpec& nemotron_h_family();
+const FamilySpec& granite_hybrid_family();
+const FamilySpec& bamba_family();
 
 // The `backbone.` names of Mamba2ForCausalLM and NemotronHForCausalLM: backbone.embeddings (or
 // mamba_ssm's backbone.embedding), backbone.layers.{i}.norm + .mixer.*, backbone.norm_f, lm_head.
