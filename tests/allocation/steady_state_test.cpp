@@ -117,7 +117,8 @@ TEST(SteadyState, CounterSeesAllocations) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, SteadyState,
-                         ::testing::Values("mamba2_g1", "mamba2_g2", "nemotron_h_hybrid", "nemotron_h_latent"));
+                         ::testing::Values("mamba2_g1", "mamba2_g2", "nemotron_h_hybrid", "nemotron_h_latent",
+                                           "granite_moe_hybrid", "granite_dense_hybrid", "bamba"));
 
 }  // namespace
 }  // namespace strata::model

@@ -65,6 +65,16 @@ TEST(ModelCli, LogitsMatchTheReferenceFile) {
   EXPECT_LT(worst, 1e-3);
 }
 
+TEST(ModelCli, InfoDescribesGraniteAndBamba) {
+  const auto granite = run_strata("info", (kModels / "granite_moe_hybrid").string(), "--json");
+  ASSERT_EQ(granite.status, 0) << granite.err;
+  EXPECT_EQ(nlohmann::json::parse(granite.out)["family"], "granitemoehybrid");
+  const auto bamba = run_strata("info", (kModels / "bamba").string(), "--json");
+  ASSERT_EQ(bamba.status, 0) << bamba.err;
+  EXPECT_EQ(nlohmann::json::parse(bamba.out)["family"], "bamba");
+  EXPECT_EQ(nlohmann::json::parse(bamba.out)["layers"], 4);
+}
+
 TEST(ModelCli, InfoDescribesTheCheckpoint) {
   const auto r = run_strata("info", (kModels / "nemotron_h_hybrid").string(), "--json");
   ASSERT_EQ(r.status, 0) << r.err;
@@ -113,6 +123,18 @@ TEST(ModelCli, BadInputIsOneErrorLine) {
   fs::create_directories(tmp.path / "llama");
   std::ofstream(tmp.path / "llama/config.json") << R"({"model_type": "llama", "hidden_size": 8, "vocab_size": 8})";
   testing::expect_one_line_error(run_strata("info", (tmp.path / "llama").string()), "llama");
+  // A Bamba config whose attention layer index is out of range (the weights are never read).
+  fs::create_directories(tmp.path / "bamba");
+  {
+    std::ifstream in(kModels / "bamba/config.json");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string from = "\"attn_layer_indices\": [\n    1,\n    3\n  ]";
+    ASSERT_NE(text.find(from), std::string::npos) << text;
+    text.replace(text.find(from), from.size(), "\"attn_layer_indices\": [1, 7]");
+    std::ofstream(tmp.path / "bamba/config.json") << text;
+  }
+  fs::copy_file(kModels / "bamba/model.safetensors", tmp.path / "bamba/model.safetensors");
+  testing::expect_one_line_error(run_strata("info", (tmp.path / "bamba").string()), "attn_layer_indices[1]");
   testing::expect_one_line_error(run_strata("bench"), "MODEL_DIR or --synthetic");
   testing::expect_one_line_error(run_strata("bench", "--synthetic", "gpt-5"), "unknown synthetic model 'gpt-5'");
 }
