@@ -50,7 +50,8 @@ void ThreadPool::parallel_for(int64_t n, RangeFunction fn) {
     return;
   }
   std::lock_guard<std::mutex> dispatch(dispatch_mutex_);
-  job_ = &fn;
+  job_storage_ = fn;  // the workers read the pool's copy, not the caller's stack
+  job_ = &job_storage_;
   job_n_ = n;
   pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_seq_cst);  // publishes job_ and job_n_

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <type_traits>
 #include <utility>
@@ -18,23 +19,32 @@
 
 namespace strata {
 
-// A non-owning reference to a callable taking (begin, end). parallel_for is called hundreds of times a
-// step; std::function would heap-allocate for any lambda capturing more than two references, and a
-// steady-state forward must allocate nothing (CUDA-graph capture needs the same discipline).
+// A callable taking (begin, end), held inline. parallel_for is called hundreds of times a step;
+// std::function would heap-allocate for any lambda capturing more than two references, and a
+// steady-state forward must allocate nothing (CUDA-graph capture needs the same discipline). The lambda's
+// captures are copied into the pool's own storage rather than referenced on the caller's stack: workers
+// reading a lambda on the caller's live stack frame cost a quarter of batched decode throughput (measured
+// on mamba2-130m at batch 8: 53 against 71 tokens/s with a copy), most likely through cache lines the
+// caller keeps writing while it runs its own block.
 class RangeFunction {
  public:
+  static constexpr size_t kCapacity = 96;  // bytes of captures: a dozen references
+
   template <typename F>
     requires(!std::is_same_v<std::remove_cvref_t<F>, RangeFunction>)
-  RangeFunction(F&& fn)  // NOLINT: implicit on purpose, so lambdas pass straight through
-      : object_(const_cast<void*>(static_cast<const void*>(&fn))),
-        call_([](void* object, int64_t begin, int64_t end) {
-          (*static_cast<std::remove_reference_t<F>*>(object))(begin, end);
-        }) {}
-  void operator()(int64_t begin, int64_t end) const { call_(object_, begin, end); }
+  RangeFunction(F&& fn) {  // NOLINT: implicit on purpose, so lambdas pass straight through
+    using Fn = std::remove_cvref_t<F>;
+    static_assert(sizeof(Fn) <= kCapacity, "capture less, or by reference to one struct");
+    static_assert(std::is_trivially_copyable_v<Fn> && std::is_trivially_destructible_v<Fn>,
+                  "parallel_for bodies capture by reference");
+    std::memcpy(storage_, static_cast<const void*>(&fn), sizeof(Fn));
+    call_ = [](const void* object, int64_t begin, int64_t end) { (*static_cast<const Fn*>(object))(begin, end); };
+  }
+  void operator()(int64_t begin, int64_t end) const { call_(storage_, begin, end); }
 
  private:
-  void* object_;
-  void (*call_)(void*, int64_t, int64_t);
+  alignas(16) unsigned char storage_[kCapacity];
+  void (*call_)(const void*, int64_t, int64_t);
 };
 
 class ThreadPool {
@@ -64,7 +74,8 @@ class ThreadPool {
   std::mutex dispatch_mutex_;  // one parallel_for at a time
   std::mutex sleep_mutex_;
   std::condition_variable wake_;
-  const RangeFunction* job_ = nullptr;  // published by generation_
+  const RangeFunction* job_ = nullptr;  // published by generation_; points at job_storage_
+  alignas(64) RangeFunction job_storage_{[](int64_t, int64_t) {}};
   int64_t job_n_ = 0;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
