@@ -280,6 +280,24 @@ void read_mamba_prefixed(const Fields& f, const json& config, ModelDims& dims, s
   }
 }
 
+// Llama-style attention keys: num_attention_heads, num_key_value_heads (default: the same), and head_dim
+// from its own key when the family reads one, else hidden_size / num_attention_heads.
+void read_llama_attention(const Fields& f, ModelDims& dims, std::string_view why, bool head_dim_key,
+                          std::string_view filename) {
+  dims.attention.n_heads = f.required_int({"num_attention_heads"}, why);
+  dims.attention.n_kv_heads = f.optional_int({"num_key_value_heads"}).value_or(dims.attention.n_heads);
+  if (head_dim_key) {
+    if (auto head_dim = f.optional_int({"head_dim"})) {
+      dims.attention.head_dim = *head_dim;
+      return;
+    }
+  }
+  if (dims.attention.n_heads <= 0 || dims.hidden_size % dims.attention.n_heads != 0)
+    fail("config {}: hidden_size {} is not divisible by 'num_attention_heads' {}", filename, dims.hidden_size,
+         dims.attention.n_heads);
+  dims.attention.head_dim = dims.hidden_size / dims.attention.n_heads;
+}
+
 // Every layer of these families is {mixer, FFN}: the mixer from its layer type, the FFN the same for all.
 Schedule mixer_ffn_schedule(const std::string& mixers, FfnKind ffn) {
   Schedule schedule;
@@ -315,15 +333,9 @@ HfModel granite_hybrid(const json& config, std::string_view filename) {
   dims.hidden_size = f.required_int({"hidden_size"}, "the model width");
   dims.vocab_size = f.required_int({"vocab_size"}, "the vocabulary size");
   if (mixers->find('M') != std::string::npos) read_mamba_prefixed(f, config, dims, filename);
-  if (mixers->find('*') != std::string::npos) {
-    const char* why = "the model has attention layers";
-    dims.attention.n_heads = f.required_int({"num_attention_heads"}, why);
-    dims.attention.n_kv_heads = f.optional_int({"num_key_value_heads"}).value_or(dims.attention.n_heads);
-    if (dims.attention.n_heads <= 0 || dims.hidden_size % dims.attention.n_heads != 0)
-      fail("config {}: hidden_size {} is not divisible by 'num_attention_heads' {}", filename, dims.hidden_size,
-           dims.attention.n_heads);
-    dims.attention.head_dim = dims.hidden_size / dims.attention.n_heads;
-  }
+  // Granite's attention always splits the width over the heads (a head_dim key is not read).
+  if (mixers->find('*') != std::string::npos)
+    read_llama_attention(f, dims, "the model has attention layers", /*head_dim_key=*/false, filename);
   return model;
 }
 
@@ -351,19 +363,8 @@ HfModel bamba(const json& config, std::string_view filename) {
   dims.hidden_size = f.required_int({"hidden_size"}, "the model width");
   dims.vocab_size = f.required_int({"vocab_size"}, "the vocabulary size");
   if (mixers.find('M') != std::string::npos) read_mamba_prefixed(f, config, dims, filename);
-  if (mixers.find('*') != std::string::npos) {
-    const char* why = "attn_layer_indices is not empty";
-    dims.attention.n_heads = f.required_int({"num_attention_heads"}, why);
-    dims.attention.n_kv_heads = f.optional_int({"num_key_value_heads"}).value_or(dims.attention.n_heads);
-    if (auto head_dim = f.optional_int({"head_dim"})) {
-      dims.attention.head_dim = *head_dim;
-    } else {
-      if (dims.attention.n_heads <= 0 || dims.hidden_size % dims.attention.n_heads != 0)
-        fail("config {}: hidden_size {} is not divisible by 'num_attention_heads' {}", filename, dims.hidden_size,
-             dims.attention.n_heads);
-      dims.attention.head_dim = dims.hidden_size / dims.attention.n_heads;
-    }
-  }
+  if (mixers.find('*') != std::string::npos)
+    read_llama_attention(f, dims, "attn_layer_indices is not empty", /*head_dim_key=*/true, filename);
   return model;
 }
 

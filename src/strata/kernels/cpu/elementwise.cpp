@@ -1,25 +1,13 @@
 #include "strata/kernels/cpu/elementwise.h"
 
+#include "strata/kernels/cpu/parallel_rows.h"
+
 namespace strata::kernels::cpu {
 
-namespace {
-
-// Fewer floats than this are updated on the calling thread.
-constexpr int64_t kInlineFloats = 1 << 15;
-
-template <typename Fn>
-void rows(ThreadPool& pool, int64_t n, int64_t width, const Fn& fn) {
-  if (n * width < kInlineFloats)
-    fn(0, n);
-  else
-    pool.parallel_for(n, fn);
-}
-
-}  // namespace
 
 void add_scaled(const Tensor& out, const Tensor& x, float alpha, ThreadPool& pool) {
   const int64_t n = out.size(0), width = out.size(1);
-  rows(pool, n, width, [&](int64_t begin, int64_t end) {
+  parallel_rows(pool, n, width, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       float* o = out.ptr<float>() + r * out.stride(0);
       const float* v = x.ptr<const float>() + r * x.stride(0);
@@ -30,7 +18,7 @@ void add_scaled(const Tensor& out, const Tensor& x, float alpha, ThreadPool& poo
 
 void scale(const Tensor& x, float alpha, ThreadPool& pool) {
   const int64_t n = x.size(0), width = x.size(1);
-  rows(pool, n, width, [&](int64_t begin, int64_t end) {
+  parallel_rows(pool, n, width, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       float* v = x.ptr<float>() + r * x.stride(0);
       for (int64_t c = 0; c < width; ++c) v[c] *= alpha;

@@ -2,12 +2,11 @@
 
 #include <cstring>
 
+#include "strata/kernels/cpu/parallel_rows.h"
+
 namespace strata::kernels::cpu {
 
 namespace {
-
-// Fewer floats than this are copied on the calling thread.
-constexpr int64_t kInlineFloats = 1 << 15;
 
 void widen_row(const void* src, DType dtype, float* dst, int64_t n) {
   switch (dtype) {
@@ -39,10 +38,7 @@ void embedding_gather(const Tensor& table, const Tensor& token_ids, const Tensor
       widen_row(static_cast<const char*>(table.data) + static_cast<size_t>(token_ids.ptr<const int32_t>()[t]) * row_bytes,
                 table.dtype, out.ptr<float>() + t * width, width);
   };
-  if (tokens * width < kInlineFloats)
-    run(0, tokens);
-  else
-    pool.parallel_for(tokens, run);
+  parallel_rows(pool, tokens, width, run);
 }
 
 void gather_rows(const Tensor& src, const Tensor& rows, const Tensor& out, ThreadPool& pool) {
@@ -52,10 +48,7 @@ void gather_rows(const Tensor& src, const Tensor& rows, const Tensor& out, Threa
       std::memcpy(out.ptr<float>() + i * width, src.ptr<const float>() + rows.ptr<const int64_t>()[i] * src.stride(0),
                   sizeof(float) * static_cast<size_t>(width));
   };
-  if (n * width < kInlineFloats)
-    run(0, n);
-  else
-    pool.parallel_for(n, run);
+  parallel_rows(pool, n, width, run);
 }
 
 }  // namespace strata::kernels::cpu

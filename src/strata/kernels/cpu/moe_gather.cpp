@@ -2,22 +2,10 @@
 
 #include <cstring>
 
+#include "strata/kernels/cpu/parallel_rows.h"
+
 namespace strata::kernels::cpu {
 
-namespace {
-
-// Row copies / mixes over fewer floats than this run inline: waking the pool costs more.
-constexpr int64_t kInlineFloats = 1 << 15;
-
-template <typename Fn>
-void parallel_rows(ThreadPool& pool, int64_t rows, int64_t width, const Fn& fn) {
-  if (rows * width < kInlineFloats)
-    fn(0, rows);
-  else
-    pool.parallel_for(rows, fn);
-}
-
-}  // namespace
 
 void moe_group_by_expert(const Tensor& expert_ids, int64_t n_experts, const MoeGrouping& grouping) {
   const int64_t n_slots = expert_ids.numel();
