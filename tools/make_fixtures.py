@@ -208,6 +208,87 @@ FIXTURES = [
             "Mamba2 n_groups=1, expand 2, chunk_size 8 with L=25",
         ],
     ),
+    dict(
+        name="falcon_h1_norm",
+        family="falcon_h1",
+        batch=2,
+        length=23,
+        config=dict(
+            vocab_size=107, hidden_size=64, intermediate_size=80, num_hidden_layers=3,
+            num_attention_heads=4, num_key_value_heads=2, hidden_act="silu", rms_norm_eps=1e-5,
+            tie_word_embeddings=False, max_position_embeddings=256,
+            mamba_d_ssm=96, mamba_n_heads=6, mamba_d_head=16, mamba_n_groups=2, mamba_d_state=8,
+            mamba_d_conv=4, mamba_expand=2, mamba_chunk_size=6, mamba_conv_bias=True, mamba_proj_bias=False,
+            mamba_rms_norm=True, mamba_norm_before_gate=False, projectors_bias=False,
+            rope_parameters=dict(rope_type="default", rope_theta=20000.0),
+            embedding_multiplier=1.5, lm_head_multiplier=0.625, mlp_multipliers=[0.75, 1.25],
+            key_multiplier=0.875, attention_out_multiplier=0.625, attention_in_multiplier=1.5,
+            ssm_multipliers=[0.5, 1.25, 0.75, 1.5, 0.875], ssm_in_multiplier=1.25, ssm_out_multiplier=0.75,
+            attention_bias=False, mlp_bias=False, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        ),
+        config_unchecked=["rope_parameters"],
+        scale_logits=True,
+        dt_bias_special={},
+        covers=[
+            "Falcon-H1: attention ‖ Mamba2 in parallel in every layer, then SwiGLU MLP",
+            "every muP multiplier non-trivial (bf16-exact): embedding, lm_head, mlp gate/down, key, attention in/out, "
+            "ssm in/out, ssm_multipliers on z, x, B, C, dt",
+            "mamba_rms_norm true with mamba_norm_before_gate false (gate, then per-group norm), n_groups 2",
+            "mamba_d_ssm 96 (not expand·hidden), 6 heads of 16; chunk_size 6 with L=23; GQA 4/2, RoPE theta 20000",
+        ],
+    ),
+    dict(
+        name="falcon_h1_gate",
+        family="falcon_h1",
+        batch=2,
+        length=19,
+        config=dict(
+            vocab_size=89, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=4, hidden_act="silu", rms_norm_eps=1e-6,
+            tie_word_embeddings=True, max_position_embeddings=256,
+            mamba_d_ssm=None, mamba_n_heads=4, mamba_d_head="auto", mamba_n_groups=1, mamba_d_state=16,
+            mamba_d_conv=4, mamba_expand=2, mamba_chunk_size=8, mamba_conv_bias=True, mamba_proj_bias=False,
+            mamba_rms_norm=False, mamba_norm_before_gate=True, projectors_bias=False,
+            rope_parameters=dict(rope_type="default", rope_theta=10000.0),
+            embedding_multiplier=0.75, lm_head_multiplier=1.5, mlp_multipliers=[1.25, 0.5],
+            key_multiplier=1.25, attention_out_multiplier=0.875, attention_in_multiplier=0.75,
+            ssm_multipliers=[1.25, 0.75, 1.5, 0.625, 1.125], ssm_in_multiplier=0.875, ssm_out_multiplier=1.25,
+            attention_bias=False, mlp_bias=False, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        ),
+        config_unchecked=["rope_parameters", "mamba_d_head", "mamba_d_ssm"],
+        scale_logits=True,
+        dt_bias_special={},
+        covers=[
+            "Falcon-H1 with mamba_rms_norm false (y·silu(z), no norm weight) and tied embeddings",
+            "mamba_d_ssm null and mamba_d_head auto (expand 2 · hidden 48 over 4 heads); MHA 4/4",
+            "every muP multiplier non-trivial and different from falcon_h1_norm; chunk_size 8 with L=19",
+        ],
+    ),
+    dict(
+        name="zamba2",
+        family="zamba2",
+        batch=2,
+        length=21,
+        config=dict(
+            vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=6,
+            layers_block_type=["mamba", "hybrid", "mamba", "hybrid", "hybrid", "mamba"],
+            num_mem_blocks=2, use_shared_attention_adapter=True, adapter_rank=8, use_mem_rope=True,
+            rope_theta=5000, num_attention_heads=4, num_key_value_heads=2, hidden_act="gelu",
+            mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, mamba_ngroups=2, n_mamba_heads=8, chunk_size=8,
+            use_conv_bias=True, add_bias_linear=False, rms_norm_eps=1e-5, tie_word_embeddings=True,
+            max_position_embeddings=256, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        ),
+        config_unchecked=["rope_theta"],
+        scale_logits=True,
+        dt_bias_special={},
+        covers=[
+            "Zamba2: 3 Mamba2 layers and 3 hybrid layers using 2 shared blocks in turn (blocks 0, 1, 0)",
+            "shared block: RMSNorm over concat(hidden, embeddings), attention 2·hidden wide (head_dim 32, "
+            "scale (head_dim/2)^-1/2, RoPE theta 5000, GQA 4/2), RMSNorm, GeGLU MLP; per-use adapters (rank 8) "
+            "on q, k, v and gate|up; per-layer linear into the Mamba2 input",
+            "Mamba2 n_groups 2 (Zamba2's gated norm is per group, like strata); chunk_size 8 with L=21",
+        ],
+    ),
 ]
 
 
@@ -263,7 +344,8 @@ def init_weights(model, fixture, generator):
                     # dt rows are the last num_heads rows ([z | xBC | dt]); keep dt_raw small so
                     # softplus(dt_raw + dt_bias) stays far above Nemotron-H's time_step_min clamp
                     c = fixture["config"]
-                    heads = c.get("num_heads") or c.get("mamba_num_heads") or c["mamba_n_heads"]
+                    heads = (c.get("num_heads") or c.get("mamba_num_heads") or c.get("mamba_n_heads")
+                             or c["n_mamba_heads"])
                     value[-heads:] = normal((heads, shape[-1]), 0.5 / math.sqrt(shape[-1]))
                     rule += "; dt rows N(0,0.5/sqrt(fan_in))"
             p.copy_(value)
@@ -396,6 +478,10 @@ def model_classes(family):
         return transformers.GraniteMoeHybridConfig, transformers.GraniteMoeHybridForCausalLM
     if family == "bamba":
         return transformers.BambaConfig, transformers.BambaForCausalLM
+    if family == "falcon_h1":
+        return transformers.FalconH1Config, transformers.FalconH1ForCausalLM
+    if family == "zamba2":
+        return transformers.Zamba2Config, transformers.Zamba2ForCausalLM
     return transformers.NemotronHConfig, transformers.NemotronHForCausalLM
 
 
@@ -695,7 +781,7 @@ def patch_float64_experts(model):
 def transformers_notes(fixture, config, out_dir):
     """What a reader of this fixture must know about transformers' own behaviour."""
     notes = []
-    limit = tuple(float(v) for v in config.time_step_limit)
+    limit = tuple(float(v) for v in (getattr(config, "time_step_limit", None) or (0.0, float("inf"))))
     if fixture["family"] == "mamba2" and limit != (0.0, float("inf")):
         notes.append("transformers' Mamba2 single-token decode (mamba2_selective_state_update, like mamba_ssm's "
                      "selective_state_update) does not apply time_step_limit, while its chunked prefill does: hence "

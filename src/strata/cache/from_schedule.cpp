@@ -10,7 +10,7 @@ StateCacheConfig state_cache_config(const schedule::Schedule& schedule, const sc
   StateCacheConfig config;
   const auto& m = dims.mamba;
   for (const schedule::LayerSpec& layer : schedule.layers) {
-    if (layer.mtp_depth > 0 || layer.mixer != schedule::MixerKind::mamba2) continue;
+    if (layer.mtp_depth > 0 || !schedule::has_mamba2(layer)) continue;
     if (m.n_heads <= 0 || m.head_dim <= 0 || m.state_size <= 0 || m.n_groups <= 0 || m.conv_kernel < 2)
       fail("layer {} is a Mamba2 layer but the Mamba2 dimensions are incomplete (H {}, P {}, N {}, G {}, K {})",
            layer.index, m.n_heads, m.head_dim, m.state_size, m.n_groups, m.conv_kernel);
@@ -27,7 +27,7 @@ StateCacheConfig state_cache_config(const schedule::Schedule& schedule, const sc
 int attention_layer_count(const schedule::Schedule& schedule) {
   int n = 0;
   for (const schedule::LayerSpec& layer : schedule.layers)
-    n += layer.mtp_depth == 0 && layer.mixer == schedule::MixerKind::attention;
+    n += layer.mtp_depth == 0 && schedule::has_attention(layer);
   return n;
 }
 

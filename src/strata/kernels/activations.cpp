@@ -9,6 +9,7 @@ const char* ffn_activation_name(FfnActivation activation) {
   switch (activation) {
     case FfnActivation::relu2: return "relu2";
     case FfnActivation::silu_gated: return "silu_gated";
+    case FfnActivation::gelu_gated: return "gelu_gated";
     case FfnActivation::gelu: return "gelu";
   }
   return "?";

@@ -1,4 +1,5 @@
-// RMSNorm and the Mamba2 gated RMSNorm, out = rmsnorm_per_group(y·silu(z))·weight, on f32 rows.
+// RMSNorm and the Mamba2 gated RMSNorm, out = rmsnorm_per_group(y·silu(z))·weight (mamba_ssm; with
+// norm_before_gate, Falcon-H1's other order: rmsnorm_per_group(y)·weight·silu(z)), on f32 rows.
 // Neutral entry points; cpu/rms_norm.h has the math (f32, one rstd per group of E/G channels).
 #pragma once
 
@@ -12,6 +13,7 @@ namespace strata::kernels {
 struct GatedRmsNormParams {
   int64_t n_groups = 1;  // G; E must be a multiple of G
   float eps = 1e-5f;     // mamba_ssm hard-codes 1e-5; other families take it from config
+  bool norm_before_gate = false;  // true: normalise y, then multiply by silu(z)
 };
 
 struct RmsNormParams {

@@ -1,6 +1,8 @@
 // AttentionLayer: q/k/v projections → optional RoPE → paged causal attention (GQA) → o_proj, over one
 // packed batch, storing the new tokens' K and V in the sequence's KV blocks. Nemotron-H attention has
-// no positional encoding and no biases; RoPE and biases are here for the families that use them.
+// no positional encoding and no biases; RoPE and biases are here for the families that use them, as are
+// Falcon-H1's key multiplier and Zamba2's wider input (concat(hidden, embedding)) with per-layer
+// low-rank adapters on q/k/v.
 #pragma once
 
 #include <cstdint>
@@ -26,12 +28,22 @@ struct AttentionDims {
   int64_t rotary_dim = 0;      // dimensions of each head that rotate (partial RoPE); 0 = head_dim
   kernels::RopeStyle rope_style = kernels::RopeStyle::neox;
   float softmax_scale = 0.0f;  // multiplies q·k; 0 = 1/sqrt(head_dim)
+  float key_multiplier = 1.0f;  // k = k_proj(x) · m before RoPE (Falcon-H1)
+  int64_t input_width = 0;      // columns of x; 0 = hidden (Zamba2's shared attention reads 2·hidden)
+  int64_t in_width() const { return input_width > 0 ? input_width : hidden; }
+};
+
+// A low-rank adapter on a projection: y += (x·inᵀ)·outᵀ; absent when `in` is.
+struct LowRankAdapter {
+  Tensor in;   // [rank, input width]
+  Tensor out;  // [projection width, rank]
 };
 
 // As stored in the checkpoint; biases optional (data == nullptr).
 struct AttentionWeights {
   Tensor q_proj, k_proj, v_proj, o_proj;
   Tensor q_bias, k_bias, v_bias, o_bias;
+  LowRankAdapter q_adapter, k_adapter, v_adapter;  // Zamba2 use_shared_attention_adapter
 };
 
 class AttentionLayer {

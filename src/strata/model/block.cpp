@@ -5,27 +5,57 @@
 
 namespace strata::model {
 
-void Block::forward(Tensor& hidden, StepContext& step) const {
+namespace {
+
+bool any_scaled(const Block& b) {
+  return b.attention_output_multiplier != 1.0f || b.mamba_output_multiplier != 1.0f || b.ffn_output_multiplier != 1.0f;
+}
+
+}  // namespace
+
+void Block::forward(Tensor& hidden, const Tensor& embeddings, StepContext& step) const {
   const int64_t T = hidden.size(0), D = hidden.size(1);
   Workspace& ws = step.workspace;
   Tensor normed = ws.take(DType::f32, {T, D});
-  // Parts add straight into the residual; with a residual multiplier the first writes a scratch row
-  // block, later ones add to it, and the sum joins the residual scaled (residual + part · multiplier, as
-  // transformers computes it).
-  const bool scaled = residual_multiplier != 1.0f;
-  Tensor part = scaled ? ws.take(DType::f32, {T, D}) : hidden;
-  auto end_part = [&] {
-    if (scaled) kernels::add_scaled(hidden, part, residual_multiplier, step.exec);
+  // A part with multiplier 1 adds straight into the residual; another writes a scratch row block that
+  // joins the residual scaled (residual + part · multiplier, as transformers computes it).
+  Tensor part = any_scaled(*this) ? ws.take(DType::f32, {T, D}) : Tensor{};
+  auto add_part = [&](float multiplier, auto&& run) {
+    if (multiplier == 1.0f) {
+      run(hidden, true);
+    } else {
+      run(part, false);
+      kernels::add_scaled(hidden, part, multiplier, step.exec);
+    }
+  };
+  // A mixer's input: the normed residual, or a scaled copy of it.
+  Tensor scaled_input;
+  auto input_for = [&](float multiplier) -> const Tensor& {
+    if (multiplier == 1.0f) return normed;
+    if (!scaled_input.data) scaled_input = ws.take(DType::f32, {T, D});
+    kernels::copy_scaled(scaled_input, normed, multiplier, step.exec);
+    return scaled_input;
   };
   const kernels::RmsNormParams norm{.eps = norm_eps};
   if (mixer_norm.data) {
-    kernels::rms_norm(norm, hidden, mixer_norm, normed, step.exec);
+    if (shared) {
+      // Zamba2: the mixer reads norm(hidden + shared block output); the residual stays hidden.
+      Tensor injected = ws.take(DType::f32, {T, D});
+      shared->forward(hidden, embeddings, injected, step);
+      kernels::add_scaled(injected, hidden, 1.0f, step.exec);
+      kernels::rms_norm(norm, injected, mixer_norm, normed, step.exec);
+    } else {
+      kernels::rms_norm(norm, hidden, mixer_norm, normed, step.exec);
+    }
     // In parallel blocks both mixers read the same normed input and add into the residual.
     if (attention) {
       const kernels::PagedKv kv{.k_pool = step.cache.kv->k_pool(attention_layer),
                                 .v_pool = step.cache.kv->v_pool(attention_layer),
                                 .block_tables = step.cache.kv->block_tables()};
-      attention->forward(normed, part, !scaled, step.varlen, step.start_positions, step.positions, kv, ws, step.exec);
+      const Tensor& x = input_for(attention_input_multiplier);
+      add_part(attention_output_multiplier, [&](Tensor& out, bool accumulate) {
+        attention->forward(x, out, accumulate, step.varlen, step.start_positions, step.positions, kv, ws, step.exec);
+      });
     }
     if (mamba) {
       const cache::MambaStateCache& states = *step.cache.mamba;
@@ -35,21 +65,27 @@ void Block::forward(Tensor& hidden, StepContext& step) const {
                                    .speculative_ssm = states.speculative_ssm(mamba_layer)};
       const Mamba2Batch batch{.varlen = step.varlen, .decode_sequences = step.recurrent_sequences,
                               .verify = false, .keep_states = step.keep_states};
-      mamba->forward(normed, part, !scaled || attention.has_value(), batch, state, ws, step.exec);
+      const Tensor& x = input_for(mamba_input_multiplier);
+      add_part(mamba_output_multiplier, [&](Tensor& out, bool accumulate) {
+        mamba->forward(x, out, accumulate, batch, state, ws, step.exec);
+      });
     }
-    end_part();
   }
   if (ffn_norm.data) {
     kernels::rms_norm(norm, hidden, ffn_norm, normed, step.exec);
-    if (mlp) mlp_forward(*mlp, mlp_activation, normed, part, ws, step.exec, !scaled);
-    if (moe) moe_forward(*moe, *moe_config, normed, &step.token_ids, part, ws, step.exec, !scaled);
-    end_part();
+    add_part(ffn_output_multiplier, [&](Tensor& out, bool accumulate) {
+      if (mlp) mlp_forward(*mlp, mlp_activation, normed, out, ws, step.exec, accumulate);
+      if (moe) moe_forward(*moe, *moe_config, normed, &step.token_ids, out, ws, step.exec, accumulate || mlp.has_value());
+    });
   }
 }
 
 size_t Block::scratch_bytes(const StepShape& s, int64_t hidden_size, int threads) const {
-  size_t bytes = (residual_multiplier != 1.0f ? 2 : 1) *
-                 Workspace::rounded(static_cast<size_t>(s.tokens * hidden_size) * sizeof(float));
+  const size_t row = Workspace::rounded(static_cast<size_t>(s.tokens * hidden_size) * sizeof(float));
+  size_t bytes = row;                                                  // normed
+  if (any_scaled(*this)) bytes += row;                                 // part
+  if (attention_input_multiplier != 1.0f || mamba_input_multiplier != 1.0f) bytes += row;  // scaled input
+  if (shared) bytes += row + shared->scratch_bytes(s.tokens, hidden_size);
   if (attention) bytes += attention->scratch_bytes(s.tokens);
   if (mamba) bytes += mamba->scratch_bytes(s.tokens, s.sequences, s.kept_sequences, s.kept_length, threads);
   if (mlp) bytes += mlp_scratch_bytes(*mlp, mlp_activation, s.tokens);

@@ -1,7 +1,9 @@
 // Block: one layer of any hybrid, mirroring its LayerSpec — {mixer norm, mixer, FFN norm, FFN} where the
 // mixer is none, Mamba2, attention, or attention ‖ Mamba2 in parallel on the same normed input (summed,
-// as Falcon-H1), and the FFN is none, an MLP (relu², SwiGLU, GELU) or MoE with a shared expert. Each
-// part adds into the f32 residual stream. A Nemotron-H `M` layer is a block with a mixer and no FFN.
+// as Falcon-H1), and the FFN is none, an MLP (relu², SwiGLU, GeGLU, GELU) or MoE with a shared expert.
+// Each part adds into the f32 residual stream, scaled by its multiplier. A Nemotron-H `M` layer is a
+// block with a mixer and no FFN; a Zamba2 hybrid layer is a Mamba2 block whose mixer norm reads
+// hidden + a shared transformer block's output (shared_block.h).
 #pragma once
 
 #include <cstddef>
@@ -12,6 +14,7 @@
 #include "strata/model/mamba2_mixer.h"
 #include "strata/model/mlp_layer.h"
 #include "strata/model/moe_layer.h"
+#include "strata/model/shared_block.h"
 #include "strata/model/step.h"
 
 namespace strata::model {
@@ -37,10 +40,16 @@ struct Block {
   std::optional<MoeWeights> moe;
   MlpActivation mlp_activation = MlpActivation::relu2;
   const MoeConfig* moe_config = nullptr;
-  float residual_multiplier = 1.0f;  // each part's output is scaled by it before joining the residual
+  // Multipliers (1 = none). Each part's output joins the residual as residual + part · multiplier: the
+  // mixers' and the FFN's combine Granite's residual_multiplier with Falcon-H1's per-part ones. The
+  // mixers' inputs are the normed residual times their input multiplier (Falcon-H1).
+  float attention_output_multiplier = 1.0f, mamba_output_multiplier = 1.0f, ffn_output_multiplier = 1.0f;
+  float attention_input_multiplier = 1.0f, mamba_input_multiplier = 1.0f;
+  std::optional<SharedBlockUse> shared;  // Zamba2 hybrid layer: feeds the Mamba2 mixer's norm
 
-  // hidden: f32 [T, D], the residual stream, updated in place.
-  void forward(Tensor& hidden, StepContext& step) const;
+  // hidden: f32 [T, D], the residual stream, updated in place; embeddings: the step's original
+  // embeddings f32 [T, D] (read by shared blocks only).
+  void forward(Tensor& hidden, const Tensor& embeddings, StepContext& step) const;
   // Workspace bytes forward takes (returned when it ends: the model runs each block in a Scope).
   size_t scratch_bytes(const StepShape& shape, int64_t hidden_size, int threads) const;
 };

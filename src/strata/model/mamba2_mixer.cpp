@@ -7,7 +7,9 @@
 #include "strata/core/convert.h"
 #include "strata/core/error.h"
 #include "strata/kernels/conv1d.h"
+#include "strata/kernels/activations.h"
 #include "strata/kernels/copy.h"
+#include "strata/kernels/elementwise.h"
 #include "strata/kernels/gemm.h"
 #include "strata/kernels/norm.h"
 #include "strata/kernels/ssd.h"
@@ -63,11 +65,20 @@ Mamba2Mixer::Mamba2Mixer(const Mamba2Dims& dims, const Mamba2Weights& w, const s
   expect_shape(w.dt_bias, {H}, name, "dt_bias");
   expect_shape(w.A_log, {H}, name, "A_log");
   expect_shape(w.D, {H}, name, "D");
-  expect_shape(w.norm_weight, {E}, name, "norm.weight");
+  if (dims.gated_norm)
+    expect_shape(w.norm_weight, {E}, name, "norm.weight");
+  else if (w.norm_weight.data)
+    fail("{}.norm.weight: given, but the config runs this mixer without its gated RMSNorm (mamba_rms_norm false)", name);
   expect_shape(w.out_proj, {D, E}, name, "out_proj.weight");
   if (w.out_proj_bias.data) expect_shape(w.out_proj_bias, {D}, name, "out_proj.bias");
 
-  params_ = Buffer(static_cast<size_t>(C * K + C + 3 * H + E) * sizeof(float));
+  bool scaled_projection = false;
+  for (float m : dims.projection_multipliers) {
+    if (!std::isfinite(m)) fail("{}: in_proj multiplier {} is not finite", name, m);
+    scaled_projection = scaled_projection || m != 1.0f;
+  }
+  const int64_t W = dims.in_proj_width();
+  params_ = Buffer(static_cast<size_t>(C * K + C + 3 * H + E + (scaled_projection ? W : 0)) * sizeof(float));
   float* p = static_cast<float*>(params_.data());
   auto take = [&p](std::initializer_list<int64_t> shape) {
     Tensor t = Tensor::contiguous(p, DType::f32, shape);
@@ -86,8 +97,20 @@ Mamba2Mixer::Mamba2Mixer(const Mamba2Dims& dims, const Mamba2Weights& w, const s
   dt_bias_ = take({H});
   convert_to_f32(w.dt_bias, dt_bias_.ptr<float>(), "dt_bias");
   norm_weight_ = take({E});
-  convert_to_f32(w.norm_weight, norm_weight_.ptr<float>(), "norm.weight");
+  if (dims.gated_norm) convert_to_f32(w.norm_weight, norm_weight_.ptr<float>(), "norm.weight");
   if (!w.conv_bias.data) conv_bias_ = absent();
+  if (!dims.gated_norm) norm_weight_ = absent();
+  if (scaled_projection) {
+    // Segments of [z | x | B | C | dt] (x, B, C together are xBC).
+    projection_scale_ = take({W});
+    const int64_t GN = dims.ssm.n_groups * dims.ssm.state_size;
+    const int64_t ends[5] = {E, 2 * E, 2 * E + GN, 2 * E + 2 * GN, W};
+    float* s = projection_scale_.ptr<float>();
+    for (int64_t c = 0, segment = 0; c < W; ++c) {
+      while (c >= ends[segment]) ++segment;
+      s[c] = dims.projection_multipliers[static_cast<size_t>(segment)];
+    }
+  }
 }
 
 void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const Mamba2Batch& batch,
@@ -101,6 +124,7 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   kernels::GemmParams in_params;
   if (weights_.in_proj_bias.data) in_params.bias = &weights_.in_proj_bias;
   kernels::gemm(x, weights_.in_proj, zxbcdt, in_params, exec);
+  if (projection_scale_.data) kernels::scale_columns(zxbcdt, projection_scale_, exec);
   const Tensor z = columns(zxbcdt, 0, E);
   const Tensor xbc = columns(zxbcdt, E, C);
   const Tensor dt = columns(zxbcdt, E + C, d.ssm.n_heads);
@@ -188,9 +212,14 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
                   scratch_bytes, exec);
   }
 
-  // Gated RMSNorm in place, then out_proj (accumulating into the residual when asked).
-  const k::GatedRmsNormParams norm_params{.n_groups = d.ssm.n_groups, .eps = d.norm_eps};
-  k::gated_rms_norm(norm_params, y, z, norm_weight_, y, exec);
+  // Gated RMSNorm (or the gate alone) in place, then out_proj (accumulating into the residual when asked).
+  if (d.gated_norm) {
+    const k::GatedRmsNormParams norm_params{.n_groups = d.ssm.n_groups, .eps = d.norm_eps,
+                                            .norm_before_gate = d.norm_before_gate};
+    k::gated_rms_norm(norm_params, y, z, norm_weight_, y, exec);
+  } else {
+    k::ffn_activation(k::FfnActivation::silu_gated, y, z, exec);  // y ← silu(z)·y
+  }
   kernels::GemmParams out_params;
   out_params.accumulate = accumulate;
   if (weights_.out_proj_bias.data) out_params.bias = &weights_.out_proj_bias;

@@ -1,8 +1,11 @@
 // Mamba2Mixer: one Mamba2 layer's mixer — in_proj → split [z | xBC | dt] → causal conv1d over xBC →
 // SSD (chunked scan for prefill, state update for decode and verification) → gated RMSNorm with z →
 // out_proj — over one packed batch, reading and writing the layer's conv and SSM state slots.
+// Falcon-H1's variants are options of the same mixer: per-segment multipliers on the in_proj output,
+// the norm after the gate or none at all.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -22,6 +25,10 @@ struct Mamba2Dims {
   float dt_min = 0.0f;        // time_step_limit
   float dt_max = std::numeric_limits<float>::infinity();
   float norm_eps = 1e-5f;     // gated RMSNorm epsilon
+  bool gated_norm = true;         // false: y·silu(z) with no RMSNorm (Falcon-H1 mamba_rms_norm false)
+  bool norm_before_gate = false;  // true: rmsnorm(y)·w·silu(z) (Falcon-H1 mamba_norm_before_gate)
+  // Multipliers of the in_proj output segments z, x, B, C, dt (Falcon-H1's ssm_multipliers; 1 = none).
+  std::array<float, 5> projection_multipliers{1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
 
   int64_t inner() const { return ssm.inner_size(); }       // E = H·P
   int64_t conv_dim() const { return ssm.conv_channels(); }  // channels of xBC
@@ -37,7 +44,7 @@ struct Mamba2Weights {
   Tensor dt_bias;        // [H]
   Tensor A_log;          // [H]
   Tensor D;              // [H]
-  Tensor norm_weight;    // [E]
+  Tensor norm_weight;    // [E]; absent without the gated norm
   Tensor out_proj;       // [D, E]
   Tensor out_proj_bias;  // [D], optional
 };
@@ -82,8 +89,10 @@ class Mamba2Mixer {
  private:
   Mamba2Dims dims_;
   Mamba2Weights weights_;
-  Buffer params_;  // f32: conv weight [conv_dim, K], conv bias, A = -exp(A_log), D, dt_bias, norm weight
-  Tensor conv_weight_, conv_bias_, A_, D_, dt_bias_, norm_weight_;
+  // f32: conv weight [conv_dim, K], conv bias, A = -exp(A_log), D, dt_bias, norm weight, and the in_proj
+  // column multipliers (absent when all are 1).
+  Buffer params_;
+  Tensor conv_weight_, conv_bias_, A_, D_, dt_bias_, norm_weight_, projection_scale_;
 };
 
 }  // namespace strata::model

@@ -1,8 +1,10 @@
 #include "strata/model/mlp_layer.h"
 
+#include <cmath>
 #include <string>
 
 #include "strata/core/error.h"
+#include "strata/kernels/elementwise.h"
 #include "strata/kernels/gemm.h"
 
 namespace strata::model {
@@ -34,10 +36,10 @@ void check_mlp(const MlpWeights& w, MlpActivation activation, int64_t hidden, st
   check_matrix(w.up, -1, hidden, layer, "up_proj.weight");
   const int64_t intermediate = w.up.size(0);
   check_matrix(w.down, hidden, intermediate, layer, "down_proj.weight");
-  const bool gated = activation == MlpActivation::silu_gated;
+  const bool gated = kernels::is_gated(activation);
   if (gated) {
     if (!present(w.gate))
-      fail("{}: activation silu_gated needs gate_proj.weight [{}, {}], none given", layer, intermediate,
+      fail("{}: activation {} needs gate_proj.weight [{}, {}], none given", layer, mlp_activation_name(activation), intermediate,
            hidden);
     check_matrix(w.gate, intermediate, hidden, layer, "gate_proj.weight");
   } else if (present(w.gate) || present(w.gate_bias)) {
@@ -46,6 +48,14 @@ void check_mlp(const MlpWeights& w, MlpActivation activation, int64_t hidden, st
   check_bias(w.up_bias, intermediate, layer, "up_proj.bias");
   check_bias(w.down_bias, hidden, layer, "down_proj.bias");
   check_bias(w.gate_bias, intermediate, layer, "gate_proj.bias");
+  if (present(w.adapter_in) || present(w.adapter_gate) || present(w.adapter_up)) {
+    if (!gated) fail("{}: an adapter is given but activation {} is not gated", layer, mlp_activation_name(activation));
+    check_matrix(w.adapter_in, -1, hidden, layer, "adapter (down) weight");
+    const int64_t rank = w.adapter_in.size(0);
+    check_matrix(w.adapter_gate, intermediate, rank, layer, "adapter (up, gate half) weight");
+    check_matrix(w.adapter_up, intermediate, rank, layer, "adapter (up, up half) weight");
+  }
+  if (!std::isfinite(w.gate_multiplier)) fail("{}: gate multiplier is {}", layer, w.gate_multiplier);
 }
 
 void mlp_forward(const MlpWeights& w, MlpActivation activation, const Tensor& x, Tensor& out,
@@ -60,17 +70,27 @@ void mlp_forward(const MlpWeights& w, MlpActivation activation, const Tensor& x,
   if (tokens == 0) return;
 
   Tensor h = workspace.take(DType::f32, {tokens, intermediate});
+  const bool adapted = present(w.adapter_in);
+  Tensor low_rank;
+  if (adapted) {
+    low_rank = workspace.take(DType::f32, {tokens, w.adapter_in.size(0)});
+    kernels::gemm(x, w.adapter_in, low_rank, {}, exec);
+  }
+  const kernels::GemmParams adapter_params{.accumulate = true};
   kernels::GemmParams up_params;
   up_params.bias = present(w.up_bias) ? &w.up_bias : nullptr;
   kernels::check_gemm(x, w.up, h, up_params);
   kernels::gemm(x, w.up, h, up_params, exec);
+  if (adapted) kernels::gemm(low_rank, w.adapter_up, h, adapter_params, exec);
   Tensor g;
-  if (activation == MlpActivation::silu_gated) {
+  if (kernels::is_gated(activation)) {
     g = workspace.take(DType::f32, {tokens, intermediate});
     kernels::GemmParams gate_params;
     gate_params.bias = present(w.gate_bias) ? &w.gate_bias : nullptr;
     kernels::check_gemm(x, w.gate, g, gate_params);
     kernels::gemm(x, w.gate, g, gate_params, exec);
+    if (adapted) kernels::gemm(low_rank, w.adapter_gate, g, adapter_params, exec);
+    if (w.gate_multiplier != 1.0f) kernels::scale(g, w.gate_multiplier, exec);
   }
   kernels::ffn_activation(activation, h, g, exec);
   kernels::GemmParams down_params;
@@ -82,7 +102,9 @@ void mlp_forward(const MlpWeights& w, MlpActivation activation, const Tensor& x,
 
 size_t mlp_scratch_bytes(const MlpWeights& w, MlpActivation activation, int64_t tokens) {
   const size_t h = Workspace::rounded(static_cast<size_t>(tokens * w.up.size(0)) * sizeof(float));
-  return activation == MlpActivation::silu_gated ? 2 * h : h;
+  const size_t adapter =
+      present(w.adapter_in) ? Workspace::rounded(static_cast<size_t>(tokens * w.adapter_in.size(0)) * sizeof(float)) : 0;
+  return (kernels::is_gated(activation) ? 2 * h : h) + adapter;
 }
 
 }  // namespace strata::model

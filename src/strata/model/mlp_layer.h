@@ -1,5 +1,6 @@
-// The dense feed-forward layer: out (+)= down(act(up(x))), or down(silu(gate(x)) · up(x)) when gated.
-// Weights stay in their checkpoint dtype (f32/bf16/f16, nn.Linear [out, in]); activations are f32.
+// The dense feed-forward layer: out (+)= down(act(up(x))), or down(act(gate(x)) · up(x)) when gated,
+// with two family extras: Falcon-H1's gate multiplier (act(gate(x)·m)) and Zamba2's per-layer low-rank
+// adapter on the shared gate|up projection (gate|up += (x·Aᵀ)·Bᵀ). Weights stay in their checkpoint dtype (f32/bf16/f16, nn.Linear [out, in]); activations are f32.
 // MoE experts are MlpWeights too (moe_layer.h runs them on gathered rows).
 #pragma once
 
@@ -13,17 +14,22 @@
 
 namespace strata::model {
 
-// relu2 (Nemotron-H), silu_gated (SwiGLU), gelu: the kernels' FFN activations.
+// relu2 (Nemotron-H), silu_gated (SwiGLU), gelu, gelu_gated (GeGLU): the kernels' FFN activations.
 using MlpActivation = kernels::FfnActivation;
 
 // A tensor whose data is nullptr is absent.
 struct MlpWeights {
   Tensor up;         // [intermediate, hidden]
   Tensor down;       // [hidden, intermediate]
-  Tensor gate;       // [intermediate, hidden]; present exactly when the activation is silu_gated
+  Tensor gate;       // [intermediate, hidden]; present exactly when the activation is gated
   Tensor up_bias;    // [intermediate], optional (mlp_bias)
   Tensor down_bias;  // [hidden], optional
   Tensor gate_bias;  // [intermediate], optional, only with gate
+  float gate_multiplier = 1.0f;  // Falcon-H1's mlp_multipliers[0]: act(gate(x) · m)
+  // Zamba2's adapter (optional, gated only): gate(x) += (x·adapter_inᵀ)·adapter_gateᵀ, likewise up.
+  Tensor adapter_in;    // [rank, hidden]
+  Tensor adapter_gate;  // [intermediate, rank]
+  Tensor adapter_up;    // [intermediate, rank]
 };
 
 inline bool present(const Tensor& t) { return t.data != nullptr; }

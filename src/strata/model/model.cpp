@@ -1,6 +1,7 @@
 #include "strata/model/model.h"
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -36,13 +37,34 @@ class WeightBinder {
   Tensor optional(const std::string& full, bool expected) { return expected ? required(full) : Tensor{}; }
   bool has(const std::string& full) const { return weights_.has(full); }
 
+  // A tied tensor stored under any of `candidates` (the first present is used); the others, when
+  // present, must be byte-identical copies and count once.
+  Tensor tied(const std::vector<std::string>& candidates) {
+    const std::string* chosen = nullptr;
+    for (const std::string& name : candidates)
+      if (weights_.has(name)) {
+        chosen = &name;
+        break;
+      }
+    if (!chosen) fail("{}: missing tensor '{}' (shared; looked in {} places)", weights_.where(), candidates.front(), candidates.size());
+    const Tensor t = take(*chosen);
+    for (const std::string& name : candidates) {
+      if (&name == chosen || !weights_.has(name) || used_.count(name)) continue;
+      const Tensor copy = weights_.get(name);
+      if (copy.dtype != t.dtype || copy.describe() != t.describe() || std::memcmp(copy.data, t.data, t.nbytes()) != 0)
+        fail("{}: tensor '{}' should be a tied copy of '{}' but differs", weights_.where(), name, *chosen);
+      tied_.insert(name);
+    }
+    return t;
+  }
+
   // Every tensor of the checkpoint must have been used, except those the family says strata skips.
   void reject_unused() const {
     std::vector<std::string> unused;
     for (const std::string& name : weights_.names()) {
       bool ignored = false;
       for (const std::string& prefix : names_.ignored_prefixes) ignored = ignored || name.starts_with(prefix);
-      if (!used_.count(name) && !ignored) unused.push_back(name);
+      if (!used_.count(name) && !tied_.count(name) && !ignored) unused.push_back(name);
     }
     if (unused.empty()) return;
     std::string list;
@@ -69,6 +91,7 @@ class WeightBinder {
   const WeightSource& weights_;
   const TensorNames& names_;
   std::set<std::string> used_;
+  std::set<std::string> tied_;  // identical copies of used tensors (not counted as parameters)
 };
 
 void expect_vector(const Tensor& t, int64_t n, const std::string& what) {
@@ -121,7 +144,7 @@ void Model::bind_weights(const std::string& identity_text) {
   // An MLP under `p` with the family's names: separate up/gate/down, or a fused gate|up matrix.
   auto bind_mlp = [&](const std::string& p, const MlpNames& n, MlpActivation activation, bool biases) {
     MlpWeights mw;
-    const bool gated = activation == MlpActivation::silu_gated;
+    const bool gated = kernels::is_gated(activation);
     if (!n.gate_up.empty()) {
       const Tensor gate_up = bind.required(p + n.gate_up);
       if (!gated || gate_up.ndim != 2 || gate_up.size(0) % 2 != 0)
@@ -168,6 +191,43 @@ void Model::bind_weights(const std::string& identity_text) {
   moe_config_.shared_activation = c.mlp_activation;
 
   const auto& dims = c.dims;
+  const int64_t head_dim = dims.attention.head_dim;
+  const int64_t rotary = static_cast<int64_t>(static_cast<double>(head_dim) * c.rope.partial_rotary_factor) / 2 * 2;
+  const AttentionDims attention_dims{.hidden = D, .n_heads = dims.attention.n_heads,
+                                     .n_kv_heads = dims.attention.n_kv_heads, .head_dim = head_dim,
+                                     .sliding_window = 0, .rope_theta = c.rope.theta, .rotary_dim = rotary,
+                                     .rope_style = c.rope.style, .softmax_scale = c.attention_multiplier,
+                                     .key_multiplier = c.mup.key};
+  // Zamba2: the hybrid layers of each shared block, in order (the block is stored under the first).
+  const SharedBlockNames& sn = names.shared_names;
+  std::vector<std::vector<std::string>> block_homes(static_cast<size_t>(std::max<int64_t>(c.shared_blocks.count, 0)));
+  int hybrid_uses = 0;
+  for (const schedule::LayerSpec& spec : c.schedule.layers) {
+    if (spec.shared_block < 0 || spec.mtp_depth > 0) continue;
+    if (spec.shared_block >= static_cast<int>(block_homes.size()))
+      fail("{}: layer {} uses shared block {} but the config has num_mem_blocks = {}", weights.where(), spec.index,
+           spec.shared_block, c.shared_blocks.count);
+    block_homes[static_cast<size_t>(spec.shared_block)].push_back(fmt::format(fmt::runtime(names.layer), spec.index) + sn.block);
+  }
+  // A tensor of shared block `b` named `name` inside the block, from whichever copy holds it.
+  auto shared_tensor = [&](int b, const std::string& name) {
+    std::vector<std::string> candidates;
+    for (const std::string& home : block_homes[static_cast<size_t>(b)]) candidates.push_back(home + name);
+    return bind.tied(candidates);
+  };
+  auto shared_f32 = [&](int b, const std::string& name, int64_t n) {
+    const Tensor t = shared_tensor(b, name);
+    expect_vector(t, n, weights.where() + ": tensor '" + block_homes[static_cast<size_t>(b)].front() + name + "'");
+    Buffer& buf = owned_.emplace_back(static_cast<size_t>(n) * sizeof(float));
+    convert_to_f32(t, static_cast<float*>(buf.data()), name.c_str());
+    return buf.view(DType::f32, {n});
+  };
+  // A use's adapter: {down [rank, in], up [out, rank]}, under the adapter list entry of this use.
+  auto shared_adapter = [&](int b, const std::string& pattern, int use) {
+    const std::string entry = fmt::format(fmt::runtime(pattern), use);
+    return LowRankAdapter{.in = shared_tensor(b, entry + "0.weight"), .out = shared_tensor(b, entry + "1.weight")};
+  };
+
   int mamba_layers = 0, attention_layers = 0;
   for (const schedule::LayerSpec& spec : c.schedule.layers) {
     if (spec.mtp_depth > 0) continue;  // MTP heads are for speculative drafting, not the trunk
@@ -177,49 +237,102 @@ void Model::bind_weights(const std::string& identity_text) {
     block.norm_eps = c.norm_eps;
     block.mlp_activation = c.mlp_activation;
     block.moe_config = &moe_config_;
-    block.residual_multiplier = c.residual_multiplier;
+    block.attention_output_multiplier = c.residual_multiplier * c.mup.attention_output;
+    block.mamba_output_multiplier = c.residual_multiplier * c.mup.mamba_output;
+    block.ffn_output_multiplier = c.residual_multiplier * c.mup.mlp_output;
+    block.attention_input_multiplier = c.mup.attention_input;
+    block.mamba_input_multiplier = c.mup.mamba_input;
     const bool has_mixer = spec.mixer != MixerKind::none;
     const bool has_ffn = spec.ffn != FfnKind::none;
+    const bool shared = spec.shared_block >= 0;
     if (!has_mixer && !has_ffn) fail("{}: layer {} has neither a mixer nor a feed-forward part", layer, spec.index);
     // Families whose mixer and FFN share one layer norm name (Nemotron-H: one part per layer) bind it once.
-    if (has_mixer) block.mixer_norm = f32_norm(layer + names.mixer_norm);
+    if (has_mixer) block.mixer_norm = f32_norm(layer + (shared ? sn.mixer_norm : names.mixer_norm));
     if (has_ffn)
       block.ffn_norm = has_mixer && names.ffn_norm == names.mixer_norm ? block.mixer_norm : f32_norm(layer + names.ffn_norm);
 
-    if (spec.mixer == MixerKind::mamba2) {
-      const std::string p = layer + names.mamba;
+    if (schedule::has_mamba2(spec)) {
+      const std::string p = layer + (shared ? sn.mamba : names.mamba);
       auto w = [&](const char* n) { return bind.required(p + n); };
       auto w_opt = [&](const char* n, bool expected) { return bind.optional(p + n, expected); };
       const Mamba2Dims md{.hidden = D, .ssm = dims.mamba, .dt_min = c.dt_min, .dt_max = c.dt_max,
-                          .norm_eps = c.mamba_norm_eps};
+                          .norm_eps = c.mamba_norm_eps, .gated_norm = c.mamba_gated_norm,
+                          .norm_before_gate = c.mamba_norm_before_gate, .projection_multipliers = c.mup.mamba_projection};
+      const bool out_bias = c.mamba_out_proj_bias.value_or(c.mamba_proj_bias);
       const Mamba2Weights mw{.in_proj = w("in_proj.weight"), .in_proj_bias = w_opt("in_proj.bias", c.mamba_proj_bias),
                              .conv_weight = w("conv1d.weight"), .conv_bias = w_opt("conv1d.bias", c.mamba_conv_bias),
-                             .dt_bias = w("dt_bias"), .A_log = w("A_log"), .D = w("D"), .norm_weight = w("norm.weight"),
-                             .out_proj = w("out_proj.weight"), .out_proj_bias = w_opt("out_proj.bias", c.mamba_proj_bias)};
+                             .dt_bias = w("dt_bias"), .A_log = w("A_log"), .D = w("D"),
+                             .norm_weight = w_opt("norm.weight", c.mamba_gated_norm),
+                             .out_proj = w("out_proj.weight"), .out_proj_bias = w_opt("out_proj.bias", out_bias)};
       block.mamba.emplace(md, mw, p.substr(0, p.size() - 1));
       block.mamba_layer = mamba_layers++;
-    } else if (spec.mixer == MixerKind::attention) {
+    }
+    if (schedule::has_attention(spec) && !shared) {
       const std::string p = layer + names.attention;
       if (spec.attention.kind != schedule::AttentionKind::full && spec.attention.kind != schedule::AttentionKind::sliding_window)
         fail("{}: attention kind '{}' is not implemented yet", p, schedule::attention_kind_name(spec.attention.kind));
       auto w = [&](const char* n) { return bind.required(p + n); };
       auto w_opt = [&](const char* n) { return bind.optional(p + n, c.attention_bias); };
-      const int64_t head_dim = dims.attention.head_dim;
-      const int64_t rotary = static_cast<int64_t>(static_cast<double>(head_dim) * c.rope.partial_rotary_factor) / 2 * 2;
-      const AttentionDims ad{.hidden = D, .n_heads = dims.attention.n_heads, .n_kv_heads = dims.attention.n_kv_heads,
-                             .head_dim = head_dim, .sliding_window = spec.attention.window,
-                             .rope_theta = c.rope.theta, .rotary_dim = rotary, .rope_style = c.rope.style,
-                             .softmax_scale = c.attention_multiplier};
-      const AttentionWeights aw{.q_proj = w("q_proj.weight"), .k_proj = w("k_proj.weight"), .v_proj = w("v_proj.weight"),
-                                .o_proj = w("o_proj.weight"), .q_bias = w_opt("q_proj.bias"), .k_bias = w_opt("k_proj.bias"),
-                                .v_bias = w_opt("v_proj.bias"), .o_bias = w_opt("o_proj.bias")};
+      AttentionDims ad = attention_dims;
+      ad.sliding_window = spec.attention.window;
+      AttentionWeights aw;
+      aw.q_proj = w("q_proj.weight"), aw.k_proj = w("k_proj.weight"), aw.v_proj = w("v_proj.weight");
+      aw.o_proj = w("o_proj.weight");
+      aw.q_bias = w_opt("q_proj.bias"), aw.k_bias = w_opt("k_proj.bias"), aw.v_bias = w_opt("v_proj.bias");
+      aw.o_bias = w_opt("o_proj.bias");
       block.attention.emplace(ad, aw, p.substr(0, p.size() - 1));
       block.attention_layer = attention_layers++;
+    }
+    if (shared) {
+      // Zamba2: this layer's use of its shared block — shared weights, its own adapters, KV layer, linear.
+      const int b = spec.shared_block, use = hybrid_uses++;
+      const std::string where = fmt::format("{}{} (shared block {})", layer, sn.block, b);
+      AttentionDims ad = attention_dims;
+      ad.input_width = 2 * D;
+      AttentionWeights aw;
+      aw.q_proj = shared_tensor(b, sn.attention + "q_proj.weight");
+      aw.k_proj = shared_tensor(b, sn.attention + "k_proj.weight");
+      aw.v_proj = shared_tensor(b, sn.attention + "v_proj.weight");
+      aw.o_proj = shared_tensor(b, sn.attention + "o_proj.weight");
+      if (c.shared_blocks.attention_adapters) {
+        aw.q_adapter = shared_adapter(b, sn.q_adapter, use);
+        aw.k_adapter = shared_adapter(b, sn.k_adapter, use);
+        aw.v_adapter = shared_adapter(b, sn.v_adapter, use);
+      }
+      const Tensor gate_up = shared_tensor(b, sn.gate_up);
+      if (gate_up.ndim != 2 || gate_up.size(0) != 2 * c.intermediate_size || gate_up.size(1) != D)
+        fail("{}: {} must be [2·intermediate_size = {}, {}], got {}", where, sn.gate_up, 2 * c.intermediate_size, D,
+             gate_up.describe());
+      MlpWeights mw;
+      mw.gate = gate_up.slice(0, c.intermediate_size);
+      mw.up = gate_up.slice(c.intermediate_size, 2 * c.intermediate_size);
+      mw.down = shared_tensor(b, sn.down);
+      const LowRankAdapter mlp_adapter = shared_adapter(b, sn.mlp_adapter, use);
+      mw.adapter_in = mlp_adapter.in;
+      if (mlp_adapter.out.ndim != 2 || mlp_adapter.out.size(0) != 2 * c.intermediate_size ||
+          mlp_adapter.in.ndim != 2 || mlp_adapter.out.size(1) != mlp_adapter.in.size(0))
+        fail("{}: the MLP adapter of use {} must be [rank, {}] and [{}, rank], got {} and {}", where, use, D,
+             2 * c.intermediate_size, mlp_adapter.in.describe(), mlp_adapter.out.describe());
+      mw.adapter_gate = mlp_adapter.out.slice(0, c.intermediate_size);
+      mw.adapter_up = mlp_adapter.out.slice(c.intermediate_size, 2 * c.intermediate_size);
+      check_mlp(mw, c.shared_blocks.activation, D, where);
+      const Tensor linear = bind.required(layer + sn.linear);
+      matrix(linear, D, D, layer + sn.linear);
+      block.shared.emplace(SharedBlockUse{.block = b,
+                                          .norm_eps = c.norm_eps,
+                                          .input_norm = shared_f32(b, sn.input_norm, 2 * D),
+                                          .attention = AttentionLayer(ad, aw, where + ".self_attn"),
+                                          .attention_layer = attention_layers++,
+                                          .ffn_norm = shared_f32(b, sn.ffn_norm, D),
+                                          .mlp = mw,
+                                          .activation = c.shared_blocks.activation,
+                                          .linear = linear});
     }
 
     if (spec.ffn == FfnKind::mlp) {
       const std::string p = layer + names.mlp;
       MlpWeights mw = bind_mlp(p, names.mlp_names, c.mlp_activation, c.mlp_bias);
+      mw.gate_multiplier = c.mup.mlp_gate;
       check_mlp(mw, c.mlp_activation, D, p.substr(0, p.size() - 1));
       block.mlp = mw;
     } else if (spec.ffn == FfnKind::moe) {
@@ -321,6 +434,7 @@ size_t Model::workspace_bytes(const StepShape& s, int threads) const {
   const auto f32 = [](int64_t n) { return Workspace::rounded(static_cast<size_t>(n) * sizeof(float)); };
   size_t top = step_array_bytes(s.sequences, s.tokens, s.logit_rows) + f32(s.tokens * D) +
                Workspace::rounded(static_cast<size_t>(s.tokens) * sizeof(int32_t)) + f32(s.logit_rows * D);
+  if (config_.shared_blocks.count > 0) top += f32(s.tokens * D);  // the original embeddings
   size_t largest_block = 0;
   for (const Block& block : blocks_) largest_block = std::max(largest_block, block.scratch_bytes(s, D, threads));
   return top + largest_block;
@@ -405,9 +519,15 @@ void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logi
   Tensor hidden = workspace.take(DType::f32, {total, D});
   kernels::embedding_gather(embeddings_, token_ids, hidden, exec);
   if (config_.embedding_multiplier != 1.0f) kernels::scale(hidden, config_.embedding_multiplier, exec);
+  // Shared blocks (Zamba2) read the original embeddings next to the residual stream.
+  Tensor embeddings;
+  if (config_.shared_blocks.count > 0) {
+    embeddings = workspace.take(DType::f32, {total, D});
+    kernels::copy_scaled(embeddings, hidden, 1.0f, exec);
+  }
   for (const Block& block : blocks_) {
     const Workspace::Scope scratch(workspace);
-    block.forward(hidden, step);
+    block.forward(hidden, embeddings, step);
   }
 
   // Final norm and LM head over the rows that want logits.
@@ -423,6 +543,7 @@ void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logi
   kernels::rms_norm(kernels::RmsNormParams{.eps = config_.norm_eps}, selected, final_norm_, selected, exec);
   kernels::gemm(selected, lm_head_, logits, kernels::GemmParams{}, exec);
   if (config_.logits_scaling != 1.0f) kernels::scale(logits, 1.0f / config_.logits_scaling, exec);
+  if (config_.logits_multiplier != 1.0f) kernels::scale(logits, config_.logits_multiplier, exec);
 
   for (int64_t i = 0; i < S; ++i) cache.advance(a.slots[i], a.lengths[i]);
 }

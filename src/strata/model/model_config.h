@@ -4,6 +4,7 @@
 // mistyped fields fail naming the field and file.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -42,6 +43,22 @@ struct RopeSettings {
   kernels::RopeStyle style = kernels::RopeStyle::neox;
 };
 
+// Falcon-H1's muP multipliers (1 = none): mixer inputs, the key projection, the in_proj segments
+// z, x, B, C, dt of the Mamba2 mixer, each part's output, and the MLP gate.
+struct MupMultipliers {
+  float attention_input = 1.0f, attention_output = 1.0f, key = 1.0f;
+  float mamba_input = 1.0f, mamba_output = 1.0f;
+  std::array<float, 5> mamba_projection{1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+  float mlp_gate = 1.0f, mlp_output = 1.0f;
+};
+
+// Zamba2's shared transformer blocks: how many, and whether their attention has per-use adapters.
+struct SharedBlockSettings {
+  int64_t count = 0;              // num_mem_blocks; 0 = the family has none
+  bool attention_adapters = false;  // use_shared_attention_adapter
+  MlpActivation activation = MlpActivation::gelu_gated;
+};
+
 struct ModelConfig {
   const FamilySpec* family = nullptr;  // the family file that mapped this config (never null once built)
   std::string model_type;
@@ -52,7 +69,10 @@ struct ModelConfig {
   float dt_min = 0.0f;           // time_step_limit
   float dt_max = std::numeric_limits<float>::infinity();
   bool mamba_conv_bias = true;
-  bool mamba_proj_bias = false;
+  bool mamba_proj_bias = false;     // in_proj (and, unless mamba_out_proj_bias says otherwise, out_proj)
+  std::optional<bool> mamba_out_proj_bias;  // Falcon-H1's projectors_bias
+  bool mamba_gated_norm = true;     // false: y·silu(z) without the RMSNorm (Falcon-H1 mamba_rms_norm)
+  bool mamba_norm_before_gate = false;
   bool attention_bias = false;
   RopeSettings rope;
   int64_t intermediate_size = 0;
@@ -67,6 +87,9 @@ struct ModelConfig {
   float residual_multiplier = 1.0f;
   float attention_multiplier = 0.0f;
   float logits_scaling = 1.0f;
+  float logits_multiplier = 1.0f;  // Falcon-H1's lm_head_multiplier: logits · m
+  MupMultipliers mup;
+  SharedBlockSettings shared_blocks;
   kernels::RouterScoring router_scoring = kernels::RouterScoring::sigmoid;
   std::optional<int64_t> bos_token_id, eos_token_id, pad_token_id;
 };

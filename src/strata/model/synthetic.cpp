@@ -153,7 +153,7 @@ std::unique_ptr<Model> synthetic_model(const std::string& name, ThreadPool& pool
     if (layer.ffn == schedule::FfnKind::mlp) {
       const std::string p = l + names.mlp;
       linear(p + "up_proj.weight", c.intermediate_size, D);
-      if (c.mlp_activation == MlpActivation::silu_gated) linear(p + "gate_proj.weight", c.intermediate_size, D);
+      if (kernels::is_gated(c.mlp_activation)) linear(p + "gate_proj.weight", c.intermediate_size, D);
       linear(p + "down_proj.weight", D, c.intermediate_size);
     } else if (layer.ffn == schedule::FfnKind::moe) {
       const std::string p = l + names.moe;

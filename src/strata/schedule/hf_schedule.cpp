@@ -268,15 +268,23 @@ void read_mamba_prefixed(const Fields& f, const json& config, ModelDims& dims, s
   dims.mamba.n_groups = f.optional_int({"mamba_n_groups"}).value_or(1);
   dims.mamba.conv_kernel = f.optional_int({"mamba_d_conv"}).value_or(4);
   dims.mamba.chunk_size = f.optional_int({"mamba_chunk_size"}).value_or(256);
+  // The inner width: Falcon-H1's mamba_d_ssm when set, else mamba_expand · hidden_size.
+  const std::optional<int64_t> d_ssm = f.optional_int({"mamba_d_ssm"});
+  const int64_t expand = f.optional_int({"mamba_expand"}).value_or(2);
+  const int64_t inner = d_ssm ? *d_ssm : expand * dims.hidden_size;
+  const std::string inner_text = d_ssm ? fmt::format("mamba_d_ssm {}", *d_ssm)
+                                       : fmt::format("mamba_expand {} · hidden_size {}", expand, dims.hidden_size);
+  if (inner <= 0) fail("config {}: the Mamba2 inner width ({}) must be positive", filename, inner_text);
   const auto head = config.find("mamba_d_head");
   if (head == config.end() || head->is_null() || (head->is_string() && head->get<std::string>() == "auto")) {
-    const int64_t expand = f.optional_int({"mamba_expand"}).value_or(2);
-    if (dims.mamba.n_heads <= 0 || (expand * dims.hidden_size) % dims.mamba.n_heads != 0)
-      fail("config {}: mamba_expand {} · hidden_size {} does not split into 'mamba_n_heads' {} heads", filename,
-           expand, dims.hidden_size, dims.mamba.n_heads);
-    dims.mamba.head_dim = expand * dims.hidden_size / dims.mamba.n_heads;
+    if (dims.mamba.n_heads <= 0 || inner % dims.mamba.n_heads != 0)
+      fail("config {}: {} does not split into 'mamba_n_heads' {} heads", filename, inner_text, dims.mamba.n_heads);
+    dims.mamba.head_dim = inner / dims.mamba.n_heads;
   } else {
     dims.mamba.head_dim = f.required_int({"mamba_d_head"}, why);
+    if (dims.mamba.head_dim * dims.mamba.n_heads != inner)
+      fail("config {}: 'mamba_d_head' {} · 'mamba_n_heads' {} is not the inner width ({})", filename,
+           dims.mamba.head_dim, dims.mamba.n_heads, inner_text);
   }
 }
 
@@ -368,6 +376,93 @@ HfModel bamba(const json& config, std::string_view filename) {
   return model;
 }
 
+// Falcon-H1: every layer runs attention and Mamba2 in parallel on the same normed input, then an MLP.
+HfModel falcon_h1(const json& config, std::string_view filename) {
+  const Fields f(config, filename);
+  HfModel model;
+  model.model_type = "falcon_h1";
+  const int64_t layers = f.required_int({"num_hidden_layers"}, "the number of layers");
+  if (layers < 1 || layers > 100000)
+    fail("config {}: 'num_hidden_layers' is {}; expected 1 to 100000", filename, layers);
+  for (int64_t i = 0; i < layers; ++i) {
+    LayerSpec layer;
+    layer.index = static_cast<int>(i);
+    layer.mixer = MixerKind::attention_and_mamba2;
+    layer.ffn = FfnKind::mlp;
+    model.schedule.layers.push_back(layer);
+  }
+  ModelDims& dims = model.dims;
+  dims.hidden_size = f.required_int({"hidden_size"}, "the model width");
+  dims.vocab_size = f.required_int({"vocab_size"}, "the vocabulary size");
+  read_mamba_prefixed(f, config, dims, filename);
+  read_llama_attention(f, dims, "every Falcon-H1 layer has attention", /*head_dim_key=*/true, filename);
+  return model;
+}
+
+// Zamba2: layers_block_type "mamba" | "hybrid"; a hybrid layer applies shared transformer block
+// (its index among the hybrid layers mod num_mem_blocks) and feeds its output to its Mamba2 mixer.
+HfModel zamba2(const json& config, std::string_view filename) {
+  const Fields f(config, filename);
+  HfModel model;
+  model.model_type = "zamba2";
+  const auto types = config.find("layers_block_type");
+  if (types == config.end() || !types->is_array() || types->empty())
+    fail("config {}: missing field 'layers_block_type'; expected a list of \"mamba\" or \"hybrid\" per layer", filename);
+  const int64_t layers = f.required_int({"num_hidden_layers"}, "the number of layers");
+  if (layers != static_cast<int64_t>(types->size()))
+    fail("config {}: 'num_hidden_layers' is {} but 'layers_block_type' lists {} layers; expected them to agree",
+         filename, layers, types->size());
+  const int64_t blocks = f.optional_int({"num_mem_blocks"}).value_or(1);
+  int hybrid = 0;
+  for (size_t i = 0; i < types->size(); ++i) {
+    const json& t = (*types)[i];
+    LayerSpec layer;
+    layer.index = static_cast<int>(i);
+    if (t == "mamba") {
+      layer.mixer = MixerKind::mamba2;
+    } else if (t == "hybrid") {
+      if (blocks <= 0)
+        fail("config {}: layers_block_type[{}] is \"hybrid\" but 'num_mem_blocks' is {}; expected at least 1 shared "
+             "block", filename, i, blocks);
+      layer.mixer = MixerKind::attention_and_mamba2;
+      layer.shared_block = static_cast<int>(hybrid++ % blocks);
+    } else {
+      fail("config {}: layers_block_type[{}] is {}; expected \"mamba\" or \"hybrid\"", filename, i, t.dump());
+    }
+    model.schedule.layers.push_back(layer);
+  }
+  ModelDims& dims = model.dims;
+  dims.hidden_size = f.required_int({"hidden_size"}, "the model width");
+  dims.vocab_size = f.required_int({"vocab_size"}, "the vocabulary size");
+  const char* why = "the model has Mamba2 layers";
+  dims.mamba.n_heads = f.required_int({"n_mamba_heads"}, why);
+  dims.mamba.state_size = f.required_int({"mamba_d_state"}, why);
+  dims.mamba.n_groups = f.optional_int({"mamba_ngroups"}).value_or(1);
+  dims.mamba.conv_kernel = f.optional_int({"mamba_d_conv"}).value_or(4);
+  dims.mamba.chunk_size = f.optional_int({"chunk_size"}).value_or(256);
+  const int64_t expand = f.optional_int({"mamba_expand"}).value_or(2);
+  if (dims.mamba.n_heads <= 0 || (expand * dims.hidden_size) % dims.mamba.n_heads != 0)
+    fail("config {}: mamba_expand {} · hidden_size {} does not split into 'n_mamba_heads' {} heads", filename, expand,
+         dims.hidden_size, dims.mamba.n_heads);
+  dims.mamba.head_dim = expand * dims.hidden_size / dims.mamba.n_heads;
+  if (auto head = f.optional_int({"mamba_headdim"}); head && *head != dims.mamba.head_dim)
+    fail("config {}: 'mamba_headdim' is {} but mamba_expand · hidden_size / n_mamba_heads is {}", filename, *head,
+         dims.mamba.head_dim);
+  if (hybrid > 0) {
+    // The shared attention reads concat(hidden, embeddings): 2·hidden wide, head_dim = 2·hidden / heads.
+    dims.attention.n_heads = f.required_int({"num_attention_heads"}, "the model has hybrid layers");
+    dims.attention.n_kv_heads = f.optional_int({"num_key_value_heads"}).value_or(dims.attention.n_heads);
+    if (dims.attention.n_heads <= 0 || (2 * dims.hidden_size) % dims.attention.n_heads != 0)
+      fail("config {}: 2 · hidden_size {} is not divisible by 'num_attention_heads' {}", filename, dims.hidden_size,
+           dims.attention.n_heads);
+    dims.attention.head_dim = 2 * dims.hidden_size / dims.attention.n_heads;
+    if (auto head = f.optional_int({"attention_head_dim"}); head && *head != dims.attention.head_dim)
+      fail("config {}: 'attention_head_dim' is {} but 2 · hidden_size / num_attention_heads is {}", filename, *head,
+           dims.attention.head_dim);
+  }
+  return model;
+}
+
 HfModel validated(HfModel model, std::string_view filename) {
   try {
     validate_dims(model.schedule, model.dims);
@@ -403,6 +498,16 @@ HfModel mamba2_schedule(const json& config, std::string_view filename) {
   // mamba_ssm's own config.json has no model_type and is recognised by d_model/n_layer.
   if (config.contains("d_model") || config.contains("n_layer")) return validated(mamba2_ssm(config, filename), filename);
   return validated(mamba2_hf(config, filename), filename);
+}
+
+HfModel falcon_h1_schedule(const json& config, std::string_view filename) {
+  expect_object(config, filename);
+  return validated(falcon_h1(config, filename), filename);
+}
+
+HfModel zamba2_schedule(const json& config, std::string_view filename) {
+  expect_object(config, filename);
+  return validated(zamba2(config, filename), filename);
 }
 
 }  // namespace strata::schedule

@@ -29,6 +29,11 @@ HfModel nemotron_h_schedule(const nlohmann::json& config, std::string_view filen
 HfModel granite_hybrid_schedule(const nlohmann::json& config, std::string_view filename);
 // Bamba: attention at attn_layer_indices, Mamba2 elsewhere, every layer {mixer, MLP}.
 HfModel bamba_schedule(const nlohmann::json& config, std::string_view filename);
+// Falcon-H1: every layer attention ‖ Mamba2 (mamba_d_ssm inner width, mamba_n_heads, mamba_d_head), then an MLP.
+HfModel falcon_h1_schedule(const nlohmann::json& config, std::string_view filename);
+// Zamba2: layers_block_type mamba | hybrid; hybrid layers apply shared block (hybrid index mod
+// num_mem_blocks) over concat(hidden, embeddings), whose attention is 2·hidden wide.
+HfModel zamba2_schedule(const nlohmann::json& config, std::string_view filename);
 // HF Mamba2Config keys, or mamba_ssm's MambaConfig (d_model / n_layer / ssm_cfg / attn_layer_idx).
 HfModel mamba2_schedule(const nlohmann::json& config, std::string_view filename);
 

@@ -9,6 +9,7 @@ std::string_view mixer_kind_name(MixerKind kind) {
     case MixerKind::none: return "none";
     case MixerKind::mamba2: return "mamba2";
     case MixerKind::attention: return "attention";
+    case MixerKind::attention_and_mamba2: return "attention+mamba2";
   }
   return "?";
 }
@@ -40,10 +41,9 @@ std::string_view router_mode_name(RouterMode mode) {
   return "?";
 }
 
-std::string mixer_label(const LayerSpec& layer) {
-  if (layer.mixer == MixerKind::none) return "none";
-  if (layer.mixer == MixerKind::mamba2) return "mamba2";
-  const AttentionSpec& a = layer.attention;
+namespace {
+
+std::string attention_label(const AttentionSpec& a) {
   switch (a.kind) {
     case AttentionKind::full: return "attention";
     case AttentionKind::sliding_window: return fmt::format("swa(window={})", a.window);
@@ -52,6 +52,20 @@ std::string mixer_label(const LayerSpec& layer) {
       if (a.sparse_top_k > 0)
         return fmt::format("csa(ratio={}, top-{}, window={})", a.compress_ratio, a.sparse_top_k, a.window);
       return fmt::format("hca(ratio={}, window={})", a.compress_ratio, a.window);
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string mixer_label(const LayerSpec& layer) {
+  switch (layer.mixer) {
+    case MixerKind::none: return "none";
+    case MixerKind::mamba2: return "mamba2";
+    case MixerKind::attention: return attention_label(layer.attention);
+    case MixerKind::attention_and_mamba2:
+      if (layer.shared_block >= 0) return fmt::format("shared_{}[{}]+mamba2", attention_label(layer.attention), layer.shared_block);
+      return attention_label(layer.attention) + "+mamba2";
   }
   return "?";
 }

@@ -10,7 +10,10 @@
 namespace strata::schedule {
 
 // The part of a layer that mixes information across tokens (and so holds per-sequence state).
-enum class MixerKind : uint8_t { none, mamba2, attention };
+// attention_and_mamba2 is both at once, each with its own state: Falcon-H1 runs them in parallel on the
+// same normed input; a Zamba2 hybrid layer runs a shared attention block whose output feeds the Mamba2
+// mixer (LayerSpec::shared_block says which block).
+enum class MixerKind : uint8_t { none, mamba2, attention, attention_and_mamba2 };
 
 // How an attention layer sees the past.
 //   full:           every past token's K and V (grows with the context).
@@ -42,17 +45,29 @@ struct LayerSpec {
   FfnKind ffn = FfnKind::none;
   RouterMode router = RouterMode::none;  // non-none exactly when ffn == moe
   int mtp_depth = 0;                     // 0 = main trunk; d >= 1 = the d-th multi-token-prediction depth
+  // Zamba2: the shared transformer block (0-based, weights shared across layers) whose output feeds this
+  // layer's Mamba2 mixer; its attention keeps a KV cache per layer that uses it. -1 = none.
+  int shared_block = -1;
   bool operator==(const LayerSpec&) const = default;
 };
 
-std::string_view mixer_kind_name(MixerKind kind);          // "none", "mamba2", "attention"
+// Whether the layer holds Mamba2 state / an attention KV cache (one each for attention_and_mamba2).
+inline bool has_mamba2(const LayerSpec& l) {
+  return l.mixer == MixerKind::mamba2 || l.mixer == MixerKind::attention_and_mamba2;
+}
+inline bool has_attention(const LayerSpec& l) {
+  return l.mixer == MixerKind::attention || l.mixer == MixerKind::attention_and_mamba2;
+}
+
+std::string_view mixer_kind_name(MixerKind kind);  // "none", "mamba2", "attention", "attention+mamba2"
 std::string_view attention_kind_name(AttentionKind kind);  // "full", "sliding_window", "compressed"
 std::string_view ffn_kind_name(FfnKind kind);              // "none", "mlp", "moe"
 std::string_view router_mode_name(RouterMode mode);        // "none", "learned_top_k", "token_hash"
 
 // The mixer part alone, short and readable, used to group layers that hold the same cache:
 // "mamba2", "attention", "swa(window=128)", "csa(ratio=4, top-512, window=128)",
-// "hca(ratio=128, window=128)", or "none" for a layer with no mixer.
+// "hca(ratio=128, window=128)", "attention+mamba2" (parallel), "shared_attention[0]+mamba2" (Zamba2's
+// hybrid layer using shared block 0), or "none" for a layer with no mixer.
 std::string mixer_label(const LayerSpec& layer);
 
 // The whole layer, e.g. "mamba2", "mlp", "moe", "csa(ratio=4, top-512, window=128) + moe[hash]".

@@ -37,12 +37,12 @@ LayerTypeCost cost_of(const LayerSpec& l, const ModelDims& dims) {
     return c;
   }
   c.type = mixer_label(l);
-  if (l.mixer == MixerKind::mamba2) {
+  if (has_mamba2(l)) {
     const MambaDims& m = dims.mamba;
     const int64_t channels = add(mul(m.n_heads, m.head_dim), mul(2, mul(m.n_groups, m.state_size)));
     c.conv_state_bytes = mul(mul(channels, m.conv_kernel - 1), state_bytes);
     c.ssm_state_bytes = mul(mul(mul(m.n_heads, m.head_dim), m.state_size), state_bytes);
-    return c;
+    if (!has_attention(l)) return c;
   }
   const AttentionDims& a = dims.attention;
   const int64_t entry_elements =

@@ -78,7 +78,7 @@ void validate_layer(const LayerSpec& l, int position) {
   if (l.index != position) fail("layer {}: index is {}, expected {} (its position)", position, l.index, position);
   if (l.mixer == MixerKind::none && l.ffn == FfnKind::none)
     fail("layer {}: has neither a mixer nor an FFN; expected at least one", l.index);
-  if (l.mixer == MixerKind::attention) {
+  if (has_attention(l)) {
     validate_attention(l);
   } else if (!(l.attention == AttentionSpec{})) {
     fail("layer {}: attention settings given on a {} layer; expected them only on attention layers", l.index,
@@ -90,6 +90,10 @@ void validate_layer(const LayerSpec& l, int position) {
     fail("layer {}: router mode {} on a layer whose FFN is {}; expected a router only on MoE layers", l.index,
          router_mode_name(l.router), ffn_kind_name(l.ffn));
   if (l.mtp_depth < 0) fail("layer {}: MTP depth {} is negative; expected 0 (main) or more", l.index, l.mtp_depth);
+  if (l.shared_block >= 0 && l.mixer != MixerKind::attention_and_mamba2)
+    fail("layer {}: shared block {} on a {} layer; expected it only on attention+mamba2 layers", l.index,
+         l.shared_block, mixer_kind_name(l.mixer));
+  if (l.shared_block < -1) fail("layer {}: shared block {} is negative; expected -1 (none) or a block index", l.index, l.shared_block);
 }
 
 }  // namespace
@@ -174,7 +178,7 @@ void validate_dims(const Schedule& schedule, const ModelDims& dims) {
     if (value < 0) fail("model dims: {} is {}; expected a non-negative number", name, value);
 
   for (const LayerSpec& l : schedule.layers) {
-    if (l.mixer == MixerKind::mamba2) {
+    if (has_mamba2(l)) {
       if (m.n_heads <= 0 || m.head_dim <= 0 || m.state_size <= 0 || m.n_groups <= 0 || m.conv_kernel <= 0)
         fail("layer {} is mamba2 but the mamba dims are incomplete (heads {}, head dim {}, state size {}, "
              "groups {}, conv kernel {}); expected all > 0 (--mamba-heads, --mamba-head-dim, --mamba-state, "
@@ -184,7 +188,7 @@ void validate_dims(const Schedule& schedule, const ModelDims& dims) {
         fail("layer {} is mamba2 but mamba heads ({}) are not divisible by groups ({})", l.index, m.n_heads,
              m.n_groups);
     }
-    if (l.mixer == MixerKind::attention) {
+    if (has_attention(l)) {
       if (a.shared_kv_width <= 0 && (a.n_kv_heads <= 0 || a.head_dim <= 0))
         fail("layer {} is attention but kv heads ({}) and head dim ({}) are not both > 0 and no shared K=V "
              "width is set; expected --kv-heads and --head-dim (or --shared-kv-width)",

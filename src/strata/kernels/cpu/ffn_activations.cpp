@@ -38,6 +38,11 @@ void gelu_inplace(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
 }
 
+void gelu_gate_inplace(float* up, const float* gate, int64_t n) {
+  constexpr float kInvSqrt2 = 0.70710678118654752f;
+  for (int64_t i = 0; i < n; ++i) up[i] = 0.5f * gate[i] * (1.0f + std::erf(gate[i] * kInvSqrt2)) * up[i];
+}
+
 void ffn_activation(FfnActivation activation, const Tensor& h, const Tensor& gate, ThreadPool& pool) {
   // Activations on fewer elements than this run inline: waking the pool would cost more.
   constexpr int64_t kInlineElements = 1 << 16;
@@ -54,6 +59,9 @@ void ffn_activation(FfnActivation activation, const Tensor& h, const Tensor& gat
           break;
         case FfnActivation::silu_gated:
           silu_gate_inplace(row, gate.ptr<const float>() + r * gate.stride(0), width);
+          break;
+        case FfnActivation::gelu_gated:
+          gelu_gate_inplace(row, gate.ptr<const float>() + r * gate.stride(0), width);
           break;
       }
     }

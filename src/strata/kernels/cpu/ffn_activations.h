@@ -18,6 +18,8 @@ void silu_gate_inplace(float* up, const float* gate, int64_t n);
 
 // x ← x · Φ(x) = 0.5·x·(1 + erf(x/√2)), torch's default (non-tanh) GELU.
 void gelu_inplace(float* x, int64_t n);
+// up[i] = gelu(gate[i]) · up[i] (GeGLU, exact erf GELU).
+void gelu_gate_inplace(float* up, const float* gate, int64_t n);
 
 // The row loop behind kernels::ffn_activation: rows split across the pool when the block is large.
 void ffn_activation(FfnActivation activation, const Tensor& h, const Tensor& gate, ThreadPool& pool);

@@ -40,9 +40,20 @@ void scale(float* out, const float* weight, float rstd, int64_t n) {
   for (; c < n; ++c) out[c] = out[c] * rstd * weight[c];
 }
 
+// out[c] *= silu(z[c]).
+void gate_after(float* out, const float* z, int64_t n) {
+  int64_t c = 0;
+#if defined(__AVX512F__)
+  for (; c + 16 <= n; c += 16)
+    _mm512_storeu_ps(out + c, _mm512_mul_ps(_mm512_loadu_ps(out + c), silu_ps(_mm512_loadu_ps(z + c))));
+#endif
+  for (; c < n; ++c) out[c] = out[c] * silu(z[c]);
+}
+
 // Shared body: rows of width `width` split into groups of group_size; z may be absent (plain RMSNorm).
+// gate_last: z multiplies after the norm instead of before it.
 void normalize_rows(const Tensor& y, const Tensor* z, const Tensor& weight, const Tensor& out, int64_t width,
-                    int64_t group_size, float eps, ThreadPool& pool) {
+                    int64_t group_size, float eps, bool gate_last, ThreadPool& pool) {
   const int64_t rows = y.shape[0];
   pool.parallel_for(rows, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
@@ -50,9 +61,11 @@ void normalize_rows(const Tensor& y, const Tensor* z, const Tensor& weight, cons
       const float* z_row = z ? z->ptr<float>() + t * z->stride(0) : nullptr;
       float* out_row = out.ptr<float>() + t * out.stride(0);
       for (int64_t c0 = 0; c0 < width; c0 += group_size) {
-        const float sum = gate_and_square(y_row + c0, z_row ? z_row + c0 : nullptr, group_size, out_row + c0);
+        const float* gate_first = z_row && !gate_last ? z_row + c0 : nullptr;
+        const float sum = gate_and_square(y_row + c0, gate_first, group_size, out_row + c0);
         const float rstd = 1.0f / std::sqrt(sum / static_cast<float>(group_size) + eps);
         scale(out_row + c0, weight.ptr<float>() + c0, rstd, group_size);
+        if (z_row && gate_last) gate_after(out_row + c0, z_row + c0, group_size);
       }
     }
   });
@@ -100,7 +113,8 @@ namespace strata::kernels::cpu {
 
 void gated_rms_norm(const GatedRmsNormParams& params, const Tensor& y, const Tensor& z, const Tensor& weight,
                     const Tensor& out, ThreadPool& pool) {
-  normalize_rows(y, &z, weight, out, y.shape[1], y.shape[1] / params.n_groups, params.eps, pool);
+  normalize_rows(y, &z, weight, out, y.shape[1], y.shape[1] / params.n_groups, params.eps, params.norm_before_gate,
+                 pool);
 }
 
 }  // namespace strata::kernels::cpu
@@ -126,7 +140,7 @@ namespace strata::kernels::cpu {
 
 void rms_norm(const RmsNormParams& params, const Tensor& x, const Tensor& weight, const Tensor& out,
               ThreadPool& pool) {
-  normalize_rows(x, nullptr, weight, out, x.shape[1], x.shape[1], params.eps, pool);
+  normalize_rows(x, nullptr, weight, out, x.shape[1], x.shape[1], params.eps, false, pool);
 }
 
 }  // namespace strata::kernels::cpu

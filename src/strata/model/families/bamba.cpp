@@ -42,6 +42,7 @@ const FamilySpec& bamba_family() {
                                                     .moe = "",
                                                     .mlp_names = {},
                                                     .moe_names = {},
+                                                    .shared_names = {},
                                                     .ignored_prefixes = {}}};
   return spec;
 }

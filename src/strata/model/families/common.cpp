@@ -29,6 +29,7 @@ TensorNames backbone_tensor_names(std::vector<std::string> ignored_prefixes) {
                      .moe = "mixer.",
                      .mlp_names = {},
                      .moe_names = nemotron_moe_names(),
+                     .shared_names = {},
                      .ignored_prefixes = std::move(ignored_prefixes)};
 }
 

@@ -43,6 +43,25 @@ struct MoeNames {
   MlpNames shared_mlp;
 };
 
+// Zamba2's hybrid layers, relative to the layer: the Mamba2 decoder under its own prefix, the layer's
+// projection of the shared block output, and the shared block itself. A shared block is stored under
+// the first hybrid layer that uses it (transformers ties the others to it; copies, when a checkpoint
+// has them, must be identical). Adapter lists are indexed by the hybrid layer's rank among hybrid
+// layers; entry {}.0 is the down matrix, {}.1 the up matrix.
+struct SharedBlockNames {
+  std::string mamba = "mamba_decoder.mamba.";
+  std::string mixer_norm = "mamba_decoder.input_layernorm.weight";
+  std::string linear = "linear.weight";
+  std::string block = "shared_transformer.";
+  // Inside the block:
+  std::string input_norm = "input_layernorm.weight", ffn_norm = "pre_ff_layernorm.weight";
+  std::string attention = "self_attn.";
+  std::string q_adapter = "self_attn.linear_q_adapter_list.{}.", k_adapter = "self_attn.linear_k_adapter_list.{}.",
+              v_adapter = "self_attn.linear_v_adapter_list.{}.";
+  std::string gate_up = "feed_forward.gate_up_proj.weight", down = "feed_forward.down_proj.weight";
+  std::string mlp_adapter = "feed_forward.gate_up_proj_adapter_list.{}.";
+};
+
 struct TensorNames {
   std::vector<std::string> embeddings;  // the first present one is used (HF / mamba_ssm spellings)
   std::string final_norm;
@@ -53,6 +72,7 @@ struct TensorNames {
   std::string mamba, attention, mlp, moe;  // part prefixes, relative to the layer
   MlpNames mlp_names;
   MoeNames moe_names;
+  SharedBlockNames shared_names;  // only for layers with a shared block (Zamba2)
   std::vector<std::string> ignored_prefixes;  // tensors present in checkpoints that strata does not run
 };
 
@@ -77,6 +97,8 @@ const FamilySpec& mamba2_family();
 const FamilySpec& nemotron_h_family();
 const FamilySpec& granite_hybrid_family();
 const FamilySpec& bamba_family();
+const FamilySpec& falcon_h1_family();
+const FamilySpec& zamba2_family();
 
 // The `backbone.` names of Mamba2ForCausalLM and NemotronHForCausalLM: backbone.embeddings (or
 // mamba_ssm's backbone.embedding), backbone.layers.{i}.norm + .mixer.*, backbone.norm_f, lm_head.

@@ -95,6 +95,7 @@ const FamilySpec& granite_hybrid_family() {
           .moe = "block_sparse_moe.",
           .mlp_names = fused_mlp_names(),
           .moe_names = granite_moe_names(),
+          .shared_names = {},
           .ignored_prefixes = {}}};
   return spec;
 }

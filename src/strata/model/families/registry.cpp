@@ -9,8 +9,8 @@
 namespace strata::model {
 
 std::span<const FamilySpec* const> families() {
-  static const std::array<const FamilySpec*, 4> all{&mamba2_family(), &nemotron_h_family(), &granite_hybrid_family(),
-                                                    &bamba_family()};
+  static const std::array<const FamilySpec*, 6> all{&mamba2_family(),  &nemotron_h_family(), &granite_hybrid_family(),
+                                                    &bamba_family(),   &falcon_h1_family(),  &zamba2_family()};
   return all;
 }
 
