@@ -33,7 +33,8 @@ TEST_P(FamilyGreedy, EngineIdsEqualTransformersGenerate) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FamilyGreedy,
-                         ::testing::Values("granite_moe_hybrid", "granite_dense_hybrid", "bamba"));
+                         ::testing::Values("granite_moe_hybrid", "granite_dense_hybrid", "bamba", "falcon_h1_norm",
+                                           "falcon_h1_gate"));
 
 }  // namespace
 }  // namespace strata::engine

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "strata/core/error.h"
+#include "strata/schedule/hf_schedule.h"
 #include "strata/schedule/memory_plan.h"
 #include "strata/schedule/presets.h"
 
@@ -93,6 +94,45 @@ TEST(MemoryPlan, NemotronH8bMambaStateAndKv) {
   const MemoryPlan other = plan_memory(p.schedule, half, 8192, 1);
   EXPECT_EQ(other.main_fixed_bytes * 2, plan.main_fixed_bytes);
   EXPECT_DOUBLE_EQ(other.main_bytes_per_token, 2 * 16384.0);
+}
+
+// Falcon-H1's parallel layers hold both a Mamba2 state and a KV cache.
+TEST(MemoryPlan, ParallelLayersHoldStateAndKv) {
+  const nlohmann::json config = nlohmann::json::parse(R"({"model_type": "falcon_h1", "num_hidden_layers": 3,
+      "hidden_size": 64, "vocab_size": 100, "mamba_d_ssm": 96, "mamba_n_heads": 6, "mamba_d_head": "auto",
+      "mamba_n_groups": 2, "mamba_d_state": 8, "mamba_d_conv": 4, "num_attention_heads": 4,
+      "num_key_value_heads": 2})");
+  const HfModel model = falcon_h1_schedule(config, "f.json");
+  const MemoryPlan plan = plan_memory(model.schedule, model.dims, 1000, 1);
+  ASSERT_EQ(plan.types.size(), 1u);
+  const LayerTypeCost& layer = plan.types[0];
+  EXPECT_EQ(layer.type, "attention+mamba2");
+  EXPECT_EQ(layer.main_layers, 3);
+  EXPECT_EQ(layer.conv_state_bytes, (96 + 2 * 2 * 8) * 3 * 4);
+  EXPECT_EQ(layer.ssm_state_bytes, 6 * 16 * 8 * 4);
+  EXPECT_EQ(layer.kv_bytes_per_token, 2 * 2 * 16 * 2);  // K and V, 2 kv heads of 64/4, bf16
+  EXPECT_EQ(plan.main_growing_bytes, 3 * 1000 * layer.kv_bytes_per_token);
+}
+
+// Zamba2: a shared block's KV cache is per use (each hybrid layer), its Mamba2 state per layer.
+TEST(MemoryPlan, SharedBlocksKeepKvPerUse) {
+  const nlohmann::json config = nlohmann::json::parse(R"({"model_type": "zamba2", "num_hidden_layers": 5,
+      "layers_block_type": ["mamba", "hybrid", "mamba", "hybrid", "hybrid"], "num_mem_blocks": 2,
+      "hidden_size": 64, "vocab_size": 100, "n_mamba_heads": 8, "mamba_d_state": 16, "mamba_ngroups": 1,
+      "num_attention_heads": 4, "num_key_value_heads": 4})");
+  const HfModel model = zamba2_schedule(config, "z.json");
+  const MemoryPlan plan = plan_memory(model.schedule, model.dims, 100, 1);
+  const LayerTypeCost& mamba = type_named(plan, "mamba2");
+  EXPECT_EQ(mamba.main_layers, 2);
+  int64_t kv_layers = 0;
+  for (const LayerTypeCost& c : plan.types)
+    if (c.type.rfind("shared_attention[", 0) == 0) {
+      kv_layers += c.main_layers;
+      EXPECT_EQ(c.kv_bytes_per_token, 2 * 4 * 32 * 2);  // head_dim 2·64/4
+      EXPECT_EQ(c.ssm_state_bytes, mamba.ssm_state_bytes);
+    }
+  EXPECT_EQ(kv_layers, 3);
+  EXPECT_DOUBLE_EQ(plan.main_bytes_per_token, 3.0 * 2 * 4 * 32 * 2);
 }
 
 TEST(MemoryPlan, SharedKvWidthReplacesPerHeadKv) {

@@ -418,7 +418,7 @@ HfModel zamba2(const json& config, std::string_view filename) {
     const json& t = (*types)[i];
     LayerSpec layer;
     layer.index = static_cast<int>(i);
-    if (t == "mamba") {
+    if (t == "mamba" || t == "linear_attention") {  // transformers 5 writes linear_attention for Mamba2
       layer.mixer = MixerKind::mamba2;
     } else if (t == "hybrid") {
       if (blocks <= 0)
@@ -427,7 +427,7 @@ HfModel zamba2(const json& config, std::string_view filename) {
       layer.mixer = MixerKind::attention_and_mamba2;
       layer.shared_block = static_cast<int>(hybrid++ % blocks);
     } else {
-      fail("config {}: layers_block_type[{}] is {}; expected \"mamba\" or \"hybrid\"", filename, i, t.dump());
+      fail("config {}: layers_block_type[{}] is {}; expected \"mamba\" (or \"linear_attention\") or \"hybrid\"", filename, i, t.dump());
     }
     model.schedule.layers.push_back(layer);
   }

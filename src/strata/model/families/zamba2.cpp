@@ -50,14 +50,9 @@ void read_zamba2(const ConfigFields& f, ModelConfig& c) {
   if (hybrid) {
     const int64_t head_dim = c.dims.attention.head_dim;
     c.attention_multiplier = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim) / 2.0));
-    if (f.boolean("use_mem_rope", false)) {
-      read_rope(f, c);
-      if (f.boolean("use_long_context", false)) {
-        // Zamba2Config's long-context rescaling of the RoPE base.
-        const double hd = static_cast<double>(head_dim);
-        c.rope.theta = static_cast<float>(c.rope.theta * std::pow(8.0, hd / (hd - 2.0)));
-      }
-    }
+    // use_long_context only lengthens max_position_embeddings in transformers 5.17 (its RoPE base is
+    // rope_theta as written), so strata reads rope_theta alone too.
+    if (f.boolean("use_mem_rope", false)) read_rope(f, c);
   }
 }
 
