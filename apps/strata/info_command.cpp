@@ -1,18 +1,20 @@
 // `strata info MODEL_DIR [--context N] [--json]`: what a checkpoint is — family, layer pattern, parameter
 // count, tensor dtypes — and what serving it costs: state per sequence and KV per token.
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "command_registry.h"
 #include "strata/core/error.h"
 #include "strata/io/safetensors_model.h"
-#include "strata/model/families/family.h"
 #include "strata/model/families/family.h"
 #include "strata/model/model.h"
 #include "strata/schedule/memory_plan.h"
@@ -44,12 +46,22 @@ void run(const InfoArgs& a) {
   } catch (const Error&) {
     pattern = "(not expressible as a Megatron pattern)";
   }
+  // Zamba2's shared blocks: weights counted once in `parameters`, KV kept per using layer.
+  std::vector<std::vector<int>> shared_users(static_cast<size_t>(std::max<int64_t>(c.shared_blocks.count, 0)));
+  for (const schedule::LayerSpec& l : c.schedule.layers)
+    if (l.shared_block >= 0 && l.shared_block < static_cast<int>(shared_users.size()))
+      shared_users[static_cast<size_t>(l.shared_block)].push_back(l.index);
   if (a.json) {
     nlohmann::ordered_json j;
     j["family"] = std::string(c.family->model_type);
     j["pattern"] = pattern;
     j["layers"] = c.schedule.main_layer_count();
     j["parameters"] = model->parameter_count();
+    if (!shared_users.empty()) {
+      nlohmann::ordered_json blocks = nlohmann::ordered_json::array();
+      for (const auto& users : shared_users) blocks.push_back({{"used_by_layers", users}});
+      j["shared_blocks"] = blocks;
+    }
     nlohmann::ordered_json bytes = nlohmann::ordered_json::object();
     for (const auto& [dtype, n] : dtype_elements) bytes[dtype] = n;
     j["tensor_bytes_by_dtype"] = bytes;
@@ -62,6 +74,9 @@ void run(const InfoArgs& a) {
   std::cout << fmt::format("family       {}\n", c.family->model_type);
   std::cout << fmt::format("pattern      {} ({} layers)\n", pattern, c.schedule.main_layer_count());
   std::cout << fmt::format("parameters   {}\n", model->parameter_count());
+  for (size_t b = 0; b < shared_users.size(); ++b)
+    std::cout << fmt::format("shared block {} used by layers {} (weights once, KV per use)\n", b,
+                             fmt::join(shared_users[b], ", "));
   std::cout << "tensor bytes";
   for (const auto& [dtype, n] : dtype_elements) std::cout << fmt::format("  {} {}", dtype, n);
   std::cout << fmt::format("\nhidden {}  vocab {}", c.dims.hidden_size, c.dims.vocab_size);

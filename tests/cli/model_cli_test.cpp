@@ -75,6 +75,18 @@ TEST(ModelCli, InfoDescribesGraniteAndBamba) {
   EXPECT_EQ(nlohmann::json::parse(bamba.out)["layers"], 4);
 }
 
+TEST(ModelCli, InfoDescribesFalconH1) {
+  const auto r = run_strata("info", (kModels / "falcon_h1_norm").string(), "--json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["family"], "falcon_h1");
+  EXPECT_EQ(j["layers"], 3);
+  // Every tensor is bf16 and used once: parameters = bf16 bytes / 2.
+  EXPECT_EQ(j["parameters"].get<int64_t>() * 2, j["tensor_bytes_by_dtype"]["BF16"].get<int64_t>());
+  ASSERT_EQ(j["memory"]["layer_types"].size(), 1u) << r.out;
+  EXPECT_EQ(j["memory"]["layer_types"][0]["type"], "attention+mamba2");
+}
+
 TEST(ModelCli, InfoDescribesTheCheckpoint) {
   const auto r = run_strata("info", (kModels / "nemotron_h_hybrid").string(), "--json");
   ASSERT_EQ(r.status, 0) << r.err;
