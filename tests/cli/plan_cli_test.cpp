@@ -50,6 +50,15 @@ TEST(PlanCli, NemotronExampleConfig) {
   EXPECT_NE(table.out.find("16,384 B"), std::string::npos) << table.out;
 }
 
+// Falcon-H1: every layer holds a Mamba2 state (conv (96 + 2·2·8)·3, SSM 6·16·8, f32) and K+V (2·2·16, bf16).
+TEST(PlanCli, FalconH1ParallelLayersHoldBoth) {
+  const Result r = plan("--config tests/fixtures/models/falcon_h1_norm/config.json --context 1000 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["main"]["fixed_bytes_per_sequence"].get<int64_t>(), 3 * ((96 + 2 * 2 * 8) * 3 * 4 + 6 * 16 * 8 * 4));
+  EXPECT_EQ(j["main"]["bytes_per_token"].get<double>(), 3 * 2 * 2 * 16 * 2);
+}
+
 TEST(PlanCli, PatternWithDimFlagsAndDtypes) {
   const Result r = plan(
       "--pattern 'M*-' --mamba-heads 4 --mamba-head-dim 8 --mamba-state 16 --mamba-groups 2 --kv-heads 2 "
