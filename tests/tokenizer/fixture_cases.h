@@ -39,6 +39,7 @@ inline std::string case_text(const nlohmann::json& c) {
 
 inline std::vector<int32_t> ids_of(const nlohmann::json& list) { return list.get<std::vector<int32_t>>(); }
 
-inline const char* const kStyles[] = {"neox", "nemotron"};
+// Every fixture style; the parity and stream suites run on each.
+inline const std::vector<std::string> kStyles = {"neox", "nemotron", "llama", "metaspace"};
 
 }  // namespace strata::tokenizer::testing

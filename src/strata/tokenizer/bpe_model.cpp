@@ -3,6 +3,7 @@
 #include <mutex>
 #include <queue>
 
+#include "strata/tokenizer/byte_fallback.h"
 #include "strata/tokenizer/utf8.h"
 
 namespace strata::tokenizer {
@@ -14,7 +15,7 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const Json& model, const std::stri
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     auto it = model.find(key);
     if (it != model.end() && !it->is_null() && !(it->is_string() && it->get<std::string>().empty())) {
-      fail("{}.{}: not supported (byte-level BPE models leave it null)", where, key);
+      fail("{}.{}: not supported (the BPE styles strata reads leave it null)", where, key);
     }
   }
   const Json& vocab = require_field(model, "vocab", where);
@@ -120,6 +121,8 @@ void BpeModel::encode_piece(std::string_view piece, std::vector<int32_t>& out) c
 
 void BpeModel::merge(std::string_view piece, std::vector<int32_t>& out) const {
   // 1. One symbol per character; unknown characters become byte-fallback tokens or the unk token.
+  // As in HF's merge_word, an unk is held back until the next known character (or the end), so byte
+  // tokens in between come before it and a later unk fuses with it (fuse_unk).
   struct Symbol {
     int32_t id;
     int32_t previous, next;  // -1: none
@@ -132,6 +135,7 @@ void BpeModel::merge(std::string_view piece, std::vector<int32_t>& out) const {
     symbols.push_back({id, index - 1, index + 1, false});
   };
   std::optional<int32_t> pending_unk;
+  std::vector<int32_t> bytes;
   size_t pos = 0;
   while (pos < piece.size()) {
     size_t length = utf8_sequence_length(piece, pos);
@@ -144,14 +148,13 @@ void BpeModel::merge(std::string_view piece, std::vector<int32_t>& out) const {
       continue;
     }
     if (byte_fallback_) {
-      std::vector<int32_t> bytes;
+      bytes.clear();
       for (char c : ch) {
-        auto it = vocab_.find(fmt::format("<0x{:02X}>", static_cast<uint8_t>(c)));
+        auto it = vocab_.find(byte_fallback_token(static_cast<uint8_t>(c)));
         if (it == vocab_.end()) break;
         bytes.push_back(it->second);
       }
       if (bytes.size() == ch.size()) {
-        if (pending_unk) add(*pending_unk), pending_unk.reset();
         for (int32_t id : bytes) add(id);
         continue;
       }

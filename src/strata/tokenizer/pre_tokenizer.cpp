@@ -85,11 +85,15 @@ std::vector<Region> fold(const std::vector<Region>& regions, SplitBehavior behav
   return out;
 }
 
-void split_by(const Regex& pattern, SplitBehavior behavior, bool invert, std::string_view text,
-              std::vector<std::string>& out) {
+// Appends the kept regions of `piece`; only one that starts where the piece starts stays at the origin.
+void split_by(const Regex& pattern, SplitBehavior behavior, bool invert, const PrePiece& piece,
+              std::vector<PrePiece>& out) {
+  const std::string_view text = piece.text;
   if (text.empty()) return;
   for (const Region& r : fold(find_regions(pattern, text, invert), behavior)) {
-    if (!r.flag && r.end > r.begin) out.emplace_back(text.substr(r.begin, r.end - r.begin));
+    if (!r.flag && r.end > r.begin) {
+      out.push_back({std::string(text.substr(r.begin, r.end - r.begin)), piece.at_origin && r.begin == 0});
+    }
   }
 }
 
@@ -130,48 +134,57 @@ void PreTokenizer::add(const Json& spec, const std::string& where) {
     step.pattern.emplace(R"(\p{N})", where);
     step.behavior = bool_field(spec, "individual_digits", false, where) ? SplitBehavior::Isolated
                                                                        : SplitBehavior::Contiguous;
+  } else if (type == "Metaspace") {
+    step.kind = Step::Kind::Metaspace;
+    step.metaspace = Metaspace::from_json(spec, where);
   } else {
-    fail("{}: unsupported pre_tokenizer type '{}' (supported: ByteLevel, Split, Digits, Sequence, null)", where,
-         type);
+    fail("{}: unsupported pre_tokenizer type '{}' (supported: ByteLevel, Split, Digits, Metaspace, Sequence, null)",
+         where, type);
   }
   steps_.push_back(std::move(step));
 }
 
-void PreTokenizer::apply(const Step& step, std::string_view piece, std::vector<std::string>& out) {
-  if (step.kind == Step::Kind::Split) {
-    split_by(*step.pattern, step.behavior, step.invert, piece, out);
-    return;
+void PreTokenizer::apply(const Step& step, const PrePiece& piece, std::vector<PrePiece>& out) {
+  switch (step.kind) {
+    case Step::Kind::Split:
+      split_by(*step.pattern, step.behavior, step.invert, piece, out);
+      return;
+    case Step::Kind::Metaspace:
+      if (!piece.text.empty()) metaspace_pre_tokenize(step.metaspace, piece, out);
+      return;
+    case Step::Kind::ByteLevel:
+      break;
   }
-  std::string text;
-  if (step.add_prefix_space && (piece.empty() || piece.front() != ' ')) text.push_back(' ');
-  text.append(piece);
-  std::vector<std::string> parts;
+  PrePiece spaced{std::string(), piece.at_origin};
+  if (step.add_prefix_space && (piece.text.empty() || piece.text.front() != ' ')) spaced.text.push_back(' ');
+  spaced.text.append(piece.text);
+  std::vector<PrePiece> parts;
   if (step.pattern) {
-    split_by(*step.pattern, SplitBehavior::Isolated, false, text, parts);
-  } else if (!text.empty()) {
-    parts.push_back(std::move(text));
+    split_by(*step.pattern, SplitBehavior::Isolated, false, spaced, parts);
+  } else if (!spaced.text.empty()) {
+    parts.push_back(std::move(spaced));
   }
-  for (const std::string& part : parts) {
-    std::string mapped;
-    mapped.reserve(part.size() * 2);
-    append_byte_level(mapped, part);
+  for (const PrePiece& part : parts) {
+    PrePiece mapped{std::string(), part.at_origin};
+    mapped.text.reserve(part.text.size() * 2);
+    append_byte_level(mapped.text, part.text);
     out.push_back(std::move(mapped));
   }
 }
 
-void PreTokenizer::split(std::string_view text, std::vector<std::string>& pieces) const {
+void PreTokenizer::split(std::string_view text, bool at_origin, std::vector<std::string>& pieces) const {
   if (text.empty()) return;
   if (steps_.empty()) {
     pieces.emplace_back(text);
     return;
   }
-  std::vector<std::string> current{std::string(text)}, next;
+  std::vector<PrePiece> current{{std::string(text), at_origin}}, next;
   for (const Step& step : steps_) {
     next.clear();
-    for (const std::string& piece : current) apply(step, piece, next);
+    for (const PrePiece& piece : current) apply(step, piece, next);
     current.swap(next);
   }
-  for (std::string& piece : current) pieces.push_back(std::move(piece));
+  for (PrePiece& piece : current) pieces.push_back(std::move(piece.text));
 }
 
 }  // namespace strata::tokenizer

@@ -3,7 +3,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "strata/tokenizer/byte_level.h"
 #include "strata/tokenizer/utf8.h"
 
 namespace strata::tokenizer {
@@ -37,17 +36,6 @@ AddedToken parse_added_token(const Json& spec, const std::string& where) {
   token.special = bool_field(spec, "special", false, where);
   token.normalized = bool_field(spec, "normalized", !token.special, where);
   return token;
-}
-
-bool parse_decoder(const Json& spec, const std::string& where) {
-  if (spec.is_null()) return false;
-  const std::string type = type_field(spec, where);
-  if (type == "ByteLevel") return true;
-  if (type == "Sequence") {
-    const Json& items = require_field(spec, "decoders", where);
-    if (items.is_array() && items.size() == 1) return parse_decoder(items[0], where + ".decoders[0]");
-  }
-  fail("{}: unsupported decoder type '{}' (supported: ByteLevel, a Sequence of one ByteLevel, null)", where, type);
 }
 
 // tokenizer_config.json writes special tokens as "<s>" or {"content": "<s>", ...}.
@@ -90,7 +78,7 @@ Tokenizer Tokenizer::from_json(const Json& json, const Json& config, const std::
   t.normalizer_ = Normalizer::from_json(json.value("normalizer", Json(nullptr)), source + ": normalizer");
   t.pre_tokenizer_ = PreTokenizer::from_json(json.value("pre_tokenizer", Json(nullptr)), source + ": pre_tokenizer");
   t.post_processor_ = PostProcessor::from_json(json.value("post_processor", Json(nullptr)), source + ": post_processor");
-  t.byte_level_decoder_ = parse_decoder(json.value("decoder", Json(nullptr)), source + ": decoder");
+  t.decoder_ = Decoder::from_json(json.value("decoder", Json(nullptr)), source + ": decoder");
 
   const Json added = json.value("added_tokens", Json::array());
   if (!added.is_array()) fail("{}: added_tokens: expected an array", source);
@@ -128,9 +116,9 @@ Tokenizer Tokenizer::from_json(const Json& json, const Json& config, const std::
   return t;
 }
 
-void Tokenizer::encode_segment(std::string_view text, std::vector<int32_t>& ids) const {
+void Tokenizer::encode_segment(std::string_view text, bool at_origin, std::vector<int32_t>& ids) const {
   std::vector<std::string> pieces;
-  pre_tokenizer_.split(text, pieces);
+  pre_tokenizer_.split(text, at_origin, pieces);
   for (const std::string& piece : pieces) model_->encode_piece(piece, ids);
 }
 
@@ -140,28 +128,32 @@ std::vector<int32_t> Tokenizer::encode(std::string_view input, bool add_special_
   ids.reserve(text.size() / 3 + 4);
   if (add_special_tokens) ids = post_processor_.prefix;
 
-  auto encode_normalized = [&](std::string_view raw) {
+  // As HF's AddedVocabulary::extract_and_normalize: raw added tokens split the text, each other part is
+  // normalized on its own (so Prepend applies after every special token), then normalized added tokens
+  // split it. Only a part that starts the input counts as "at the origin" for the pre-tokenizer.
+  auto encode_normalized = [&](std::string_view raw, bool raw_at_origin) {
     const std::string normalized = normalizer_.apply(raw);
     if (normalized_matcher_.empty()) {
-      encode_segment(normalized, ids);
+      encode_segment(normalized, raw_at_origin, ids);
       return;
     }
     for (const TextSegment& s : normalized_matcher_.split(normalized)) {
       if (s.id >= 0) {
         ids.push_back(s.id);
       } else {
-        encode_segment(std::string_view(normalized).substr(s.begin, s.end - s.begin), ids);
+        encode_segment(std::string_view(normalized).substr(s.begin, s.end - s.begin),
+                       raw_at_origin && s.begin == 0, ids);
       }
     }
   };
   if (raw_matcher_.empty()) {
-    encode_normalized(text);
+    encode_normalized(text, true);
   } else {
     for (const TextSegment& s : raw_matcher_.split(text)) {
       if (s.id >= 0) {
         ids.push_back(s.id);
       } else {
-        encode_normalized(std::string_view(text).substr(s.begin, s.end - s.begin));
+        encode_normalized(std::string_view(text).substr(s.begin, s.end - s.begin), s.begin == 0);
       }
     }
   }
@@ -169,32 +161,31 @@ std::vector<int32_t> Tokenizer::encode(std::string_view input, bool add_special_
   return ids;
 }
 
-bool Tokenizer::append_token_bytes(int32_t id, bool skip_special_tokens, bool first, std::string& bytes) const {
-  if (skip_special_tokens && is_special(id)) return false;
+std::optional<std::string_view> Tokenizer::token_for_decode(int32_t id, bool skip_special_tokens) const {
   std::string_view token;
   if (id >= 0 && static_cast<size_t>(id) < added_index_by_id_.size() && added_index_by_id_[id] >= 0) {
     token = added_tokens_[added_index_by_id_[id]].content;
   } else if (const std::string* model_token = model_->id_to_token(id)) {
     token = *model_token;
   } else {
-    return false;
+    return std::nullopt;
   }
-  if (byte_level_decoder_) {
-    tokenizer::append_token_bytes(bytes, token);
-  } else {
-    if (!first) bytes.push_back(' ');
-    bytes.append(token);
+  if (skip_special_tokens) {
+    // HF skips by content: a model token spelled like a special added token is skipped too.
+    if (auto it = added_by_content_.find(token); it != added_by_content_.end() && is_special(it->second)) {
+      return std::nullopt;
+    }
   }
-  return true;
+  return token;
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
-  std::string bytes;
-  bool first = true;
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
   for (int32_t id : ids) {
-    if (append_token_bytes(id, skip_special_tokens, first, bytes)) first = false;
+    if (auto token = token_for_decode(id, skip_special_tokens)) tokens.emplace_back(*token);
   }
-  return utf8_lossy(bytes);
+  return decoder_.decode(std::move(tokens));
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {

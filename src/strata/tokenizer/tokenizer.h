@@ -1,6 +1,8 @@
-// A Hugging Face tokenizer.json (byte-level BPE) loaded for encoding and decoding, with bos/eos from
-// tokenizer_config.json. encode = added tokens -> normalizer -> pre-tokenizer -> BPE -> post-processor;
-// decode = tokens -> bytes (ByteLevel decoder) -> lossy UTF-8. Both match the `tokenizers` library.
+// A Hugging Face tokenizer.json BPE loaded for encoding and decoding, with bos/eos from
+// tokenizer_config.json: byte-level BPE (GPT-2/NeoX, tiktoken-style) and the sentencepiece-converted
+// Llama/Mistral style (Prepend/Replace normalizer or Metaspace pre-tokenizer, byte fallback, unk).
+// encode = added tokens -> normalizer -> pre-tokenizer -> BPE -> post-processor; decode = tokens ->
+// decoder steps (decoder.h). Both match the `tokenizers` library exactly.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 
 #include "strata/tokenizer/added_tokens.h"
 #include "strata/tokenizer/bpe_model.h"
+#include "strata/tokenizer/decoder.h"
 #include "strata/tokenizer/json_fields.h"
 #include "strata/tokenizer/normalizer.h"
 #include "strata/tokenizer/post_processor.h"
@@ -44,18 +47,20 @@ class Tokenizer {
   std::optional<int32_t> eos_id() const { return eos_id_; }
   bool is_special(int32_t id) const;
 
-  // The raw bytes one id decodes to (before UTF-8 repair); false when the id is skipped. `first` says
-  // whether any token came before (a tokenizer without decoder joins tokens with spaces).
-  bool append_token_bytes(int32_t id, bool skip_special_tokens, bool first, std::string& bytes) const;
+  // The token an id contributes to a decode (the added token's content, else the model's token), or
+  // nullopt when the id is skipped: unknown, or special (by content, as HF) with skip_special_tokens.
+  std::optional<std::string_view> token_for_decode(int32_t id, bool skip_special_tokens) const;
+  const Decoder& decoder() const { return decoder_; }
 
  private:
-  void encode_segment(std::string_view text, std::vector<int32_t>& ids) const;
+  // `at_origin`: the segment starts at offset 0 of the input (Metaspace's prepend_scheme "first").
+  void encode_segment(std::string_view text, bool at_origin, std::vector<int32_t>& ids) const;
 
   std::shared_ptr<const BpeModel> model_;
   Normalizer normalizer_;
   PreTokenizer pre_tokenizer_;
   PostProcessor post_processor_;
-  bool byte_level_decoder_ = false;
+  Decoder decoder_;
   std::vector<AddedToken> added_tokens_;
   StringMap<int32_t> added_by_content_;
   std::vector<int32_t> added_index_by_id_;  // id -> index into added_tokens_, -1 if none
