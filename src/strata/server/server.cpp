@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include "strata/core/error.h"
 #include "strata/server/api_error.h"
@@ -85,6 +86,13 @@ Server::Server(const tokenizer::Tokenizer& tokenizer, engine::Engine& engine, Ch
   const int threads = std::max(4, options_.http_threads);
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http_->set_payload_max_length(options_.max_body_bytes);
+  // cpp-httplib listens with a backlog of 5, so a burst of clients connecting at once overflows the
+  // accept queue and some see their connection dropped. The listening socket passes through here before
+  // bind; bind() re-listens on it with the system's maximum backlog.
+  http_->set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_socket_ = sock;
+  });
   install_routes();
 }
 
@@ -95,10 +103,12 @@ int Server::bind(const std::string& host, int port) {
   if (port == 0) {
     const int bound = http_->bind_to_any_port(host.c_str());
     if (bound <= 0) fail("cannot listen on {} (any port)", host);
+    if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
     return bound;
   }
   if (!http_->bind_to_port(host.c_str(), port))
     fail("cannot listen on {}:{} (in use, or not an address of this machine?)", host, port);
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
   return port;
 }
 
@@ -172,7 +182,7 @@ std::shared_ptr<Server::Call> Server::start_call(const GenerationRequest& reques
         for (int32_t t : p.tokens)
           if (t >= vocab) throw ApiError(400, fmt::format("'{}' holds token id {}, outside the vocabulary [0, {})", param, t, vocab), param);
         prompts.push_back(p.tokens);
-        echoes.push_back(request.echo ? tokenizer_.decode(p.tokens, false) : std::string());
+        echoes.push_back(request.echo ? tokenizer_.decode(p.tokens, /*skip_special_tokens=*/true) : std::string());
       } else {
         prompts.push_back(tokenizer_.encode(p.text, /*add_special_tokens=*/true));
         echoes.push_back(request.echo ? p.text : std::string());

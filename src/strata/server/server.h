@@ -73,6 +73,7 @@ class Server {
   ServerOptions options_;
   Metrics metrics_;
   std::unique_ptr<httplib::Server> http_;
+  int listen_socket_ = -1;  // the listening socket, seen through the socket-options hook
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<uint64_t> next_id_{1};
