@@ -299,7 +299,7 @@ FIXTURES = [
             vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=6,
             layers_block_type=["mamba", "hybrid", "mamba", "hybrid", "hybrid", "mamba"],
             num_mem_blocks=2, use_shared_attention_adapter=True, adapter_rank=8, use_mem_rope=True,
-            rope_theta=5000, num_attention_heads=4, num_key_value_heads=2, hidden_act="gelu",
+            rope_theta=5000, num_attention_heads=4, num_key_value_heads=4, hidden_act="gelu",
             mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, mamba_ngroups=2, n_mamba_heads=8, chunk_size=8,
             use_conv_bias=True, add_bias_linear=False, rms_norm_eps=1e-5, tie_word_embeddings=True,
             max_position_embeddings=256, pad_token_id=0, bos_token_id=1, eos_token_id=2,
@@ -310,7 +310,8 @@ FIXTURES = [
         covers=[
             "Zamba2: 3 Mamba2 layers and 3 hybrid layers using 2 shared blocks in turn (blocks 0, 1, 0)",
             "shared block: RMSNorm over concat(hidden, embeddings), attention 2·hidden wide (head_dim 32, "
-            "scale (head_dim/2)^-1/2, RoPE theta 5000, GQA 4/2), RMSNorm, GeGLU MLP; per-use adapters (rank 8) "
+            "scale (head_dim/2)^-1/2, RoPE theta 5000, MHA 4/4: transformers adds 2·hidden-wide k/v adapters, so GQA with "
+            "adapters does not run there), RMSNorm, GeGLU MLP; per-use adapters (rank 8) "
             "on q, k, v and gate|up; per-layer linear into the Mamba2 input",
             "Mamba2 n_groups 2 (Zamba2's gated norm is per group, like strata); chunk_size 8 with L=21",
         ],

@@ -34,7 +34,7 @@ TEST_P(FamilyGreedy, EngineIdsEqualTransformersGenerate) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FamilyGreedy,
                          ::testing::Values("granite_moe_hybrid", "granite_dense_hybrid", "bamba", "falcon_h1_norm",
-                                           "falcon_h1_gate"));
+                                           "falcon_h1_gate", "falcon_h1_norm_first", "zamba2"));
 
 }  // namespace
 }  // namespace strata::engine

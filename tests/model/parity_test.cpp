@@ -62,7 +62,7 @@ TEST_P(Parity, EveryModeMatchesTransformers) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, Parity,
                          ::testing::Values("mamba2_g1", "mamba2_g2", "nemotron_h_hybrid", "nemotron_h_latent",
                                            "granite_moe_hybrid", "granite_dense_hybrid", "bamba", "falcon_h1_norm",
-                                           "falcon_h1_gate"));
+                                           "falcon_h1_gate", "falcon_h1_norm_first", "zamba2"));
 
 }  // namespace
 }  // namespace strata::model
