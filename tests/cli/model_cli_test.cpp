@@ -87,6 +87,29 @@ TEST(ModelCli, InfoDescribesFalconH1) {
   EXPECT_EQ(j["memory"]["layer_types"][0]["type"], "attention+mamba2");
 }
 
+TEST(ModelCli, InfoDescribesZamba2SharedBlocks) {
+  const auto r = run_strata("info", (kModels / "zamba2").string(), "--json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["family"], "zamba2");
+  // Each shared block is stored and counted once: parameters = the file's bf16 elements.
+  EXPECT_EQ(j["parameters"].get<int64_t>() * 2, j["tensor_bytes_by_dtype"]["BF16"].get<int64_t>());
+  ASSERT_EQ(j["shared_blocks"].size(), 2u);
+  EXPECT_EQ(j["shared_blocks"][0]["used_by_layers"], nlohmann::json({1, 4}));
+  EXPECT_EQ(j["shared_blocks"][1]["used_by_layers"], nlohmann::json({3}));
+  // KV per use: three hybrid layers hold K and V (4 kv heads of 32, f32 in info's plan).
+  int64_t kv_layers = 0;
+  for (const auto& t : j["memory"]["layer_types"])
+    if (t["type"].get<std::string>().rfind("shared_attention", 0) == 0) {
+      kv_layers += t["main_layers"].get<int64_t>();
+      EXPECT_EQ(t["bytes_per_token_per_layer"]["kv"], 2 * 4 * 32 * 4);
+    }
+  EXPECT_EQ(kv_layers, 3);
+  const auto text = run_strata("info", (kModels / "zamba2").string());
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_NE(text.out.find("shared block 0 used by layers 1, 4"), std::string::npos) << text.out;
+}
+
 TEST(ModelCli, InfoDescribesTheCheckpoint) {
   const auto r = run_strata("info", (kModels / "nemotron_h_hybrid").string(), "--json");
   ASSERT_EQ(r.status, 0) << r.err;
@@ -147,6 +170,15 @@ TEST(ModelCli, BadInputIsOneErrorLine) {
   }
   fs::copy_file(kModels / "bamba/model.safetensors", tmp.path / "bamba/model.safetensors");
   testing::expect_one_line_error(run_strata("info", (tmp.path / "bamba").string()), "attn_layer_indices[1]");
+  // A Zamba2 config with hybrid layers and no shared block.
+  fs::create_directories(tmp.path / "zamba2");
+  {
+    auto config = nlohmann::json::parse(std::ifstream(kModels / "zamba2/config.json"));
+    config["num_mem_blocks"] = 0;
+    std::ofstream(tmp.path / "zamba2/config.json") << config.dump();
+  }
+  fs::copy_file(kModels / "zamba2/model.safetensors", tmp.path / "zamba2/model.safetensors");
+  testing::expect_one_line_error(run_strata("info", (tmp.path / "zamba2").string()), "num_mem_blocks");
   testing::expect_one_line_error(run_strata("bench"), "MODEL_DIR or --synthetic");
   testing::expect_one_line_error(run_strata("bench", "--synthetic", "gpt-5"), "unknown synthetic model 'gpt-5'");
 }
