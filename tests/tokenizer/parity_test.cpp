@@ -90,9 +90,9 @@ TEST_P(Parity, MergesAsStringsOrPairsAreEquivalent) {
 
 // Whether decode(encode(text)) must give the text back. Byte-level: NFC changes decomposed input and an
 // lstrip token swallows the spaces before it; everything else (added and special tokens included)
-// round-trips byte for byte. Sentencepiece: text with added tokens does not (Prepend puts a space
-// after each, "  " stands for three "▁"), nor a "▁" in the input (it decodes as a space), nor, with
-// Metaspace's "first" decoder, a leading space (the first token's "▁" is always dropped).
+// round-trips byte for byte. Sentencepiece: text with added tokens need not (Prepend puts a space
+// after each special token), nor a "▁" in the input (it decodes as a space), nor, with Metaspace's
+// "first" decoder, a leading space (every "▁" of the first token is dropped).
 bool round_trips(const std::string& style, const nlohmann::json& c, const std::vector<int32_t>& added_ids) {
   const std::string name = c["name"].get<std::string>();
   if (style == "neox" || style == "nemotron") {

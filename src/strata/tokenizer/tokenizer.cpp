@@ -91,8 +91,10 @@ Tokenizer Tokenizer::from_json(const Json& json, const Json& config, const std::
     if (t.added_index_by_id_.size() <= static_cast<size_t>(token.id)) t.added_index_by_id_.resize(token.id + 1, -1);
     t.added_index_by_id_[token.id] = static_cast<int32_t>(t.added_tokens_.size());
     t.added_tokens_.push_back(token);
+    // A normalized token matches, and (tokenizers >= 0.23) decodes as, its normalized content.
+    t.added_decode_text_.push_back(token.normalized ? t.normalizer_.apply(token.content) : token.content);
     if (token.normalized) {
-      normalized_patterns.push_back(t.normalizer_.apply(token.content));
+      normalized_patterns.push_back(t.added_decode_text_.back());
       normalized.push_back(std::move(token));
     } else {
       raw_patterns.push_back(token.content);
@@ -164,14 +166,15 @@ std::vector<int32_t> Tokenizer::encode(std::string_view input, bool add_special_
 std::optional<std::string_view> Tokenizer::token_for_decode(int32_t id, bool skip_special_tokens) const {
   std::string_view token;
   if (id >= 0 && static_cast<size_t>(id) < added_index_by_id_.size() && added_index_by_id_[id] >= 0) {
-    token = added_tokens_[added_index_by_id_[id]].content;
+    token = added_decode_text_[added_index_by_id_[id]];
   } else if (const std::string* model_token = model_->id_to_token(id)) {
     token = *model_token;
   } else {
     return std::nullopt;
   }
   if (skip_special_tokens) {
-    // HF skips by content: a model token spelled like a special added token is skipped too.
+    // HF skips by text: a model token spelled like a special added token is skipped too, a special
+    // token whose normalized form differs from its content is not.
     if (auto it = added_by_content_.find(token); it != added_by_content_.end() && is_special(it->second)) {
       return std::nullopt;
     }

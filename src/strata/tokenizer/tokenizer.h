@@ -47,8 +47,10 @@ class Tokenizer {
   std::optional<int32_t> eos_id() const { return eos_id_; }
   bool is_special(int32_t id) const;
 
-  // The token an id contributes to a decode (the added token's content, else the model's token), or
-  // nullopt when the id is skipped: unknown, or special (by content, as HF) with skip_special_tokens.
+  // The token an id contributes to a decode, or nullopt when the id is skipped: unknown, or with
+  // skip_special_tokens spelled like a special token (HF compares text). An added token contributes its
+  // content, normalized when the token is (as tokenizers >= 0.23; 0.22 used the raw content); any other
+  // id the model's token.
   std::optional<std::string_view> token_for_decode(int32_t id, bool skip_special_tokens) const;
   const Decoder& decoder() const { return decoder_; }
 
@@ -62,6 +64,7 @@ class Tokenizer {
   PostProcessor post_processor_;
   Decoder decoder_;
   std::vector<AddedToken> added_tokens_;
+  std::vector<std::string> added_decode_text_;  // per added token: what it decodes as
   StringMap<int32_t> added_by_content_;
   std::vector<int32_t> added_index_by_id_;  // id -> index into added_tokens_, -1 if none
   AddedTokenMatcher raw_matcher_;
