@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 
+#include "strata/cache/snapshot.h"
 #include "strata/core/error.h"
 #include "strata/engine/sampling_stop.h"
 #include "strata/engine/step_plan.h"
@@ -250,6 +251,23 @@ void Engine::admit(Sequence& sequence) {
   std::lock_guard lock(stats_mutex_);
   stats_.prompt_tokens += sequence.prompt_length;
   stats_.prompt_tokens_reused += reused;
+}
+
+cache::PrefixMatch Engine::stored_state(std::span<const int32_t> tokens) {
+  if (!prefix_store_ || tokens.empty()) return {};
+  return prefix_store_->lookup(tokens);
+}
+
+void Engine::store_state(std::span<const int32_t> tokens, cache::StateBlob state) {
+  if (!prefix_store_) fail("this engine keeps no states (its prefix store is disabled)");
+  if (tokens.empty()) fail("a stored state needs the tokens it follows");
+  const cache::SnapshotInfo info = cache::parse_snapshot(state);
+  if (info.model_id != model_.identity())
+    fail("the state belongs to another model ({}), not this one ({})", info.model_id, model_.identity());
+  if (info.position != static_cast<int64_t>(tokens.size()))
+    fail("the state follows {} tokens but {} tokens were given with it", info.position, tokens.size());
+  if (!prefix_store_->insert(tokens, std::move(state)))
+    fail("the state ({} tokens) does not fit the prefix store; start with a larger one", tokens.size());
 }
 
 void Engine::capture(const Sequence& sequence) {

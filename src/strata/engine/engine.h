@@ -106,6 +106,12 @@ class Engine {
   int64_t total_kv_blocks() const;      // -1 for models without attention
   int64_t reserved_kv_blocks() const;   // promised to running sequences at admission
   const cache::PrefixStore* prefix_store() const { return prefix_store_.get(); }
+  // A conversation's stored state, for saving it (`strata chat` /save): the longest stored prefix of
+  // `tokens`; a miss when the store is disabled. And storing one back (/load), after checking the blob
+  // is an intact snapshot of this model after exactly `tokens` (throws strata::Error saying what is
+  // wrong). Both are safe from any thread (the store locks).
+  cache::PrefixMatch stored_state(std::span<const int32_t> tokens);
+  void store_state(std::span<const int32_t> tokens, cache::StateBlob state);
   // Bytes the engine's cache and workspace hold (the plan's figures, allocated).
   size_t cache_bytes() const { return cache_.allocated_bytes(); }
   size_t workspace_bytes() const { return workspace_.capacity(); }
