@@ -54,7 +54,8 @@ inline CliResult run_shell(const std::string& shell_command) {
 template <typename... Args>
 CliResult run_strata(const Args&... args) {
   std::string command = shell_quote(STRATA_CLI);
-  ((command += " " + shell_quote(std::string(args))), ...);
+  // append, not " " + string: GCC 12's -Wrestrict misfires on `literal + std::string&&` once inlined.
+  ((command.append(" ").append(shell_quote(std::string(args)))), ...);
   return run_shell(command);
 }
 
