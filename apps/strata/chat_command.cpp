@@ -40,12 +40,13 @@ namespace strata::cli {
 namespace {
 
 using nlohmann::json;
+using nlohmann::ordered_json;
 
 std::atomic<bool> g_interrupted{false};
 void on_interrupt(int) { g_interrupted = true; }
 
 struct ChatArgs {
-  std::string model_dir, system;
+  std::string model_dir, system, chat_template;
   engine::SamplingParams sampling;
   uint64_t seed = 0;
   bool has_seed = false;
@@ -56,9 +57,9 @@ struct ChatArgs {
 // Without a chat template: a plain transcript the model continues after "Assistant:". An answer is
 // written back exactly as generated after that colon, so the next turn's tokens extend this turn's and
 // the stored state applies.
-std::string plain_transcript(const json& messages, bool add_generation_prompt) {
+std::string plain_transcript(const ordered_json& messages, bool add_generation_prompt) {
   std::string text;
-  for (const json& m : messages) {
+  for (const auto& m : messages) {
     const std::string role = m["role"].get<std::string>();
     if (role == "assistant")
       text += "Assistant:" + m["content"].get<std::string>() + "\n";
@@ -75,7 +76,7 @@ struct TurnStats {
   bool any = false;
 };
 
-void print_stats(const TurnStats& last, const json& messages, int64_t conversation_tokens) {
+void print_stats(const TurnStats& last, const ordered_json& messages, int64_t conversation_tokens) {
   std::printf("%s", fmt::format("conversation: {} messages, {} tokens\n", messages.size(), conversation_tokens).c_str());
   if (!last.any) {
     std::printf("no turn yet\n");
@@ -100,7 +101,7 @@ void run(ChatArgs a) {
   }
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
-  const server::ChatRenderer renderer = server::load_chat_renderer(dir, tokenizer);
+  const server::ChatRenderer renderer = server::load_chat_renderer(dir, tokenizer, a.chat_template);
   const bool templated = static_cast<bool>(renderer);
 
   engine::EngineOptions options;
@@ -118,7 +119,7 @@ void run(ChatArgs a) {
   sigaction(SIGINT, &action, nullptr);  // no SA_RESTART: a read at the prompt returns on Ctrl-C
 
   const bool interactive = isatty(STDIN_FILENO);
-  json messages = json::array();
+  ordered_json messages = ordered_json::array();
   if (!a.system.empty()) messages.push_back({{"role", "system"}, {"content", a.system}});
   std::vector<int32_t> conversation;  // the last turn's prompt + answer tokens
   TurnStats last;
@@ -145,7 +146,7 @@ void run(ChatArgs a) {
           std::printf("/reset  forget the conversation\n/save FILE  save messages and state\n"
                       "/load FILE  resume a saved conversation\n/stats  tokens and speed of the last turn\n/quit\n");
         } else if (command == "/reset") {
-          messages = json::array();
+          messages = ordered_json::array();
           if (!a.system.empty()) messages.push_back({{"role", "system"}, {"content", a.system}});
           conversation.clear();
           last = {};
@@ -156,7 +157,7 @@ void run(ChatArgs a) {
           if (argument.empty()) fail("/save needs a file name");
           engine::ConversationFile file;
           file.model_identity = model->identity();
-          file.messages = messages;
+          file.messages = json::parse(messages.dump());
           const cache::PrefixMatch match = eng.stored_state(conversation);
           if (match) {
             file.tokens.assign(conversation.begin(), conversation.begin() + match.tokens);
@@ -171,7 +172,7 @@ void run(ChatArgs a) {
           if (file.model_identity != model->identity())
             fail("{} was saved with another model ({}); this is {}", argument, file.model_identity, model->identity());
           if (!file.state.empty()) eng.store_state(file.tokens, std::move(file.state));
-          messages = file.messages;
+          messages = ordered_json::parse(file.messages.dump());
           conversation = file.tokens;
           std::printf("%s", fmt::format("loaded {} messages; the next turn resumes after {} tokens\n", messages.size(),
                                         conversation.size()).c_str());
@@ -188,7 +189,7 @@ void run(ChatArgs a) {
     messages.push_back({{"role", "user"}, {"content", line}});
     std::vector<int32_t> prompt;
     try {
-      const std::string text = templated ? renderer(messages, nullptr, json::object(), true)
+      const std::string text = templated ? renderer(messages, nullptr, ordered_json::object(), true)
                                          : plain_transcript(messages, true);
       prompt = session.encode(text, /*add_special_tokens=*/!templated);
     } catch (const Error& e) {
@@ -252,6 +253,7 @@ const CommandRegistration registration(11, [](CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("chat", "Chat with the model in the terminal (keeps the conversation's state)");
   cmd->add_option("MODEL_DIR", a->model_dir, "Hugging Face model directory (default: $STRATA_MODEL or the bundled demo model)");
   cmd->add_option("--system", a->system, "a system message to start the conversation with");
+  cmd->add_option("--chat-template", a->chat_template, "a Jinja chat template file to use instead of the model's");
   cmd->add_option("-n,--max-tokens", a->sampling.max_new_tokens, "tokens per answer at most")->capture_default_str();
   cmd->add_option("--temperature,--temp", a->sampling.temperature, "0 = greedy")->capture_default_str();
   cmd->add_option("--top-k", a->sampling.top_k, "keep the k most likely tokens (0 = off)");

@@ -40,7 +40,7 @@ void on_signal(int signal) {
 }
 
 struct ServeArgs {
-  std::string model_dir, host = "127.0.0.1", model_name;
+  std::string model_dir, host = "127.0.0.1", model_name, chat_template;
   int port = 8080;
   int max_sequences = 8, threads = 0, http_threads = 64, max_queue = 256;
   int64_t context = 4096, token_budget = 512, prefill_chunk = 256;
@@ -59,7 +59,7 @@ void run(const ServeArgs& a) {
   }
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
-  server::ChatRenderer chat = server::load_chat_renderer(dir, tokenizer);
+  server::ChatRenderer chat = server::load_chat_renderer(dir, tokenizer, a.chat_template);
 
   engine::EngineOptions options;
   options.max_sequences = a.max_sequences;
@@ -77,6 +77,7 @@ void run(const ServeArgs& a) {
   server_options.http_threads = a.http_threads;
   server_options.max_queue = a.max_queue;
 
+  const bool templated = static_cast<bool>(chat);
   server::Server server(tokenizer, engine, std::move(chat), server_options);
   const int port = server.bind(a.host, a.port);
   engine.start();
@@ -99,7 +100,7 @@ void run(const ServeArgs& a) {
   std::fprintf(stderr, "%s", fmt::format("strata serve: model '{}' ({}) on http://{}:{} — {} sequences, context {}, "
                                          "chat template {}\n", server_options.model_name, model->config().model_type,
                                          a.host, port, a.max_sequences, a.context,
-                                         server::has_chat_template(dir) ? "yes" : "none").c_str());
+                                         templated ? "yes" : "none").c_str());
   std::fflush(stderr);
   server.listen();
   engine.stop();
@@ -118,6 +119,7 @@ const CommandRegistration registration(12, [](CLI::App& app) {
   cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", a->port, "port (0 = any free port)")->capture_default_str();
   cmd->add_option("--model-name", a->model_name, "the model id clients use (default: the directory's name)");
+  cmd->add_option("--chat-template", a->chat_template, "a Jinja chat template file to use instead of the model's");
   cmd->add_option("--max-sequences", a->max_sequences, "sequences generating at once")->capture_default_str();
   cmd->add_option("--context", a->context, "tokens per sequence (prompt + answer)")->capture_default_str();
   cmd->add_option("--token-budget", a->token_budget, "tokens per engine step")->capture_default_str();

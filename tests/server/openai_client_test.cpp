@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "server_fixture.h"
+#include "strata/server/chat_renderer.h"
 
 namespace strata::server {
 namespace {
@@ -77,6 +78,41 @@ TEST(OpenAiClient, CompletionsStreamingAndErrors) {
   EXPECT_EQ(r["errors"]["model"]["name"], "NotFoundError");
   EXPECT_EQ(r["errors"]["context"]["status"], 400);
   EXPECT_EQ(r["errors"]["context"]["param"], "max_tokens");
+}
+
+TEST(OpenAiClient, ChatWholeAndStreamed) {
+  int status = 0;
+  run_command("node --version > /dev/null 2>&1", status);
+  if (status != 0 || !std::filesystem::exists(kClientDir / "node_modules/openai"))
+    GTEST_SKIP() << "node or the openai npm package is missing (scripts/install-deps installs both); the openai chat test did not run";
+  const auto tokenizer = tokenizer::Tokenizer::load(testing::demo_dir() + "/tokenizer.json");
+  const ChatRenderer renderer =
+      load_chat_renderer(testing::demo_dir(), tokenizer, std::string(STRATA_SOURCE_DIR) + "/tests/server/chatml.jinja");
+  const RunningServer s(RunningServer::default_options(), RunningServer::named("demo"), renderer);
+  const std::string out = run_command("node " + (kClientDir / "client_test.mjs").string() + " http://127.0.0.1:" +
+                                          std::to_string(s.port) + "/v1 demo --chat 2>&1",
+                                      status);
+  ASSERT_EQ(status, 0) << out;
+  const json r = json::parse(out, nullptr, false);
+  ASSERT_FALSE(r.is_discarded()) << out;
+
+  const nlohmann::ordered_json messages = nlohmann::ordered_json::parse(
+      R"([{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello."}])");
+  engine::EngineOptions options = RunningServer::default_options();
+  options.prefix_store_bytes = 0;
+  engine::Engine eng(*s.model, options);
+  engine::Session session(s.tokenizer, eng);
+  engine::SamplingParams greedy;
+  greedy.temperature = 0;
+  greedy.max_new_tokens = 16;
+  const std::string prompt = renderer(messages, nullptr, nlohmann::ordered_json::object(), true);
+  const std::string expected = session.generate(s.tokenizer.encode(prompt, false), greedy).text;
+  EXPECT_EQ(r["chat"]["content"], expected);
+  EXPECT_EQ(r["chat"]["role"], "assistant");
+  EXPECT_EQ(r["chat_stream"]["content"], expected);
+  EXPECT_EQ(r["chat_stream"]["role"], "assistant");
+  EXPECT_EQ(r["errors"]["messages"]["status"], 400);
+  EXPECT_EQ(r["errors"]["messages"]["param"], "messages");
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstdio>
+#include <unistd.h>
 #include <random>
 #include <string>
 #include <thread>
@@ -60,6 +62,22 @@ TEST(ServeProcess, SigtermEndsStreamsAndExitsZero) {
   EXPECT_EQ(wait_exit(pid), 0);
   EXPECT_NE(body.find("\"finish_reason\":\"abort\""), std::string::npos) << body.substr(body.size() > 400 ? body.size() - 400 : 0);
   EXPECT_NE(body.find("data: [DONE]"), std::string::npos);
+}
+
+// A chat template strata cannot render fails when the server starts, not at the first chat request.
+TEST(ServeProcess, AnUnsupportedTemplateFailsAtStartup) {
+  const std::string path = "/tmp/strata_bad_template_" + std::to_string(getpid()) + ".jinja";
+  {
+    FILE* f = fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("{% for m in messages %}{{ m.content }}{% endfor %}\n{% extends 'base.jinja' %}\n", f);
+    fclose(f);
+  }
+  const pid_t pid = spawn({STRATA_CLI, "serve", std::string(STRATA_SOURCE_DIR) + "/models/demo", "--port", "0",
+                           "--chat-template", path});
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(wait_exit(pid), 2);
+  remove(path.c_str());
 }
 
 TEST(ServeProcess, BadFlagsExitTwo) {

@@ -222,6 +222,41 @@ TEST(Server, ADroppedStreamFreesItsSlot) {
   EXPECT_GE(s.engine.stats().cancelled, 1u);
 }
 
+// Past --max-sequences + --max-queue requests in flight, a request is refused with 429 at once; when
+// the load is gone the server takes requests again.
+TEST(Server, OverloadIsA429) {
+  ServerOptions options = RunningServer::named("demo");
+  options.max_queue = 0;
+  const RunningServer s(RunningServer::default_options(), options);
+  const int running = RunningServer::default_options().max_sequences;
+  std::vector<std::thread> streams;
+  std::atomic<int> started{0};
+  for (int i = 0; i < running; ++i)
+    streams.emplace_back([&] {
+      httplib::Client c("127.0.0.1", s.port);
+      c.set_read_timeout(60, 0);
+      httplib::Request req;
+      req.method = "POST";
+      req.path = "/v1/completions";
+      req.body = json{{"prompt", "Once"}, {"max_tokens", 300}, {"ignore_eos", true}, {"stream", true}}.dump();
+      req.set_header("Content-Type", "application/json");
+      bool counted = false;
+      req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+        if (!counted) ++started, counted = true;
+        return true;
+      };
+      httplib::Response res;
+      httplib::Error error = httplib::Error::Success;
+      c.send(req, res, error);
+    });
+  while (started < running) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto [status, body] = s.post("/v1/completions", {{"prompt", "x"}, {"max_tokens", 2}});
+  EXPECT_EQ(status, 429) << body.dump();
+  EXPECT_EQ(body["error"]["type"], "rate_limit_exceeded");
+  for (auto& t : streams) t.join();
+  EXPECT_EQ(s.post("/v1/completions", {{"prompt", "x"}, {"max_tokens", 2}}).first, 200);
+}
+
 // Functional load: 32 concurrent streaming clients × 8 requests each, all complete and well formed;
 // afterwards every slot and KV block is free.
 TEST(Server, ThirtyTwoConcurrentStreams) {

@@ -13,7 +13,10 @@
 namespace strata::server {
 
 bool has_chat_template(const std::filesystem::path& model_dir);
-// An empty renderer when the directory has no template (chat requests then get a 400 that says so).
-ChatRenderer load_chat_renderer(const std::filesystem::path& model_dir, const tokenizer::Tokenizer& tokenizer);
+// An empty renderer when the directory has no template (chat requests then get a 400 that says so);
+// `template_file` (non-empty) replaces the directory's template. Throws strata::Error for a template
+// strata cannot parse.
+ChatRenderer load_chat_renderer(const std::filesystem::path& model_dir, const tokenizer::Tokenizer& tokenizer,
+                                const std::filesystem::path& template_file = {});
 
 }  // namespace strata::server

@@ -142,13 +142,13 @@ void check_message(const json& m, size_t i) {
 }
 
 // Content given as text parts is joined into one string, which is what chat templates expect.
-json normalised_messages(const json& messages) {
-  json out = json::array();
-  for (const json& m : messages) {
-    json copy = m;
+nlohmann::ordered_json normalised_messages(const nlohmann::ordered_json& messages) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& m : messages) {
+    nlohmann::ordered_json copy = m;
     if (m.contains("content") && m["content"].is_array()) {
       std::string text;
-      for (const json& part : m["content"]) text += part["text"].get<std::string>();
+      for (const auto& part : m["content"]) text += part["text"].get<std::string>();
       copy["content"] = text;
     }
     out.push_back(std::move(copy));
@@ -158,7 +158,7 @@ json normalised_messages(const json& messages) {
 
 }  // namespace
 
-GenerationRequest parse_chat_request(const json& body) {
+GenerationRequest parse_chat_request(const json& body, const nlohmann::ordered_json& ordered) {
   GenerationRequest r;
   r.chat = true;
   read_common(body, r);
@@ -166,14 +166,14 @@ GenerationRequest parse_chat_request(const json& body) {
   if (!messages) bad_field("messages", "is required: a list of {\"role\", \"content\"} messages");
   if (!messages->is_array() || messages->empty()) bad_field("messages", "must be a non-empty list of messages");
   for (size_t i = 0; i < messages->size(); ++i) check_message((*messages)[i], i);
-  r.messages = normalised_messages(*messages);
+  r.messages = normalised_messages(ordered["messages"]);
   if (const json* tools = field(body, "tools")) {
     if (!tools->is_array()) bad_field("tools", "must be a list of tool definitions");
-    r.tools = *tools;
+    r.tools = ordered["tools"];
   }
   if (const json* kwargs = field(body, "chat_template_kwargs")) {
     if (!kwargs->is_object()) bad_field("chat_template_kwargs", "must be an object");
-    r.template_kwargs = *kwargs;
+    r.template_kwargs = ordered["chat_template_kwargs"];
   }
   r.add_generation_prompt = boolean(body, "add_generation_prompt").value_or(true);
   r.logprobs = boolean(body, "logprobs").value_or(false);

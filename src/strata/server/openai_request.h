@@ -24,9 +24,11 @@ struct Prompt {
 struct GenerationRequest {
   bool chat = false;
   std::string model;
-  nlohmann::json messages;   // chat: the validated message array
-  nlohmann::json tools;      // chat: tools, or null
-  nlohmann::json template_kwargs = nlohmann::json::object();  // chat: chat_template_kwargs (switches)
+  // chat: the validated messages (text parts joined), tools (or null) and chat_template_kwargs, in the
+  // key order the client wrote them (templates print tool schemas with tojson)
+  nlohmann::ordered_json messages;
+  nlohmann::ordered_json tools;
+  nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();
   bool add_generation_prompt = true;
   std::vector<Prompt> prompts;  // completion: one or more
   bool echo = false;            // completion: prepend the prompt text to the output
@@ -39,7 +41,8 @@ struct GenerationRequest {
   int top_logprobs = 0;
 };
 
-GenerationRequest parse_chat_request(const nlohmann::json& body);
+// `ordered` is the same body parsed keeping key order; messages, tools and switches are taken from it.
+GenerationRequest parse_chat_request(const nlohmann::json& body, const nlohmann::ordered_json& ordered);
 GenerationRequest parse_completion_request(const nlohmann::json& body);
 
 }  // namespace strata::server

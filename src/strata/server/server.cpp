@@ -11,34 +11,16 @@
 
 #include "strata/core/error.h"
 #include "strata/server/api_error.h"
+#include "strata/server/call.h"
 #include "strata/server/openai_request.h"
+#include "strata/server/openai_response.h"
 
 namespace strata::server {
 
 namespace {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-// Every JSON this server writes: invalid UTF-8 (a token piece cut inside a character) becomes U+FFFD
-// instead of an exception.
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-const char* finish_reason_text(engine::FinishReason reason) {
-  switch (reason) {
-    case engine::FinishReason::stop: return "stop";
-    case engine::FinishReason::length: return "length";
-    case engine::FinishReason::cancelled: return "abort";
-    case engine::FinishReason::error: return "error";
-  }
-  return "stop";
-}
-
-json bytes_of(const std::string& s) {
-  json out = json::array();
-  for (unsigned char c : s) out.push_back(static_cast<int>(c));
-  return out;
-}
+using Clock = Call::Clock;
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -46,39 +28,6 @@ void send_json(httplib::Response& res, int status, const json& body) {
 }
 
 }  // namespace
-
-// One HTTP generation request: its choices (one engine request each) and the events the engine thread
-// hands over to the HTTP thread.
-struct Server::Call {
-  struct Token {
-    int32_t id;
-    float logprob;
-    std::vector<engine::TokenLogprob> top;
-  };
-  struct Choice {
-    engine::RequestId id = 0;
-    size_t prompt = 0;          // which prompt it continues
-    std::string echo;           // completion echo: the prompt text before the output
-    std::string text;
-    std::vector<Token> tokens;
-    bool finished = false;
-    engine::FinishReason reason = engine::FinishReason::stop;
-    std::string message;
-    engine::RequestStats stats;
-    Clock::time_point last_token{};
-  };
-  std::string id;
-  int64_t created = 0;
-  std::string model;
-  bool chat = false, stream = false, include_usage = false, logprobs = false;
-  std::vector<int64_t> prompt_tokens;  // per prompt
-  std::vector<Choice> choices;
-
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::deque<std::pair<size_t, engine::Event>> events;  // (choice, event), in engine order
-  size_t unfinished = 0;
-};
 
 Server::Server(const tokenizer::Tokenizer& tokenizer, engine::Engine& engine, ChatRenderer chat, ServerOptions options)
     : tokenizer_(tokenizer), engine_(engine), session_(tokenizer, engine), chat_(std::move(chat)),
@@ -144,7 +93,7 @@ void Server::forget(const std::shared_ptr<Call>& call) {
   if (calls_.erase(call)) in_flight_ -= static_cast<int64_t>(call->choices.size());
 }
 
-std::shared_ptr<Server::Call> Server::start_call(const GenerationRequest& request) {
+std::shared_ptr<Call> Server::start_call(const GenerationRequest& request) {
   if (stopping_) throw ApiError(503, "the server is shutting down", {}, "server_error", "shutting_down");
   if (!request.model.empty() && request.model != options_.model_name)
     throw ApiError(404, fmt::format("the model '{}' does not exist; this server serves '{}'", request.model,
@@ -256,26 +205,6 @@ std::shared_ptr<Server::Call> Server::start_call(const GenerationRequest& reques
   return call;
 }
 
-namespace {
-
-// Applies one event to its choice (under the call's lock) and returns whether it finished the choice.
-template <typename Call, typename Choice>
-bool apply(Call& call, Choice& choice, const engine::Event& event, bool keep_logprobs) {
-  if (event.kind == engine::Event::Kind::token) {
-    choice.text += event.text;
-    if (keep_logprobs) choice.tokens.push_back({event.token, event.logprob, event.top_logprobs});
-    return false;
-  }
-  choice.finished = true;
-  choice.reason = event.reason;
-  choice.message = event.message;
-  choice.stats = event.stats;
-  --call.unfinished;
-  return true;
-}
-
-}  // namespace
-
 void Server::install_routes() {
   httplib::Server& http = *http_;
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
@@ -296,14 +225,16 @@ void Server::install_routes() {
     const std::string endpoint = path;
     http.Post(path, [this, endpoint](const httplib::Request& req, httplib::Response& res) {
       json body;
+      nlohmann::ordered_json ordered;
       try {
         body = json::parse(req.body);
+        ordered = nlohmann::ordered_json::parse(req.body);
       } catch (const json::parse_error& e) {
         metrics_.count_request(endpoint, 400);
         send_json(res, 400, ApiError(400, fmt::format("the request body is not valid JSON: {}", e.what())).to_json());
         return;
       }
-      handle_generation(endpoint, body, &res);
+      handle_generation(endpoint, body, ordered, &res);
     });
   }
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -316,14 +247,13 @@ void Server::install_routes() {
   });
 }
 
-void Server::handle_generation(const std::string& endpoint, const json& body, void* response) {
+void Server::handle_generation(const std::string& endpoint, const json& body, const nlohmann::ordered_json& ordered,
+                               void* response) {
   httplib::Response& res = *static_cast<httplib::Response*>(response);
   std::shared_ptr<Call> call;
-  bool echo = false;
   try {
-    const GenerationRequest request = endpoint == "/v1/chat/completions" ? parse_chat_request(body)
+    const GenerationRequest request = endpoint == "/v1/chat/completions" ? parse_chat_request(body, ordered)
                                                                           : parse_completion_request(body);
-    echo = request.echo;
     call = start_call(request);
   } catch (const ApiError& e) {
     metrics_.count_request(endpoint, e.status());
@@ -334,60 +264,13 @@ void Server::handle_generation(const std::string& endpoint, const json& body, vo
     send_json(res, 400, ApiError(400, e.what()).to_json());
     return;
   }
-  (void)echo;
-
-  // The pieces of a response shared by both shapes.
-  const auto token_piece = [this](int32_t id) { return tokenizer_.decode(std::vector<int32_t>{id}, false); };
-  const auto chat_logprobs = [&](const std::vector<Call::Token>& tokens) {
-    json content = json::array();
-    for (const Call::Token& t : tokens) {
-      const std::string piece = token_piece(t.id);
-      json top = json::array();
-      for (const engine::TokenLogprob& alt : t.top) {
-        const std::string alt_piece = token_piece(alt.token_id);
-        top.push_back({{"token", alt_piece}, {"logprob", alt.logprob}, {"bytes", bytes_of(alt_piece)}});
-      }
-      content.push_back({{"token", piece}, {"logprob", t.logprob}, {"bytes", bytes_of(piece)}, {"top_logprobs", top}});
-    }
-    return json{{"content", content}};
-  };
-  const auto completion_logprobs = [&](const std::vector<Call::Token>& tokens, size_t offset) {
-    json out = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
-                {"text_offset", json::array()}};
-    for (const Call::Token& t : tokens) {
-      const std::string piece = token_piece(t.id);
-      out["tokens"].push_back(piece);
-      out["token_logprobs"].push_back(t.logprob);
-      json top = json::object();
-      for (const engine::TokenLogprob& alt : t.top) top[token_piece(alt.token_id)] = alt.logprob;
-      out["top_logprobs"].push_back(top);
-      out["text_offset"].push_back(offset);
-      offset += piece.size();
-    }
-    return out;
-  };
-  const auto usage = [call]() {
-    int64_t prompt = 0, completion = 0, cached = 0;
-    for (int64_t p : call->prompt_tokens) prompt += p;
-    std::vector<bool> counted(call->prompt_tokens.size(), false);
-    for (const Call::Choice& c : call->choices) {
-      completion += c.stats.generated_tokens;
-      if (!counted[c.prompt]) cached += c.stats.reused_tokens, counted[c.prompt] = true;
-    }
-    return json{{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion},
-                {"prompt_tokens_details", {{"cached_tokens", cached}}}};
-  };
+  const ResponseWriter writer(*call, tokenizer_);
   const auto record = [this, call, endpoint](int status) {
     metrics_.count_request(endpoint, status);
     for (const Call::Choice& c : call->choices) {
       metrics_.count_tokens(c.stats.prompt_tokens, c.stats.generated_tokens, c.stats.reused_tokens);
       if (c.stats.generated_tokens > 0) metrics_.time_to_first_token().observe(c.stats.first_token_seconds);
     }
-  };
-  const auto first_error = [call]() -> const Call::Choice* {
-    for (const Call::Choice& c : call->choices)
-      if (c.reason == engine::FinishReason::error) return &c;
-    return nullptr;
   };
 
   if (!call->stream) {
@@ -400,72 +283,40 @@ void Server::handle_generation(const std::string& endpoint, const json& body, vo
         }
         auto [c, event] = std::move(call->events.front());
         call->events.pop_front();
-        apply(*call, call->choices[c], event, call->logprobs);
+        call->apply(c, event, call->logprobs);
       }
     }
     forget(call);
-    if (const Call::Choice* failed = first_error()) {
+    if (const Call::Choice* failed = call->failed()) {
       record(400);
       send_json(res, 400, ApiError(400, failed->message).to_json());
-      return;
-    }
-    if (stopping_) {
+    } else if (stopping_) {
       record(503);
       send_json(res, 503, ApiError(503, "the server is shutting down", {}, "server_error", "shutting_down").to_json());
-      return;
+    } else {
+      record(200);
+      send_json(res, 200, writer.whole());
     }
-    json choices = json::array();
-    for (size_t i = 0; i < call->choices.size(); ++i) {
-      const Call::Choice& c = call->choices[i];
-      json choice = {{"index", i}, {"finish_reason", finish_reason_text(c.reason)}};
-      if (call->chat) {
-        choice["message"] = {{"role", "assistant"}, {"content", c.text}};
-        choice["logprobs"] = call->logprobs ? chat_logprobs(c.tokens) : json(nullptr);
-      } else {
-        choice["text"] = c.echo + c.text;
-        choice["logprobs"] = call->logprobs ? completion_logprobs(c.tokens, c.echo.size()) : json(nullptr);
-      }
-      choices.push_back(std::move(choice));
-    }
-    record(200);
-    send_json(res, 200, {{"id", call->id}, {"object", call->chat ? "chat.completion" : "text_completion"},
-                         {"created", call->created}, {"model", call->model}, {"choices", choices}, {"usage", usage()},
-                         {"system_fingerprint", nullptr}});
     return;
   }
 
   // Streaming: server-sent events, one chunk per token event, then usage (if asked) and [DONE].
-  const auto chunk = [call](json choices) {
-    return json{{"id", call->id}, {"object", call->chat ? "chat.completion.chunk" : "text_completion"},
-                {"created", call->created}, {"model", call->model}, {"choices", std::move(choices)},
-                {"system_fingerprint", nullptr}};
-  };
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [this, call, chunk, chat_logprobs, completion_logprobs, usage, record, first_error](size_t, httplib::DataSink& sink) {
+      [this, call, writer, record](size_t, httplib::DataSink& sink) {
         const auto send = [&sink](const json& j) {
           const std::string line = "data: " + dump(j) + "\n\n";
           return sink.write(line.data(), line.size());
         };
         const auto cancel_all = [this, call] {
           for (const Call::Choice& c : call->choices) engine_.cancel(c.id);
+          return false;
         };
-        if (call->chat) {
-          json roles = json::array();
-          for (size_t i = 0; i < call->choices.size(); ++i)
-            roles.push_back({{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
-                             {"finish_reason", nullptr}});
-          if (!send(chunk(roles))) return cancel_all(), false;
-        } else {
-          for (size_t i = 0; i < call->choices.size(); ++i)
-            if (!call->choices[i].echo.empty() &&
-                !send(chunk(json::array({{{"index", i}, {"text", call->choices[i].echo}, {"logprobs", nullptr},
-                                          {"finish_reason", nullptr}}}))))
-              return cancel_all(), false;
-        }
+        const json opening = writer.opening_chunk();
+        if (!opening["choices"].empty() && !send(opening)) return cancel_all();
         Clock::time_point last_write = Clock::now();
         for (;;) {
           std::unique_lock<std::mutex> lock(call->mutex);
@@ -478,7 +329,7 @@ void Server::handle_generation(const std::string& endpoint, const json& body, vo
               // cancels its requests even while nothing is generated (a long prefill, a queue wait).
               if (Clock::now() - last_write > std::chrono::seconds(1)) {
                 static const char keepalive[] = ": keep-alive\n\n";
-                if (!sink.write(keepalive, sizeof(keepalive) - 1)) return cancel_all(), false;
+                if (!sink.write(keepalive, sizeof(keepalive) - 1)) return cancel_all();
                 last_write = Clock::now();
               }
               continue;
@@ -486,43 +337,28 @@ void Server::handle_generation(const std::string& endpoint, const json& body, vo
           }
           auto [c, event] = std::move(call->events.front());
           call->events.pop_front();
-          Call::Choice& choice = call->choices[c];
+          const Call::Choice& choice = call->choices[c];
           const size_t offset = choice.echo.size() + choice.text.size();
-          apply(*call, choice, event, false);
+          call->apply(c, event, false);
           lock.unlock();
-          json delta_choice;
+          json out;
           if (event.kind == engine::Event::Kind::token) {
             if (event.text.empty() && !call->logprobs) continue;
-            const std::vector<Call::Token> token{{event.token, event.logprob, event.top_logprobs}};
-            if (call->chat)
-              delta_choice = {{"index", c}, {"delta", {{"content", event.text}}},
-                              {"logprobs", call->logprobs ? chat_logprobs(token) : json(nullptr)}, {"finish_reason", nullptr}};
-            else
-              delta_choice = {{"index", c}, {"text", event.text},
-                              {"logprobs", call->logprobs ? completion_logprobs(token, offset) : json(nullptr)},
-                              {"finish_reason", nullptr}};
+            out = writer.token_chunk(c, event, offset);
           } else if (event.reason == engine::FinishReason::error) {
-            continue;  // reported once all choices end
+            continue;  // reported once every choice has ended
           } else {
-            delta_choice = {{"index", c}, {"logprobs", nullptr}, {"finish_reason", finish_reason_text(event.reason)}};
-            if (call->chat)
-              delta_choice["delta"] = json::object();
-            else
-              delta_choice["text"] = "";
+            out = writer.finish_chunk(c, event.reason);
           }
-          if (!send(chunk(json::array({delta_choice})))) return cancel_all(), false;
+          if (!send(out)) return cancel_all();
           last_write = Clock::now();
         }
-        if (const Call::Choice* failed = first_error()) {
+        if (const Call::Choice* failed = call->failed()) {
           record(400);
           send(ApiError(400, failed->message).to_json());
         } else {
           record(200);
-          if (call->include_usage) {
-            json last = chunk(json::array());
-            last["usage"] = usage();
-            send(last);
-          }
+          if (call->include_usage) send(writer.usage_chunk());
         }
         static const char done[] = "data: [DONE]\n\n";
         sink.write(done, sizeof(done) - 1);

@@ -29,11 +29,13 @@ class Server;
 namespace strata::server {
 
 struct GenerationRequest;
+struct Call;
 
 // Renders a chat request's messages (with tools, template switches and add_generation_prompt) into
 // prompt text; throws strata::Error (reported as 400) when the template rejects them.
-using ChatRenderer = std::function<std::string(const nlohmann::json& messages, const nlohmann::json& tools,
-                                               const nlohmann::json& template_kwargs, bool add_generation_prompt)>;
+// Key order is kept (ordered_json) so templates print tool schemas as the client wrote them.
+using ChatRenderer = std::function<std::string(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
+                                               const nlohmann::ordered_json& template_kwargs, bool add_generation_prompt)>;
 
 struct ServerOptions {
   std::string model_name = "strata";  // the id /v1/models lists and requests must name (or omit)
@@ -59,9 +61,10 @@ class Server {
   const Metrics& metrics() const { return metrics_; }
 
  private:
-  struct Call;
+
   void install_routes();
-  void handle_generation(const std::string& endpoint, const nlohmann::json& body, void* response);
+  void handle_generation(const std::string& endpoint, const nlohmann::json& body, const nlohmann::ordered_json& ordered,
+                         void* response);
   std::shared_ptr<Call> start_call(const GenerationRequest& request);
   EngineGauges gauges() const;
   void forget(const std::shared_ptr<Call>& call);
