@@ -30,20 +30,7 @@ const FamilySpec& bamba_family() {
                                .summary = "Bamba: Mamba2 or attention, then a SwiGLU MLP, in every layer",
                                .map_schedule = schedule::bamba_schedule,
                                .read_config = read_bamba,
-                               .names = TensorNames{.embeddings = {"model.embed_tokens.weight"},
-                                                    .final_norm = "model.final_layernorm.weight",
-                                                    .lm_head = "lm_head.weight",
-                                                    .layer = "model.layers.{}.",
-                                                    .mixer_norm = "input_layernorm.weight",
-                                                    .ffn_norm = "pre_ff_layernorm.weight",
-                                                    .mamba = "mamba.",
-                                                    .attention = "self_attn.",
-                                                    .mlp = "feed_forward.",
-                                                    .moe = "",
-                                                    .mlp_names = {},
-                                                    .moe_names = {},
-                                                    .shared_names = {},
-                                                    .ignored_prefixes = {}}};
+                               .names = decoder_tensor_names()};
   return spec;
 }
 

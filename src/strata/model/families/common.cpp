@@ -33,6 +33,23 @@ TensorNames backbone_tensor_names(std::vector<std::string> ignored_prefixes) {
                      .ignored_prefixes = std::move(ignored_prefixes)};
 }
 
+TensorNames decoder_tensor_names() {
+  return TensorNames{.embeddings = {"model.embed_tokens.weight"},
+                     .final_norm = "model.final_layernorm.weight",
+                     .lm_head = "lm_head.weight",
+                     .layer = "model.layers.{}.",
+                     .mixer_norm = "input_layernorm.weight",
+                     .ffn_norm = "pre_ff_layernorm.weight",
+                     .mamba = "mamba.",
+                     .attention = "self_attn.",
+                     .mlp = "feed_forward.",
+                     .moe = "",
+                     .mlp_names = {},
+                     .moe_names = {},
+                     .shared_names = {},
+                     .ignored_prefixes = {}};
+}
+
 void read_time_step_limit(const ConfigFields& f, ModelConfig& c) {
   if (!f.has("time_step_limit")) return;
   const auto& v = f.json()["time_step_limit"];

@@ -80,20 +80,7 @@ const FamilySpec& falcon_h1_family() {
       .summary = "Falcon-H1: attention and Mamba2 in parallel, then a SwiGLU MLP, in every layer (muP multipliers)",
       .map_schedule = schedule::falcon_h1_schedule,
       .read_config = read_falcon_h1,
-      .names = TensorNames{.embeddings = {"model.embed_tokens.weight"},
-                           .final_norm = "model.final_layernorm.weight",
-                           .lm_head = "lm_head.weight",
-                           .layer = "model.layers.{}.",
-                           .mixer_norm = "input_layernorm.weight",
-                           .ffn_norm = "pre_ff_layernorm.weight",
-                           .mamba = "mamba.",
-                           .attention = "self_attn.",
-                           .mlp = "feed_forward.",
-                           .moe = "",
-                           .mlp_names = {},
-                           .moe_names = {},
-                           .shared_names = {},
-                           .ignored_prefixes = {}}};
+      .names = decoder_tensor_names()};
   return spec;
 }
 

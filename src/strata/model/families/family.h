@@ -103,6 +103,10 @@ const FamilySpec& zamba2_family();
 // The `backbone.` names of Mamba2ForCausalLM and NemotronHForCausalLM: backbone.embeddings (or
 // mamba_ssm's backbone.embedding), backbone.layers.{i}.norm + .mixer.*, backbone.norm_f, lm_head.
 TensorNames backbone_tensor_names(std::vector<std::string> ignored_prefixes);
+// The `model.` names of the transformers decoders Bamba, Falcon-H1 and Zamba2 share: model.embed_tokens,
+// model.layers.{i}.input_layernorm + .mamba.* / .self_attn.*, .pre_ff_layernorm + .feed_forward.*,
+// model.final_layernorm, lm_head.
+TensorNames decoder_tensor_names();
 
 // Readers shared by family files (families/common.cpp):
 // time_step_limit [min, max] into dt_min / dt_max.

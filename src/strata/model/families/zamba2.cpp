@@ -58,26 +58,21 @@ void read_zamba2(const ConfigFields& f, ModelConfig& c) {
 
 }  // namespace
 
+// Zamba2's layers have no FFN part and no attention of their own (a hybrid layer's attention is in its
+// shared block, shared_names); the rest is the common decoder layout.
+TensorNames zamba2_tensor_names() {
+  TensorNames names = decoder_tensor_names();
+  names.ffn_norm = names.attention = names.mlp = "";
+  return names;
+}
+
 const FamilySpec& zamba2_family() {
   static const FamilySpec spec{
       .model_type = "zamba2",
       .summary = "Zamba2: Mamba2 layers, and hybrid layers fed by shared attention+MLP blocks with per-use adapters",
       .map_schedule = schedule::zamba2_schedule,
       .read_config = read_zamba2,
-      .names = TensorNames{.embeddings = {"model.embed_tokens.weight"},
-                           .final_norm = "model.final_layernorm.weight",
-                           .lm_head = "lm_head.weight",
-                           .layer = "model.layers.{}.",
-                           .mixer_norm = "input_layernorm.weight",
-                           .ffn_norm = "",
-                           .mamba = "mamba.",
-                           .attention = "",
-                           .mlp = "",
-                           .moe = "",
-                           .mlp_names = {},
-                           .moe_names = {},
-                           .shared_names = {},
-                           .ignored_prefixes = {}}};
+      .names = zamba2_tensor_names()};
   return spec;
 }
 
