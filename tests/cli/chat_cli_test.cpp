@@ -1,7 +1,7 @@
 // `strata chat` driven through stdin over the demo model (no chat template: the plain transcript):
 // a follow-up turn reuses the previous turn's stored state, /save and /load carry the messages and the
-// state across a /reset (the next turn computes only its new tokens plus the answer's last token, which
-// was sampled but never fed), and a corrupt or truncated conversation file is refused with a message.
+// state across a /reset (the next turn computes only its new tokens), and a corrupt or truncated
+// conversation file is refused with a message.
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -45,7 +45,7 @@ TEST(ChatCli, TurnsReuseStateAndSaveLoadResumesIt) {
   EXPECT_EQ(pairs[0].first, 0);               // the first turn has nothing stored
   EXPECT_GT(pairs[1].first, pairs[0].second);  // the second resumes after the whole first turn
   EXPECT_GT(pairs[2].first, pairs[1].first);   // after /reset + /load: resumes after both turns
-  EXPECT_LE(pairs[2].second, 16) << "only the new user line and the last answer token are computed";
+  EXPECT_LE(pairs[2].second, 16) << "only the new user line is computed";
   EXPECT_NE(r.out.find("conversation reset"), std::string::npos);
   EXPECT_NE(r.out.find("loaded 4 messages"), std::string::npos) << r.out;
 

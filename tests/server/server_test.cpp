@@ -173,12 +173,11 @@ TEST(Server, ModelsHealthAndMetrics) {
 }
 
 // A conversation continued three times: each turn's prompt extends the previous prompt + answer, and
-// each follow-up computes only what the stored state does not cover (its new tokens, plus the last
-// answer token, which was sampled but never fed through the model).
+// each follow-up resumes the whole previous turn and computes only its new tokens.
 TEST(Server, FollowUpTurnsReuseTheConversationState) {
   const RunningServer s;
   std::string conversation = "The little fox ran to the river.";
-  int64_t previous_tokens = 0;
+  int64_t previous_tokens = 0, new_tokens = 0;
   for (int turn = 0; turn < 3; ++turn) {
     const auto [status, body] = s.post("/v1/completions", {{"prompt", conversation}, {"max_tokens", 12}, {"temperature", 0}});
     ASSERT_EQ(status, 200) << body.dump();
@@ -187,14 +186,15 @@ TEST(Server, FollowUpTurnsReuseTheConversationState) {
     if (turn == 0) {
       EXPECT_EQ(cached, 0);
     } else {
-      EXPECT_EQ(cached, previous_tokens - 1) << "turn " << turn;
-      EXPECT_GT(prompt_tokens, previous_tokens);
+      EXPECT_EQ(cached, previous_tokens) << "turn " << turn;
+      EXPECT_EQ(prompt_tokens - cached, new_tokens) << "turn " << turn << ": only the new tokens are computed";
     }
     conversation += body["choices"][0]["text"].get<std::string>();
     // The next prompt must extend this turn's tokens exactly for the state to apply.
     const std::vector<int32_t> tokens = s.tokenizer.encode(conversation, true);
     previous_tokens = static_cast<int64_t>(tokens.size());
     conversation += " Then it went home.";
+    new_tokens = static_cast<int64_t>(s.tokenizer.encode(conversation, true).size()) - previous_tokens;
   }
 }
 

@@ -33,6 +33,9 @@ struct Engine::Sequence {
   RequestStats stats;
   Clock::time_point submitted;
   bool finished = false;
+  // Finished, but its last sampled token is fed through the model in one more step before it retires,
+  // so the stored end state covers the whole answer and a follow-up computes only its new tokens.
+  bool flushing = false;
   bool state_valid = true;  // false after a failed forward: nothing of it goes into the prefix store
   FinishReason reason = FinishReason::stop;
   std::string message;
@@ -150,6 +153,11 @@ void Engine::finish(Sequence& sequence, FinishReason reason, std::string message
   sequence.finished = true;
   sequence.reason = reason;
   sequence.message = std::move(message);
+  // A completed answer whose state will be stored feeds its last token first (its KV position is within
+  // the admission reservation: prompt + max_new_tokens).
+  sequence.flushing = prefix_store_ && sequence.state_valid && sequence.slot >= 0 &&
+                      (reason == FinishReason::stop || reason == FinishReason::length) &&
+                      fed(sequence) + 1 == static_cast<int64_t>(sequence.tokens.size());
 }
 
 // Sends the finished event of a sequence that holds no cache resources (anymore).
@@ -331,7 +339,7 @@ void Engine::run_batch() {
   std::vector<Sequence*> active;
   std::vector<SequenceProgress> progress;
   for (auto& sequence : running_)
-    if (!sequence->finished) {
+    if (!sequence->finished || sequence->flushing) {
       active.push_back(sequence.get());
       progress.push_back({.fed = fed(*sequence), .prompt_length = sequence->prompt_length});
     }
@@ -359,6 +367,7 @@ void Engine::run_batch() {
   } catch (const Error& e) {
     for (const PlannedStep& p : plan) {
       active[p.index]->state_valid = false;
+      active[p.index]->flushing = false;
       finish(*active[p.index], FinishReason::error, fmt::format("forward failed: {}", e.what()));
     }
     return;
@@ -377,6 +386,10 @@ void Engine::run_batch() {
       s.stats.computed_tokens += p.length;
       if (consumed % options_.prefill_chunk == 0) capture(s);
     }
+    if (s.flushing) {  // its last token is now in the state; it retires (and is captured) this step
+      s.flushing = false;
+      continue;
+    }
     // Logits of the step's last token are the next token's distribution once every known token is fed.
     if (consumed == static_cast<int64_t>(s.tokens.size()))
       sample_and_stream(s, logits.ptr<float>() + static_cast<int64_t>(row) * model_.vocab_size());
@@ -386,12 +399,12 @@ void Engine::run_batch() {
 void Engine::retire_finished() {
   for (auto it = running_.begin(); it != running_.end();) {
     Sequence& s = **it;
-    if (!s.finished) {
+    if (!s.finished || s.flushing) {
       ++it;
       continue;
     }
-    // The exact end: the state after every token fed (the last sampled token is not), for a follow-up
-    // turn that extends this conversation.
+    // The exact end: the state after every token fed (with the last sampled token, once flushed), for a
+    // follow-up turn that extends this conversation.
     capture(s);
     cache_.free(s.slot);
     s.slot = -1;
