@@ -40,7 +40,7 @@ void on_signal(int signal) {
 }
 
 struct ServeArgs {
-  std::string model_dir, host = "127.0.0.1", model_name, chat_template;
+  std::string model_dir, host = "127.0.0.1", model_name, chat_template, device = "cpu";
   int port = 8080;
   int max_sequences = 8, threads = 0, http_threads = 64, max_queue = 256;
   int64_t context = 4096, token_budget = 512, prefill_chunk = 256;
@@ -52,6 +52,10 @@ void run(const ServeArgs& a) {
   if (a.context < 2) fail("--context must be >= 2, got {}", a.context);
   if (a.prefix_cache_mib < 0) fail("--prefix-cache-mib must be >= 0, got {}", a.prefix_cache_mib);
   if (a.max_queue < 0) fail("--max-queue must be >= 0, got {}", a.max_queue);
+  // Devices: the CPU today; the CUDA backend plugs in behind the same kernels (kernels/dispatch.h).
+  if (a.device != "cpu")
+    fail("--device {}: this strata runs on the CPU only (its CUDA backend is not built yet); use --device cpu",
+         a.device);
   std::filesystem::path dir = a.model_dir;
   if (dir.empty()) {
     const char* env = std::getenv("STRATA_MODEL");
@@ -127,6 +131,7 @@ const CommandRegistration registration(12, [](CLI::App& app) {
   cmd->add_option("--prefix-cache-mib", a->prefix_cache_mib, "memory for stored conversation states (0 = off)")->capture_default_str();
   cmd->add_option("--max-queue", a->max_queue, "requests waiting beyond the running ones before 429")->capture_default_str();
   cmd->add_option("--http-threads", a->http_threads, "concurrent connections")->capture_default_str();
+  cmd->add_option("--device", a->device, "where to run: cpu (the CUDA backend is not built yet)")->capture_default_str();
   cmd->add_option("-t,--threads", a->threads, "compute threads (0 = all cores)");
   cmd->callback([a] { run(*a); });
 });
