@@ -38,20 +38,10 @@ std::array<float, N> multipliers(const ConfigFields& f, const char* key, const c
 }
 
 void read_falcon_h1(const ConfigFields& f, ModelConfig& c) {
-  c.norm_eps = static_cast<float>(f.number("rms_norm_eps", 1e-5));
-  if (!(c.norm_eps > 0.0f)) fail("{}: field 'rms_norm_eps' must be positive, got {}", f.filename(), c.norm_eps);
-  c.mamba_norm_eps = c.norm_eps;
-  c.mamba_conv_bias = f.boolean("mamba_conv_bias", true);
-  c.mamba_proj_bias = f.boolean("mamba_proj_bias", false);
+  read_decoder_options(f, c);
   c.mamba_out_proj_bias = f.boolean("projectors_bias", false);
   c.mamba_gated_norm = f.boolean("mamba_rms_norm", false);
   c.mamba_norm_before_gate = f.boolean("mamba_norm_before_gate", true);
-  c.attention_bias = f.boolean("attention_bias", false);
-  c.mlp_bias = f.boolean("mlp_bias", false);
-  c.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
-  read_time_step_limit(f, c);
-  read_rope(f, c);
-  read_mlp_activation(f, "hidden_act", "silu", c);
   if (c.mlp_activation != MlpActivation::silu_gated)
     fail("{}: field 'hidden_act' must be \"silu\" (Falcon-H1's MLP is SwiGLU)", f.filename());
   c.intermediate_size = f.integer("intermediate_size");

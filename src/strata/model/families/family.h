@@ -114,6 +114,9 @@ void read_time_step_limit(const ConfigFields& fields, ModelConfig& config);
 // rope_theta and partial_rotary_factor into config.rope (NeoX pairing, as HF's rotate_half); a
 // rope_scaling other than null or {"rope_type": "default"} is refused, naming it.
 void read_rope(const ConfigFields& fields, ModelConfig& config);
+// The options Bamba and Falcon-H1 read alike: rms_norm_eps (also the Mamba2 norm's), mamba_conv_bias,
+// mamba_proj_bias, attention_bias, mlp_bias, tie_word_embeddings, time_step_limit, RoPE, hidden_act.
+void read_decoder_options(const ConfigFields& fields, ModelConfig& config);
 // The activation named by `key` ("relu2", "silu", "gelu"; `fallback` when absent). "silu" is SwiGLU
 // (silu(gate) · up) when the family's MLP is gated, which is the only way strata runs it.
 void read_mlp_activation(const ConfigFields& fields, const char* key, const char* fallback, ModelConfig& config);
