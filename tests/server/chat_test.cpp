@@ -27,16 +27,11 @@ struct ChatServer {
   RunningServer server;
 };
 
+// The engine's greedy continuation of the rendered chat prompt (tokenized without special tokens, as the
+// server does).
 std::string greedy_reference(const ChatServer& s, const ordered_json& messages, int max_tokens) {
-  engine::EngineOptions options = RunningServer::default_options();
-  options.prefix_store_bytes = 0;
-  engine::Engine eng(*s.server.model, options);
-  engine::Session session(s.tokenizer, eng);
-  engine::SamplingParams p;
-  p.temperature = 0;
-  p.max_new_tokens = max_tokens;
   const std::string prompt = s.renderer(messages, nullptr, ordered_json::object(), true);
-  return session.generate(s.tokenizer.encode(prompt, false), p).text;
+  return s.server.greedy_reference(s.tokenizer.encode(prompt, false), max_tokens);
 }
 
 TEST(Chat, GreedyAnswersEqualTheEngineWholeAndStreamed) {

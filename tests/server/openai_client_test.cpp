@@ -51,15 +51,7 @@ TEST(OpenAiClient, CompletionsStreamingAndErrors) {
   const json r = json::parse(out, nullptr, false);
   ASSERT_FALSE(r.is_discarded()) << out;
 
-  // The reference: the engine's own greedy continuation.
-  engine::EngineOptions options = RunningServer::default_options();
-  options.prefix_store_bytes = 0;
-  engine::Engine eng(*s.model, options);
-  engine::Session session(s.tokenizer, eng);
-  engine::SamplingParams greedy;
-  greedy.temperature = 0;
-  greedy.max_new_tokens = 16;
-  const std::string expected = session.generate("Once upon a time", greedy).text;
+  const std::string expected = s.greedy_reference("Once upon a time", 16);
 
   EXPECT_EQ(r["models"], json::array({"demo"}));
   EXPECT_EQ(r["completion"]["text"], expected);
@@ -98,15 +90,8 @@ TEST(OpenAiClient, ChatWholeAndStreamed) {
 
   const nlohmann::ordered_json messages = nlohmann::ordered_json::parse(
       R"([{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello."}])");
-  engine::EngineOptions options = RunningServer::default_options();
-  options.prefix_store_bytes = 0;
-  engine::Engine eng(*s.model, options);
-  engine::Session session(s.tokenizer, eng);
-  engine::SamplingParams greedy;
-  greedy.temperature = 0;
-  greedy.max_new_tokens = 16;
   const std::string prompt = renderer(messages, nullptr, nlohmann::ordered_json::object(), true);
-  const std::string expected = session.generate(s.tokenizer.encode(prompt, false), greedy).text;
+  const std::string expected = s.greedy_reference(s.tokenizer.encode(prompt, false), 16);
   EXPECT_EQ(r["chat"]["content"], expected);
   EXPECT_EQ(r["chat"]["role"], "assistant");
   EXPECT_EQ(r["chat_stream"]["content"], expected);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,22 @@ struct RunningServer {
     o.model_name = name;
     o.http_threads = 48;
     return o;
+  }
+
+  // The oracle the server is held to: the engine's own greedy continuation of `prompt`, from a fresh
+  // engine with no stored states (what `strata run --temp 0` prints).
+  std::string greedy_reference(const std::vector<int32_t>& prompt, int max_tokens) const {
+    engine::EngineOptions options = default_options();
+    options.prefix_store_bytes = 0;
+    engine::Engine reference(*model, options);
+    engine::Session session(tokenizer, reference);
+    engine::SamplingParams p;
+    p.temperature = 0;
+    p.max_new_tokens = max_tokens;
+    return session.generate(prompt, p).text;
+  }
+  std::string greedy_reference(const std::string& prompt, int max_tokens) const {
+    return greedy_reference(tokenizer.encode(prompt, /*add_special_tokens=*/true), max_tokens);
   }
 
   httplib::Client client() const {

@@ -17,18 +17,6 @@ namespace {
 using nlohmann::json;
 using testing::RunningServer;
 
-// The reference: the engine's own greedy continuation of `prompt` (a fresh engine, no server).
-std::string reference_text(const RunningServer& s, const std::string& prompt, int max_tokens) {
-  engine::EngineOptions options = RunningServer::default_options();
-  options.prefix_store_bytes = 0;
-  engine::Engine eng(*s.model, options);
-  engine::Session session(s.tokenizer, eng);
-  engine::SamplingParams p;
-  p.temperature = 0;
-  p.max_new_tokens = max_tokens;
-  return session.generate(prompt, p).text;
-}
-
 // The text of an SSE completion stream, and whether it ended with [DONE].
 struct Stream {
   std::string text, finish_reason;
@@ -63,7 +51,7 @@ Stream parse_stream(const std::string& body, bool chat) {
 TEST(Server, GreedyCompletionEqualsTheEngine) {
   const RunningServer s;
   const std::string prompt = "Once upon a time";
-  const std::string expected = reference_text(s, prompt, 24);
+  const std::string expected = s.greedy_reference(prompt, 24);
   const auto [status, body] = s.post("/v1/completions", {{"model", "demo"}, {"prompt", prompt}, {"max_tokens", 24},
                                                           {"temperature", 0}});
   ASSERT_EQ(status, 200) << body.dump();
