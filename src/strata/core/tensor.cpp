@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "strata/core/cuda_runtime.h"
 #include "strata/core/error.h"
 
 namespace strata {
@@ -85,9 +86,10 @@ const char* device_name(Device device) {
 }
 
 Buffer::Buffer(size_t bytes, Device device) : size_(bytes), device_(device) {
-  if (device != Device::cpu)
-    fail("cannot allocate {} bytes on the {} device: this build of strata has no allocator for it", bytes,
-         device_name(device));
+  if (device == Device::cuda) {
+    data_ = std::unique_ptr<void, BufferFree>(cuda::allocate(bytes), BufferFree{.device = Device::cuda, .pinned = false});
+    return;
+  }
   // Large buffers (weights, state pools, KV blocks) are streamed end to end every step: back them with
   // 2 MiB pages where the kernel allows it, so the streams are not throttled by TLB misses.
   constexpr size_t kHugePage = size_t{2} << 20;
@@ -100,7 +102,18 @@ Buffer::Buffer(size_t bytes, Device device) : size_(bytes), device_(device) {
   data_.reset(p);
 }
 
-void Buffer::Free::operator()(void* p) const { std::free(p); }
+Buffer Buffer::pinned(size_t bytes) {
+  Buffer b(bytes, Device::cpu);
+  cuda::pin(b.data(), std::max<size_t>(bytes, 64));
+  b.data_.get_deleter().pinned = true;
+  return b;
+}
+
+void BufferFree::operator()(void* p) const {
+  if (device == Device::cuda) return cuda::release(p);
+  if (pinned) cuda::unpin(p);
+  std::free(p);
+}
 
 Tensor Buffer::view(DType dtype, std::initializer_list<int64_t> shape) const {
   Tensor t = Tensor::contiguous(data_.get(), dtype, shape, device_);

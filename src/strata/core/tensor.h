@@ -54,12 +54,22 @@ struct Tensor {
   std::string describe() const;
 };
 
+// How a Buffer's memory goes back: free(), free() after unpinning, or cudaFree.
+struct BufferFree {
+  Device device = Device::cpu;
+  bool pinned = false;
+  void operator()(void* p) const;
+};
+
 // Owning aligned memory on `device`, zero-filled. Move-only. Host memory is 64-byte aligned (2 MiB
-// pages for large buffers); a device without an allocator in this build throws strata::Error.
+// pages for large buffers); CUDA memory comes from cudaMalloc (never managed memory). A device without
+// an allocator in this build throws strata::Error.
 class Buffer {
  public:
   Buffer() = default;
   explicit Buffer(size_t bytes, Device device = Device::cpu);
+  // Page-locked host memory (copies from it to a GPU are asynchronous and can be graph-captured).
+  static Buffer pinned(size_t bytes);
   Buffer(Buffer&&) noexcept = default;
   Buffer& operator=(Buffer&&) noexcept = default;
 
@@ -69,8 +79,7 @@ class Buffer {
   Tensor view(DType dtype, std::initializer_list<int64_t> shape) const;
 
  private:
-  struct Free { void operator()(void* p) const; };
-  std::unique_ptr<void, Free> data_;
+  std::unique_ptr<void, BufferFree> data_;
   size_t size_ = 0;
   Device device_ = Device::cpu;
 };

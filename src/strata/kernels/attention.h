@@ -47,7 +47,7 @@ void check_paged_attention(const PagedAttentionParams& params, const VarlenBatch
 
 // See cpu/attention.h for the exact semantics. out may alias q.
 void paged_attention(const PagedAttentionParams& params, const VarlenBatch& batch,
-                     std::span<const int64_t> start_positions, const PagedAttentionInputs& inputs,
+                     Mirrored<int64_t> start_positions, const PagedAttentionInputs& inputs,
                      const PagedKv& kv, const Tensor& out, const Exec& exec);
 
 }  // namespace strata::kernels

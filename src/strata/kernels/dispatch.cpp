@@ -5,8 +5,8 @@
 namespace strata::kernels::detail {
 
 void refuse_device(const char* op, Device device) {
-  fail("{}: no {} implementation in this build of strata (the CUDA backend is not built yet); run on the cpu",
-       op, device_name(device));
+  fail("{}: no {} implementation in this build of strata{}; run on the cpu", op, device_name(device),
+       STRATA_HAVE_CUDA ? "" : " (it was built without the CUDA backend)");
 }
 
 void refuse_mismatch(const char* op, Device tensor_device, Device exec_device) {

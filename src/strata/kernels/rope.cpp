@@ -6,9 +6,9 @@
 
 namespace strata::kernels {
 
-void apply_rope(const RopeParams& params, const Tensor& x, std::span<const int64_t> positions, const Exec& exec) {
+void apply_rope(const RopeParams& params, const Tensor& x, Mirrored<int64_t> positions, const Exec& exec) {
   detail::device_for("apply_rope", exec, {&x});
-  cpu::apply_rope(params, x, positions, exec.pool());
+  cpu::apply_rope(params, x, positions.host, exec.pool());
 }
 
 void rope_positions(const VarlenBatch& batch, std::span<const int64_t> start_positions,

@@ -28,7 +28,7 @@ struct RopeParams {
 // strata::Error naming the field.
 void check_rope(const RopeParams& params, const Tensor& x, std::span<const int64_t> positions);
 
-void apply_rope(const RopeParams& params, const Tensor& x, std::span<const int64_t> positions, const Exec& exec);
+void apply_rope(const RopeParams& params, const Tensor& x, Mirrored<int64_t> positions, const Exec& exec);
 
 // Fills positions[t] = start_positions[i] + (t - cu_seqlens[i]) for each token t of sequence i (host
 // arithmetic on the step's metadata). Throws when the sizes disagree.

@@ -1,0 +1,50 @@
+// CudaContext: one GPU as a kernel sees it — the device index, the stream every kernel of a step runs on,
+// the cuBLAS / cuBLASLt handles, and the GEMM's staging memory (bf16 copies of activations, cuBLASLt's
+// workspace). Made once per process and device (by the CLI or a test), handed to kernels through an Exec.
+// Plain C++: the handles are opaque here and cast where CUDA headers are included.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "strata/core/cuda_runtime.h"
+#include "strata/core/tensor.h"
+
+namespace strata {
+
+class CudaContext {
+ public:
+  // Opens cuda:`device_index` (makes it current, creates a stream and the library handles). Throws
+  // strata::Error when the build has no CUDA backend or the device does not exist.
+  explicit CudaContext(int device_index = 0);
+  ~CudaContext();
+  CudaContext(const CudaContext&) = delete;
+  CudaContext& operator=(const CudaContext&) = delete;
+
+  int device() const { return device_; }
+  void* stream() const { return stream_; }
+  void* cublas() const { return cublas_; }
+  void* cublas_lt() const { return cublas_lt_; }
+  const cuda::DeviceInfo& info() const { return info_; }
+
+  // Device scratch of at least `bytes` for the GEMM (activation casts, cuBLASLt workspace). Grows by
+  // reallocating, which synchronises: a step captured in a CUDA graph must have run once eagerly at
+  // its shape first, so the scratch is already large enough during capture.
+  void* gemm_scratch(size_t bytes);
+  // True between begin_capture() and end_capture(): growth is then an error, not an allocation.
+  bool capturing() const { return capturing_; }
+  void set_capturing(bool capturing) { capturing_ = capturing; }
+
+  void synchronize() const;
+
+ private:
+  int device_ = 0;
+  void* stream_ = nullptr;
+  void* cublas_ = nullptr;
+  void* cublas_lt_ = nullptr;
+  cuda::DeviceInfo info_;
+  Buffer scratch_;
+  bool capturing_ = false;
+};
+
+}  // namespace strata
