@@ -2,6 +2,7 @@
 // prefill and decode throughput, llama-bench style. Prefill runs each batch of prompts through the model in
 // packed steps of at most --ubatch tokens; decode then generates -n tokens per sequence one step at a time
 // (each step one token of every sequence), timing the forward passes only.
+#include "device_option.h"
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -28,6 +29,7 @@ struct BenchArgs {
   int64_t generate = 128, ubatch = 512;
   int threads = 0, repetitions = 1;
   bool json = false;
+  DeviceArgs device;
 };
 
 struct Result {
@@ -39,7 +41,7 @@ struct Result {
 using Clock = std::chrono::steady_clock;
 
 std::vector<Result> run_one(const model::Model& m, int64_t batch, int64_t prompt, int64_t generate, int64_t ubatch,
-                            ThreadPool& pool) {
+                            const Exec& exec) {
   model::CacheOptions options;
   options.max_sequences = static_cast<int>(batch);
   options.max_context = prompt + generate;
@@ -48,7 +50,8 @@ std::vector<Result> run_one(const model::Model& m, int64_t batch, int64_t prompt
   for (int64_t b = 0; b < batch; ++b) slots.push_back(cache.allocate());
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(m.vocab_size() - 1));
-  Workspace ws;
+  Workspace ws(m.device());
+  model::DecodeGraphs graphs;  // GPU decode steps replay as CUDA graphs, as in the engine
   std::vector<int32_t> tokens;
   std::vector<model::SequenceStep> steps;
 
@@ -63,7 +66,8 @@ std::vector<Result> run_one(const model::Model& m, int64_t batch, int64_t prompt
     ws.reset();
     Tensor logits = ws.take(DType::f32, {model::Model::logits_rows(fb), m.vocab_size()});
     const auto start = Clock::now();
-    m.forward(fb, cache, logits, ws, pool);
+    m.forward(fb, cache, logits, ws, exec, exec.device() == Device::cuda ? &graphs : nullptr);
+    if (exec.device() == Device::cuda) exec.cuda().synchronize();  // the step is done when the GPU is
     return std::chrono::duration<double>(Clock::now() - start).count();
   };
 
@@ -91,6 +95,8 @@ void run(const BenchArgs& a) {
   ThreadPool pool(a.threads);
   const std::string label = a.synthetic.empty() ? a.model_dir : "synthetic:" + a.synthetic;
   const auto m = a.synthetic.empty() ? model::Model::load(a.model_dir) : model::synthetic_model(a.synthetic, pool);
+  const Placement placement = place_model(*m, a.device);
+  const Exec exec = placement.exec(pool);
   const double params = static_cast<double>(m->parameter_count());
 
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -102,7 +108,7 @@ void run(const BenchArgs& a) {
       std::vector<double> best;
       std::vector<Result> results;
       for (int r = 0; r < a.repetitions; ++r) {
-        std::vector<Result> run = run_one(*m, batch, prompt, a.generate, a.ubatch, pool);
+        std::vector<Result> run = run_one(*m, batch, prompt, a.generate, a.ubatch, exec);
         if (results.empty()) results = run;
         for (size_t i = 0; i < run.size(); ++i) results[i].seconds = std::min(results[i].seconds, run[i].seconds);
       }
@@ -136,6 +142,7 @@ const CommandRegistration registration(50, [](CLI::App& app) {
   cmd->add_option("--ubatch", args->ubatch, "most tokens in one prefill step");
   cmd->add_option("-r,--repetitions", args->repetitions, "runs per test; the fastest is reported");
   cmd->add_option("-t,--threads", args->threads, "worker threads (0 = all cores)");
+  add_device_options(cmd, args->device);
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] { run(*args); });
 });

@@ -4,6 +4,7 @@
 // the previous turn, so a follow-up computes only its new tokens. Ctrl-C stops the current answer (at
 // the prompt it exits); /reset, /save FILE, /load FILE (messages and state: a long conversation resumes
 // at once), /stats, /help and /quit.
+#include "device_option.h"
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -51,6 +52,7 @@ struct ChatArgs {
   uint64_t seed = 0;
   bool has_seed = false;
   int64_t context = 4096;
+  DeviceArgs device;
   int threads = 0;
 };
 
@@ -101,6 +103,7 @@ void run(ChatArgs a) {
   }
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
+  const Placement placement = place_model(*model, a.device);
   const server::ChatRenderer renderer = server::load_chat_renderer(dir, tokenizer, a.chat_template);
   const bool templated = static_cast<bool>(renderer);
 
@@ -109,6 +112,7 @@ void run(ChatArgs a) {
   options.max_context = a.context;
   options.prefix_store_bytes = size_t{512} << 20;
   options.threads = a.threads;
+  options.cuda = placement.cuda.get();
   engine::Engine eng(*model, options);
   engine::Session session(tokenizer, eng);
   eng.start();
@@ -263,6 +267,7 @@ const CommandRegistration registration(11, [](CLI::App& app) {
   cmd->add_option("--seed", a->seed, "random seed")->each([a](const std::string&) { a->has_seed = true; });
   cmd->add_option("--context", a->context, "tokens the conversation may hold")->capture_default_str();
   cmd->add_option("-t,--threads", a->threads, "worker threads (0 = all cores)");
+  add_device_options(cmd, a->device);
   cmd->callback([a] { run(*a); });
 });
 

@@ -1,6 +1,7 @@
 // `strata logits MODEL_DIR --input IN.safetensors --out OUT.safetensors [--mode M] [--threads T]`: the
 // float32 logits of every position of `input_ids` [B, L], through one execution path, for comparing
 // strata with a reference (transformers) or one path with another.
+#include "device_option.h"
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ namespace {
 struct LogitsArgs {
   std::string model_dir, input, output, mode = "full";
   int threads = 0;
+  DeviceArgs device;
 };
 
 void run(const LogitsArgs& a) {
@@ -34,6 +36,7 @@ void run(const LogitsArgs& a) {
   if (batch == 0 || length == 0) fail("{}: 'input_ids' is empty ({}); give at least one token", a.input, ids.describe());
 
   const auto model = model::Model::load(a.model_dir);
+  const Placement placement = place_model(*model, a.device);
   std::vector<int32_t> tokens(static_cast<size_t>(batch * length));
   for (int64_t i = 0; i < batch * length; ++i) {
     const int64_t id = ids.dtype == DType::i64 ? ids.ptr<const int64_t>()[i] : ids.ptr<const int32_t>()[i];
@@ -43,7 +46,7 @@ void run(const LogitsArgs& a) {
     tokens[static_cast<size_t>(i)] = static_cast<int32_t>(id);
   }
   ThreadPool pool(a.threads);
-  std::vector<float> logits = model::run_logits(*model, tokens, batch, length, mode, pool);
+  std::vector<float> logits = model::run_logits(*model, tokens, batch, length, mode, placement.exec(pool));
   const Tensor out = Tensor::contiguous(logits.data(), DType::f32, {batch, length, model->vocab_size()});
   io::write_safetensors(a.output, {{"logits", out}}, {{"mode", a.mode}, {"model", a.model_dir}});
 }
@@ -56,6 +59,7 @@ const CommandRegistration registration(40, [](CLI::App& app) {
   cmd->add_option("--out", args->output, "safetensors file to write logits [B, L, V] (float32) to")->required();
   cmd->add_option("--mode", args->mode, "full | decode | chunked=N");
   cmd->add_option("--threads", args->threads, "worker threads (0 = all cores)");
+  add_device_options(cmd, args->device);
   cmd->callback([args] { run(*args); });
 });
 

@@ -1,6 +1,7 @@
 // `strata perplexity MODEL_DIR -f TEXT [--context 256] [--max-windows N] [--json]`: tokenizes the text
 // with the model's tokenizer (BOS as its post-processor adds it), cuts it into non-overlapping windows,
 // runs each from an empty state and reports mean negative log-likelihood and perplexity.
+#include "device_option.h"
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -22,6 +23,7 @@ namespace {
 struct PerplexityArgs {
   std::string model_dir, text_file;
   int64_t context = 256, max_windows = 0;
+  DeviceArgs device;
   int threads = 0, parallel = 4;
   bool json = false;
 };
@@ -35,11 +37,12 @@ void run(const PerplexityArgs& a) {
   text << in.rdbuf();
   const auto tokenizer = tokenizer::Tokenizer::load(std::filesystem::path(a.model_dir) / "tokenizer.json");
   const auto model = model::Model::load(a.model_dir);
+  const Placement placement = place_model(*model, a.device);
   const std::vector<int32_t> ids = tokenizer.encode(text.str(), /*add_special_tokens=*/true);
   ThreadPool pool(a.threads);
   const model::PerplexityResult r = model::perplexity(
       *model, ids, model::PerplexityOptions{.window = a.context, .max_windows = a.max_windows, .parallel_windows = a.parallel},
-      pool);
+      placement.exec(pool));
   if (a.json) {
     std::cout << nlohmann::ordered_json{{"tokens", r.tokens},       {"windows", r.windows},
                                         {"scored_tokens", r.scored_tokens}, {"mean_nll", r.mean_nll()},
@@ -61,6 +64,7 @@ const CommandRegistration registration(35, [](CLI::App& app) {
   cmd->add_option("--max-windows", args->max_windows, "score only the first N windows (0 = all)");
   cmd->add_option("--parallel", args->parallel, "windows run together in one batch");
   cmd->add_option("-t,--threads", args->threads, "worker threads (0 = all cores)");
+  add_device_options(cmd, args->device);
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] { run(*args); });
 });

@@ -1,6 +1,7 @@
 // `strata run [MODEL_DIR] (-p PROMPT | -f FILE) [-n N] [sampling flags] [--verbose]`: generates a
 // continuation and streams it to stdout as it is produced. Without MODEL_DIR the bundled demo model
 // (models/demo) is used. With --verbose, prefill and decode speeds go to stderr.
+#include "device_option.h"
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +34,7 @@ struct RunArgs {
   engine::SamplingParams sampling;
   uint64_t seed = 0;
   bool has_seed = false, verbose = false, no_special = false, no_echo = false;
+  DeviceArgs device;
   int threads = 0;
 };
 
@@ -59,6 +61,7 @@ void run(RunArgs a) {
   const std::filesystem::path dir = model_directory(a);
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
+  const Placement placement = place_model(*model, a.device);
   // Encoded before the engine exists: the prompt's length sizes the engine's context.
   const std::vector<int32_t> prompt = engine::encode_prompt(tokenizer, a.prompt, /*add_special_tokens=*/!a.no_special);
 
@@ -67,6 +70,7 @@ void run(RunArgs a) {
   options.max_context = static_cast<int64_t>(prompt.size()) + a.sampling.max_new_tokens;
   options.token_budget = 512;
   options.threads = a.threads;
+  options.cuda = placement.cuda.get();
   engine::Engine eng(*model, options);
   engine::Session session(tokenizer, eng);
 
@@ -118,6 +122,7 @@ const CommandRegistration registration(10, [](CLI::App& app) {
   cmd->add_flag("--no-echo", a->no_echo, "print only the continuation, not the prompt before it");
   cmd->add_flag("--no-special", a->no_special, "do not add BOS/EOS special tokens to the prompt");
   cmd->add_option("-t,--threads", a->threads, "worker threads (0 = all cores)");
+  add_device_options(cmd, a->device);
   cmd->add_flag("-v,--verbose", a->verbose, "print prefill and decode speed to stderr");
   cmd->callback([a] { run(*a); });
 });

@@ -1,6 +1,7 @@
 // `strata serve [MODEL_DIR] [--host H] [--port P] [engine flags]`: the OpenAI-compatible server
 // (src/strata/server/) over one continuous-batching engine. SIGINT/SIGTERM stop it gracefully: running
 // requests are cancelled (streams end with finish_reason "abort"), then it exits 0.
+#include "device_option.h"
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -40,7 +41,8 @@ void on_signal(int signal) {
 }
 
 struct ServeArgs {
-  std::string model_dir, host = "127.0.0.1", model_name, chat_template, device = "cpu";
+  std::string model_dir, host = "127.0.0.1", model_name, chat_template;
+  DeviceArgs device;
   int port = 8080;
   int max_sequences = 8, threads = 0, http_threads = 64, max_queue = 256;
   int64_t context = 4096, token_budget = 512, prefill_chunk = 256;
@@ -52,10 +54,6 @@ void run(const ServeArgs& a) {
   if (a.context < 2) fail("--context must be >= 2, got {}", a.context);
   if (a.prefix_cache_mib < 0) fail("--prefix-cache-mib must be >= 0, got {}", a.prefix_cache_mib);
   if (a.max_queue < 0) fail("--max-queue must be >= 0, got {}", a.max_queue);
-  // Devices: the CPU today; the CUDA backend plugs in behind the same kernels (kernels/dispatch.h).
-  if (a.device != "cpu")
-    fail("--device {}: this strata runs on the CPU only (its CUDA backend is not built yet); use --device cpu",
-         a.device);
   std::filesystem::path dir = a.model_dir;
   if (dir.empty()) {
     const char* env = std::getenv("STRATA_MODEL");
@@ -63,6 +61,7 @@ void run(const ServeArgs& a) {
   }
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
+  const Placement placement = place_model(*model, a.device);
   server::ChatRenderer chat = server::load_chat_renderer(dir, tokenizer, a.chat_template);
 
   engine::EngineOptions options;
@@ -72,6 +71,7 @@ void run(const ServeArgs& a) {
   options.prefill_chunk = a.prefill_chunk;
   options.prefix_store_bytes = static_cast<size_t>(a.prefix_cache_mib) << 20;
   options.threads = a.threads;
+  options.cuda = placement.cuda.get();
   engine::Engine engine(*model, options);
 
   server::ServerOptions server_options;
@@ -131,7 +131,7 @@ const CommandRegistration registration(12, [](CLI::App& app) {
   cmd->add_option("--prefix-cache-mib", a->prefix_cache_mib, "memory for stored conversation states (0 = off)")->capture_default_str();
   cmd->add_option("--max-queue", a->max_queue, "requests waiting beyond the running ones before 429")->capture_default_str();
   cmd->add_option("--http-threads", a->http_threads, "concurrent connections")->capture_default_str();
-  cmd->add_option("--device", a->device, "where to run: cpu (the CUDA backend is not built yet)")->capture_default_str();
+  add_device_options(cmd, a->device);
   cmd->add_option("-t,--threads", a->threads, "compute threads (0 = all cores)");
   cmd->callback([a] { run(*a); });
 });

@@ -84,7 +84,8 @@ TEST(ServeProcess, BadFlagsExitTwo) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{STRATA_CLI, "serve", "--port", "70000"},
         std::vector<std::string>{STRATA_CLI, "serve", "--max-sequences", "0"},
-        std::vector<std::string>{STRATA_CLI, "serve", "--device", "cuda:0"},
+        std::vector<std::string>{STRATA_CLI, "serve", "--device", "cuda:99"},
+        std::vector<std::string>{STRATA_CLI, "serve", "--device", "tpu"},
         std::vector<std::string>{STRATA_CLI, "serve", "/nonexistent/model"}}) {
     const pid_t pid = spawn(args);
     ASSERT_GT(pid, 0);

@@ -4,7 +4,9 @@
 #include <cstring>
 #include <limits>
 
+#include "strata/core/cuda_runtime.h"
 #include "strata/core/error.h"
+#include "strata/core/memory.h"
 
 namespace strata::cache {
 namespace {
@@ -62,13 +64,14 @@ PagedKvCache::PagedKvCache(KvCacheConfig config) : config_(resolve(std::move(con
   const size_t pool_bytes =
       static_cast<size_t>(config_.num_blocks) * elements_per_block(config_) * dtype_size(config_.dtype);
   for (int l = 0; l < config_.num_layers; ++l) {
-    k_pools_.emplace_back(pool_bytes);
-    v_pools_.emplace_back(pool_bytes);
+    k_pools_.emplace_back(pool_bytes, config_.device);
+    v_pools_.emplace_back(pool_bytes, config_.device);
   }
   const auto slots = static_cast<size_t>(config_.max_slots);
   // The block tables live in a Buffer like the pools: the attention kernel reads them on the device.
   tables_ = Buffer(slots * static_cast<size_t>(max_blocks_per_slot_) * sizeof(int32_t));
   std::fill_n(tables(), slots * static_cast<size_t>(max_blocks_per_slot_), -1);
+  if (config_.device != Device::cpu) device_tables_ = Buffer(tables_.size(), config_.device);
   block_counts_.assign(slots, 0);
   lengths_.assign(slots, 0);
   free_blocks_.reserve(static_cast<size_t>(config_.num_blocks));
@@ -91,6 +94,7 @@ void PagedKvCache::check_layer(int layer) const {
 }
 
 bool PagedKvCache::reserve(int slot, int64_t new_length) {
+  tables_dirty_ = true;
   check_slot(slot, "reserve");
   const auto s = static_cast<size_t>(slot);
   if (new_length < lengths_[s])
@@ -122,12 +126,14 @@ void PagedKvCache::release_blocks(int slot, int64_t keep_blocks) {
 }
 
 void PagedKvCache::free(int slot) {
+  tables_dirty_ = true;
   check_slot(slot, "free");
   release_blocks(slot, 0);
   lengths_[static_cast<size_t>(slot)] = 0;
 }
 
 bool PagedKvCache::fork(int source, int destination) {
+  tables_dirty_ = true;
   check_slot(source, "fork (source)");
   check_slot(destination, "fork (destination)");
   if (source == destination) fail("kv cache: fork of slot {} onto itself", source);
@@ -146,8 +152,8 @@ bool PagedKvCache::fork(int source, int destination) {
     for (int l = 0; l < config_.num_layers; ++l) {
       for (const Buffer* pool : {&k_pools_[static_cast<size_t>(l)], &v_pools_[static_cast<size_t>(l)]}) {
         auto* base = static_cast<char*>(pool->data());
-        std::memcpy(base + static_cast<size_t>(to) * block_bytes_one,
-                    base + static_cast<size_t>(from) * block_bytes_one, block_bytes_one);
+        copy_memory(base + static_cast<size_t>(to) * block_bytes_one,
+                    base + static_cast<size_t>(from) * block_bytes_one, block_bytes_one, config_.device);
       }
     }
   }
@@ -157,6 +163,7 @@ bool PagedKvCache::fork(int source, int destination) {
 }
 
 void PagedKvCache::truncate(int slot, int64_t length) {
+  tables_dirty_ = true;
   check_slot(slot, "truncate");
   const auto s = static_cast<size_t>(slot);
   if (length < 0 || length > lengths_[s])
@@ -196,9 +203,17 @@ Tensor PagedKvCache::v_pool(int layer) const {
 }
 
 Tensor PagedKvCache::block_tables() const {
+  if (config_.device != Device::cpu)
+    return device_tables_.view(DType::i32, {config_.max_slots, max_blocks_per_slot_});
   // The kernels only read the tables; the view is non-const by the Tensor convention.
   return Tensor::contiguous(const_cast<int32_t*>(tables()), DType::i32,
                             {config_.max_slots, max_blocks_per_slot_});
+}
+
+void PagedKvCache::sync_device_tables(void* stream) {
+  if (config_.device == Device::cpu || !tables_dirty_) return;
+  cuda::copy_async(device_tables_.data(), tables_.data(), tables_.size(), stream);
+  tables_dirty_ = false;
 }
 
 }  // namespace strata::cache

@@ -29,6 +29,7 @@ struct KvCacheConfig {
   // Longest sequence a slot may hold; sets the block-table width. 0 = the whole pool (num_blocks blocks).
   int64_t max_sequence_length = 0;
   DType dtype = DType::f32;  // f32 (exact parity with an f32 reference) or bf16 (half the memory)
+  Device device = Device::cpu;  // where the pools live; the block tables are kept on the host and mirrored
 };
 
 class PagedKvCache {
@@ -81,7 +82,11 @@ class PagedKvCache {
   Tensor k_pool(int layer) const;  // [num_blocks, block_size, kv_heads, head_dim]
   Tensor v_pool(int layer) const;  // same
   // i32 [num_slots, max_blocks_per_slot]: row s starts with slot s's block table, unused entries -1.
+  // On a GPU cache: the device mirror, current after the last sync_device_tables().
   Tensor block_tables() const;
+  // Copies the host tables to the device mirror when they changed since the last call (a GPU cache;
+  // a no-op on the CPU), asynchronously on `stream`, before a step's kernels read them.
+  void sync_device_tables(void* stream);
 
  private:
   void check_slot(int slot, const char* operation) const;
@@ -92,7 +97,9 @@ class PagedKvCache {
   int64_t max_blocks_per_slot_ = 0;
   std::vector<Buffer> k_pools_, v_pools_;
   int32_t* tables() const { return static_cast<int32_t*>(tables_.data()); }
-  Buffer tables_;  // i32 [max_slots, max_blocks_per_slot]
+  Buffer tables_;  // i32 [max_slots, max_blocks_per_slot], host
+  Buffer device_tables_;  // the same on the GPU (GPU caches only)
+  bool tables_dirty_ = true;
   std::vector<int64_t> block_counts_;
   std::vector<int64_t> lengths_;
   std::vector<int32_t> free_blocks_;  // a stack; the lowest id is on top

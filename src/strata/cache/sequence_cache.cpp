@@ -17,6 +17,7 @@ CachePlan plan_cache(const schedule::Schedule& schedule, const schedule::ModelDi
   CachePlan plan;
   StateCacheConfig mamba = state_cache_config(schedule, dims, options.max_sequences, options.speculative_tokens,
                                               std::move(model_id), options.state_dtype);
+  mamba.device = options.device;
   if (!mamba.layers.empty()) {
     plan.mamba_bytes = MambaStateCache::bytes_required(mamba);
     plan.mamba = std::move(mamba);
@@ -33,6 +34,7 @@ CachePlan plan_cache(const schedule::Schedule& schedule, const schedule::ModelDi
     const int64_t blocks_per_sequence = (options.max_context + options.kv_block_size - 1) / options.kv_block_size;
     kc.num_blocks = options.kv_blocks > 0 ? options.kv_blocks : options.max_sequences * blocks_per_sequence;
     kc.dtype = options.kv_dtype;
+    kc.device = options.device;
     plan.kv_bytes = PagedKvCache::bytes_required(kc);
     plan.kv = kc;
   }

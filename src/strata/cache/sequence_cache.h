@@ -29,6 +29,7 @@ struct CacheOptions {
   int speculative_tokens = 0;    // S: drafts per verification step (sizes the per-token state buffers)
   DType state_dtype = DType::f32;
   DType kv_dtype = DType::f32;
+  Device device = Device::cpu;   // where the state pools and KV blocks live (the model's device)
 };
 
 // What a cache for a schedule allocates: the one sizing function, used by the cache itself and by

@@ -13,6 +13,7 @@
 
 #include "strata/cache/hash64.h"
 #include "strata/core/error.h"
+#include "strata/core/memory.h"
 
 namespace strata::cache {
 namespace {
@@ -163,6 +164,7 @@ std::vector<uint8_t> save(const MambaStateCache& cache, const PagedKvCache* kv, 
     offset = align64(offset + s.bytes);
   }
   std::vector<uint8_t> out(offset, 0);
+  const Device device = cache.config().device;
 
   std::memcpy(out.data(), kMagic, sizeof(kMagic));
   put<uint32_t>(out, 8, kSnapshotVersion);
@@ -183,10 +185,10 @@ std::vector<uint8_t> save(const MambaStateCache& cache, const PagedKvCache* kv, 
     record += kSectionRecordBytes;
     if (is_kv(s.kind))
       for_each_kv_block(*kv, s, slot, [&](const uint8_t* paged, size_t at, size_t n) {
-        std::memcpy(out.data() + s.offset + at, paged, n);
+        copy_memory(out.data() + s.offset + at, paged, n, device);
       });
     else
-      std::memcpy(out.data() + s.offset, section_source(cache, s, slot), s.bytes);
+      copy_memory(out.data() + s.offset, section_source(cache, s, slot), s.bytes, device);
   }
   put<uint64_t>(out, 24, hash64(out.data() + kChecksumFieldEnd, out.size() - kChecksumFieldEnd, kChecksumSeed));
   return out;
@@ -333,7 +335,7 @@ void restore(MambaStateCache& cache, PagedKvCache* kv, int slot, std::span<const
     const int layer = static_cast<int>(s.layer);
     void* destination =
         s.kind == SectionKind::conv_state ? cache.conv_state(layer, slot).data : cache.ssm_state(layer, slot).data;
-    std::memcpy(destination, bytes.data() + s.offset, s.bytes);
+    copy_memory(destination, bytes.data() + s.offset, s.bytes, cache.config().device);
   }
   cache.set_position(slot, info.position);
   if (kv != nullptr) {
@@ -342,7 +344,7 @@ void restore(MambaStateCache& cache, PagedKvCache* kv, int slot, std::span<const
     for (const SnapshotSection& s : info.sections)
       if (is_kv(s.kind))
         for_each_kv_block(*kv, s, slot, [&](uint8_t* paged, size_t at, size_t n) {
-          std::memcpy(paged, bytes.data() + s.offset + at, n);
+          copy_memory(paged, bytes.data() + s.offset + at, n, cache.config().device);
         });
   }
 }

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "strata/core/error.h"
+#include "strata/core/memory.h"
 
 namespace strata::cache {
 namespace {
@@ -31,6 +33,19 @@ void store_from_f32(void* destination, DType to, const float* source, int64_t co
   }
 }
 
+// The same for a destination and f32 source that may live on a GPU: f32 is a plain copy; another dtype
+// converts on the host (rollback of a bf16 GPU state: two small copies, outside any step).
+void store_from_f32(const Tensor& destination, const Tensor& source, int64_t count, Device device) {
+  if (device == Device::cpu) return store_from_f32(destination.data, destination.dtype, source.ptr<float>(), count);
+  if (destination.dtype == DType::f32)
+    return copy_memory(destination.data, source.data, static_cast<size_t>(count) * sizeof(float), device);
+  std::vector<float> values(static_cast<size_t>(count));
+  std::vector<uint8_t> converted(static_cast<size_t>(count) * dtype_size(destination.dtype));
+  copy_memory(values.data(), source.data, values.size() * sizeof(float), device);
+  store_from_f32(converted.data(), destination.dtype, values.data(), count);
+  copy_memory(destination.data, converted.data(), converted.size(), device);
+}
+
 }  // namespace
 
 MambaStateCache::MambaStateCache(StateCacheConfig config) : config_(std::move(config)) {
@@ -43,11 +58,12 @@ MambaStateCache::MambaStateCache(StateCacheConfig config) : config_(std::move(co
   const auto slots = static_cast<size_t>(config_.max_sequences);
   const auto entries = static_cast<size_t>(config_.speculative_tokens + 1);
   for (const MambaStateShape& shape : config_.layers) {
-    conv_pools_.emplace_back(slots * shape.conv_bytes());
-    ssm_pools_.emplace_back(slots * shape.ssm_bytes());
+    const Device device = config_.device;
+    conv_pools_.emplace_back(slots * shape.conv_bytes(), device);
+    ssm_pools_.emplace_back(slots * shape.ssm_bytes(), device);
     if (config_.speculative_tokens > 0) {
-      speculative_conv_.emplace_back(slots * entries * static_cast<size_t>(shape.conv_elements()) * 4);
-      speculative_ssm_.emplace_back(slots * entries * static_cast<size_t>(shape.ssm_elements()) * 4);
+      speculative_conv_.emplace_back(slots * entries * static_cast<size_t>(shape.conv_elements()) * 4, device);
+      speculative_ssm_.emplace_back(slots * entries * static_cast<size_t>(shape.ssm_elements()) * 4, device);
     }
   }
   positions_.assign(slots, 0);
@@ -143,8 +159,8 @@ void MambaStateCache::free(int slot) {
 void MambaStateCache::reset(int slot) {
   check_allocated(slot, "reset");
   for (int l = 0; l < num_layers(); ++l) {
-    std::memset(conv_state(l, slot).data, 0, conv_state(l, slot).nbytes());
-    std::memset(ssm_state(l, slot).data, 0, ssm_state(l, slot).nbytes());
+    zero_memory(conv_state(l, slot).data, conv_state(l, slot).nbytes(), config_.device);
+    zero_memory(ssm_state(l, slot).data, ssm_state(l, slot).nbytes(), config_.device);
   }
   positions_[static_cast<size_t>(slot)] = 0;
 }
@@ -154,8 +170,8 @@ void MambaStateCache::fork(int source, int destination) {
   check_allocated(destination, "fork destination");
   if (source == destination) return;
   for (int l = 0; l < num_layers(); ++l) {
-    std::memcpy(conv_state(l, destination).data, conv_state(l, source).data, conv_state(l, source).nbytes());
-    std::memcpy(ssm_state(l, destination).data, ssm_state(l, source).data, ssm_state(l, source).nbytes());
+    copy_memory(conv_state(l, destination).data, conv_state(l, source).data, conv_state(l, source).nbytes(), config_.device);
+    copy_memory(ssm_state(l, destination).data, ssm_state(l, source).data, ssm_state(l, source).nbytes(), config_.device);
   }
   positions_[static_cast<size_t>(destination)] = positions_[static_cast<size_t>(source)];
 }
@@ -199,8 +215,8 @@ void MambaStateCache::rollback(int slot, int fed_drafts, int accepted_drafts) {
     const MambaStateShape& s = config_.layers[static_cast<size_t>(l)];
     const Tensor conv_entry = speculative_conv(l)[slot][accepted_drafts];
     const Tensor ssm_entry = speculative_ssm(l)[slot][accepted_drafts];
-    store_from_f32(conv_state(l, slot).data, s.conv_dtype, conv_entry.ptr<float>(), s.conv_elements());
-    store_from_f32(ssm_state(l, slot).data, s.state_dtype, ssm_entry.ptr<float>(), s.ssm_elements());
+    store_from_f32(conv_state(l, slot), conv_entry, s.conv_elements(), config_.device);
+    store_from_f32(ssm_state(l, slot), ssm_entry, s.ssm_elements(), config_.device);
   }
   positions_[static_cast<size_t>(slot)] = position - (fed_drafts - accepted_drafts);
 }

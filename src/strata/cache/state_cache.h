@@ -13,6 +13,7 @@
 
 #include "strata/cache/state_shape.h"
 #include "strata/core/tensor.h"
+#include "strata/core/dtype.h"
 
 namespace strata::cache {
 
@@ -21,6 +22,7 @@ struct StateCacheConfig {
   int max_sequences = 0;                // live slots (sequences decoded at once)
   int speculative_tokens = 0;           // S, drafts per verify step; 0 allocates no speculative buffers
   std::string model_id;                 // identity of config + weights, written into snapshots
+  Device device = Device::cpu;          // where the pools live
 };
 
 class MambaStateCache {

@@ -21,8 +21,10 @@ void check_cublas(cublasStatus_t status, const char* what) {
 CudaContext::CudaContext(int device_index) : device_(device_index) {
   cuda::set_device(device_index);
   info_ = cuda::device_info(device_index);
+  // A blocking stream: the cache's synchronous copies between steps (legacy default stream) then order
+  // after the step's kernels without explicit synchronisation.
   cudaStream_t stream = nullptr;
-  if (cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess) fail("CUDA: cannot create a stream on cuda:{}", device_index);
+  if (cudaStreamCreateWithFlags(&stream, cudaStreamDefault) != cudaSuccess) fail("CUDA: cannot create a stream on cuda:{}", device_index);
   stream_ = stream;
   cublasHandle_t handle = nullptr;
   check_cublas(cublasCreate(&handle), "cublasCreate");

@@ -4,7 +4,9 @@
 #include <future>
 
 #include "strata/cache/snapshot.h"
+#include "strata/core/cuda_context.h"
 #include "strata/core/error.h"
+#include "strata/core/memory.h"
 #include "strata/engine/sampling_stop.h"
 #include "strata/engine/step_plan.h"
 
@@ -73,8 +75,12 @@ Engine::Engine(const model::Model& model, EngineOptions options) : model_(model)
   if (options_.prefill_chunk < 1) fail("engine: prefill_chunk must be >= 1, got {}", options_.prefill_chunk);
   if (options_.kv_block_size < 1) fail("engine: kv_block_size must be >= 1, got {}", options_.kv_block_size);
   if (options_.kv_blocks < 0) fail("engine: kv_blocks must be >= 0, got {}", options_.kv_blocks);
+  if ((model_.device() == Device::cuda) != (options_.cuda != nullptr))
+    fail("engine: the model is on the {} but the engine was {} a GPU context", device_name(model_.device()),
+         options_.cuda ? "given" : "not given");
   cache_ = model_.make_cache(cache_options(options_));
   pool_ = std::make_unique<ThreadPool>(options_.threads);
+  workspace_ = Workspace(model_.device());
   // The workspace is sized once for the largest step the budget allows (plus its logits), so steps
   // never allocate.
   workspace_.reserve(model_.workspace_bytes(step_shape(options_), pool_->size()) +
@@ -363,7 +369,13 @@ void Engine::run_batch() {
   workspace_.reset();
   Tensor logits = workspace_.take(DType::f32, {model::Model::logits_rows(batch), model_.vocab_size()});
   try {
-    model_.forward(batch, cache_, logits, workspace_, Exec(*pool_));
+    if (options_.cuda) {
+      model_.forward(batch, cache_, logits, workspace_, Exec(*options_.cuda, *pool_), &graphs_);
+      host_logits_.resize(static_cast<size_t>(logits.numel()));
+      copy_memory(host_logits_.data(), logits.data, logits.nbytes(), Device::cuda);
+    } else {
+      model_.forward(batch, cache_, logits, workspace_, Exec(*pool_));
+    }
   } catch (const Error& e) {
     for (const PlannedStep& p : plan) {
       active[p.index]->state_valid = false;
@@ -392,7 +404,8 @@ void Engine::run_batch() {
     }
     // Logits of the step's last token are the next token's distribution once every known token is fed.
     if (consumed == static_cast<int64_t>(s.tokens.size()))
-      sample_and_stream(s, logits.ptr<float>() + static_cast<int64_t>(row) * model_.vocab_size());
+      sample_and_stream(s, (options_.cuda ? host_logits_.data() : logits.ptr<float>()) +
+                               static_cast<int64_t>(row) * model_.vocab_size());
   }
 }
 

@@ -30,7 +30,12 @@
 #include "strata/core/thread_pool.h"
 #include "strata/engine/request.h"
 #include "strata/core/workspace.h"
+#include "strata/model/decode_graphs.h"
 #include "strata/model/model.h"
+
+namespace strata {
+class CudaContext;
+}
 
 namespace strata::engine {
 
@@ -45,6 +50,9 @@ struct EngineOptions {
   int threads = 0;               // compute threads; <= 0: one per hardware thread
   DType state_dtype = DType::f32;
   DType kv_dtype = DType::f32;
+  // The GPU the model lives on (Model::to_device); nullptr for a CPU model. The engine runs its steps on
+  // this context's stream and samples on the host from the step's logits, copied back once per step.
+  CudaContext* cuda = nullptr;
 };
 
 struct EngineStats {
@@ -138,6 +146,8 @@ class Engine {
   EngineOptions options_;
   model::SequenceCache cache_;
   Workspace workspace_;
+  std::vector<float> host_logits_;  // a GPU step's logits, copied back for sampling
+  model::DecodeGraphs graphs_;       // a GPU engine's decode steps, captured per batch size
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<cache::PrefixStore> prefix_store_;
 

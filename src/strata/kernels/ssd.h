@@ -45,10 +45,15 @@ struct SsdInputs {
   Tensor dt_bias;  // [H]
 };
 
-// Scratch for a batch of at most num_tokens tokens in num_sequences sequences on `threads` threads.
-size_t ssd_workspace_bytes(const SsdParams& params, int64_t num_tokens, int64_t num_sequences, int threads);
+// Scratch for a batch of at most num_tokens tokens in num_sequences sequences on `threads` threads
+// (CPU). Device::cuda gives the CUDA scan's requirement instead (threads ignored): it keeps one f32
+// [H, P, N] state per chunk boundary, (T / Q + 2·S)·H·P·N floats, well above the CPU's.
+size_t ssd_workspace_bytes(const SsdParams& params, int64_t num_tokens, int64_t num_sequences, int threads,
+                           Device device = Device::cpu);
 
-// Throws strata::Error naming the offending tensor or field (see cpu/ssd_scan.h).
+// Throws strata::Error naming the offending tensor or field (see cpu/ssd_scan.h). Device-neutral: all
+// tensors must live on x's device; it reads no device memory (so A <= 0 is checked for CPU tensors only),
+// and for CUDA tensors it also requires the batch's device arrays and the CUDA workspace size.
 void check_ssd_scan(const SsdParams& params, const SsdInputs& inputs, const VarlenBatch& batch,
                     const Tensor& ssm_states, const Tensor& y, std::span<const SsdCapture> captures,
                     size_t workspace_bytes, int threads);

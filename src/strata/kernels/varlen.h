@@ -23,7 +23,7 @@ struct VarlenBatch {
   std::span<const int64_t> cu_seqlens;          // [num_sequences + 1], cu_seqlens[0] == 0, non-decreasing
   std::span<const int32_t> slots;               // [num_sequences], state slot of each sequence
   std::span<const uint8_t> has_initial_state;   // [num_sequences]: 1 = start from the slot's state, 0 = zeros
-  VarlenDevice device;                          // GPU steps only
+  VarlenDevice device = {};                     // GPU steps only
 
   int64_t num_sequences() const { return static_cast<int64_t>(slots.size()); }
   int64_t num_tokens() const { return cu_seqlens.empty() ? 0 : cu_seqlens.back(); }

@@ -44,7 +44,7 @@ AttentionLayer::AttentionLayer(const AttentionDims& dims, const AttentionWeights
 }
 
 void AttentionLayer::forward(const Tensor& x, Tensor& out, bool accumulate, const kernels::VarlenBatch& batch,
-                             std::span<const int64_t> start_positions, std::span<const int64_t> positions,
+                             kernels::Mirrored<int64_t> start_positions, kernels::Mirrored<int64_t> positions,
                              const kernels::PagedKv& kv, Workspace& workspace, const Exec& exec) const {
   const int64_t T = x.size(0);
   if (T == 0) return;
@@ -86,6 +86,14 @@ void AttentionLayer::forward(const Tensor& x, Tensor& out, bool accumulate, cons
   o.accumulate = accumulate;
   if (weights_.o_bias.data) o.bias = &weights_.o_bias;
   kernels::gemm(q, weights_.o_proj, out, o, exec);
+}
+
+void AttentionLayer::visit_tensors(const TensorVisitor& visit) {
+  AttentionWeights& w = weights_;
+  for (Tensor* t : {&w.q_proj, &w.k_proj, &w.v_proj, &w.o_proj, &w.q_bias, &w.k_bias, &w.v_bias, &w.o_bias,
+                    &w.q_adapter.in, &w.q_adapter.out, &w.k_adapter.in, &w.k_adapter.out, &w.v_adapter.in,
+                    &w.v_adapter.out})
+    visit(*t);
 }
 
 size_t AttentionLayer::scratch_bytes(int64_t tokens) const {

@@ -5,6 +5,8 @@
 // low-rank adapters on q/k/v.
 #pragma once
 
+#include "strata/model/tensor_visit.h"
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -54,11 +56,13 @@ class AttentionLayer {
   // x: f32 [T, D] normed input; out (+)= attention(x). start_positions: tokens already cached per
   // sequence; positions: the position of every token (for RoPE).
   void forward(const Tensor& x, Tensor& out, bool accumulate, const kernels::VarlenBatch& batch,
-               std::span<const int64_t> start_positions, std::span<const int64_t> positions,
+               kernels::Mirrored<int64_t> start_positions, kernels::Mirrored<int64_t> positions,
                const kernels::PagedKv& kv, Workspace& workspace, const Exec& exec) const;
 
   // Workspace bytes forward takes for `tokens` tokens.
   size_t scratch_bytes(int64_t tokens) const;
+  // Every tensor forward reads.
+  void visit_tensors(const TensorVisitor& visit);
 
  private:
   AttentionDims dims_;

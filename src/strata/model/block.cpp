@@ -93,4 +93,14 @@ size_t Block::scratch_bytes(const StepShape& s, int64_t hidden_size, int threads
   return bytes;
 }
 
+void Block::visit_tensors(const TensorVisitor& visit) {
+  visit(mixer_norm);
+  visit(ffn_norm);
+  if (mamba) mamba->visit_tensors(visit);
+  if (attention) attention->visit_tensors(visit);
+  if (mlp) model::visit_tensors(*mlp, visit);
+  if (moe) model::visit_tensors(*moe, visit);
+  if (shared) shared->visit_tensors(visit);
+}
+
 }  // namespace strata::model

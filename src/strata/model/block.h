@@ -52,6 +52,8 @@ struct Block {
   void forward(Tensor& hidden, const Tensor& embeddings, StepContext& step) const;
   // Workspace bytes forward takes (returned when it ends: the model runs each block in a Scope).
   size_t scratch_bytes(const StepShape& shape, int64_t hidden_size, int threads) const;
+  // Every tensor of every part.
+  void visit_tensors(const TensorVisitor& visit);
 };
 
 }  // namespace strata::model

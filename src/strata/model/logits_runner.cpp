@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "strata/core/error.h"
+#include "strata/core/memory.h"
 
 namespace strata::model {
 
@@ -35,7 +36,7 @@ std::vector<float> run_logits(const Model& model, const std::vector<int32_t>& to
 
   const int64_t step = mode.kind == LogitsMode::full ? length : mode.kind == LogitsMode::chunked ? mode.chunk : 1;
   std::vector<float> out(static_cast<size_t>(batch * length * V));
-  Workspace workspace;
+  Workspace workspace(model.device());
   std::vector<int32_t> packed;
   std::vector<SequenceStep> steps;
   for (int64_t done = 0; done < length;) {
@@ -50,9 +51,10 @@ std::vector<float> run_logits(const Model& model, const std::vector<int32_t>& to
     workspace.reset();
     Tensor logits = workspace.take(DType::f32, {Model::logits_rows(fb), V});
     model.forward(fb, cache, logits, workspace, exec);
+    // Rows of one step are sequence-major; copy_memory reads GPU logits as well.
     for (int64_t b = 0; b < batch; ++b)
-      std::memcpy(out.data() + (b * length + done) * V, logits.ptr<float>() + b * n * V,
-                  static_cast<size_t>(n * V) * sizeof(float));
+      copy_memory(out.data() + (b * length + done) * V, logits.ptr<float>() + b * n * V,
+                  static_cast<size_t>(n * V) * sizeof(float), model.device());
     done += n;
   }
   return out;

@@ -146,13 +146,22 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
 
   // cu_seqlens rebased to the part's first row, in workspace memory (forward allocates nothing).
   auto part_of = [&](int64_t first, int64_t count, int64_t token_begin) {
-    auto* cu = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * static_cast<size_t>(count + 1)));
+    auto* cu = static_cast<int64_t*>(workspace.take_host_bytes(sizeof(int64_t) * static_cast<size_t>(count + 1)));
     for (int64_t i = 0; i <= count; ++i) cu[i] = batch.varlen.begin(first + i) - token_begin;
+    // On the GPU the part points into the step's device arrays and rebases by row_offset instead.
+    const kernels::VarlenDevice& d = batch.varlen.device;
+    const kernels::VarlenDevice part_device =
+        d.cu_seqlens == nullptr ? kernels::VarlenDevice{}
+                                : kernels::VarlenDevice{.cu_seqlens = d.cu_seqlens + first,
+                                                        .slots = d.slots + first,
+                                                        .has_initial_state = d.has_initial_state + first,
+                                                        .row_offset = d.row_offset + token_begin};
     return kernels::VarlenBatch{
         .cu_seqlens = std::span<const int64_t>(cu, static_cast<size_t>(count + 1)),
         .slots = batch.varlen.slots.subspan(static_cast<size_t>(first), static_cast<size_t>(count)),
         .has_initial_state =
-            batch.varlen.has_initial_state.subspan(static_cast<size_t>(first), static_cast<size_t>(count))};
+            batch.varlen.has_initial_state.subspan(static_cast<size_t>(first), static_cast<size_t>(count)),
+        .device = part_device};
   };
 
   if (decode_sequences > 0) {
@@ -224,6 +233,12 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   out_params.accumulate = accumulate;
   if (weights_.out_proj_bias.data) out_params.bias = &weights_.out_proj_bias;
   kernels::gemm(y, weights_.out_proj, out, out_params, exec);
+}
+
+void Mamba2Mixer::visit_tensors(const TensorVisitor& visit) {
+  for (Tensor* t : {&weights_.in_proj, &weights_.in_proj_bias, &weights_.out_proj, &weights_.out_proj_bias, &conv_weight_,
+                    &conv_bias_, &A_, &D_, &dt_bias_, &norm_weight_, &projection_scale_})
+    visit(*t);
 }
 
 size_t Mamba2Mixer::scratch_bytes(int64_t tokens, int64_t sequences, int64_t kept_sequences, int64_t kept_length,

@@ -5,6 +5,8 @@
 // the norm after the gate or none at all.
 #pragma once
 
+#include "strata/model/tensor_visit.h"
+
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -85,6 +87,8 @@ class Mamba2Mixer {
   // `kept_sequences` keep per-token states over at most `kept_length` tokens each.
   size_t scratch_bytes(int64_t tokens, int64_t sequences, int64_t kept_sequences, int64_t kept_length,
                        int threads) const;
+  // Every tensor forward reads (projections, biases, the f32 per-channel parameters).
+  void visit_tensors(const TensorVisitor& visit);
 
  private:
   Mamba2Dims dims_;

@@ -15,16 +15,16 @@ bool is_float(DType t) { return t == DType::f32 || t == DType::bf16 || t == DTyp
 
 // rows < 0: any number of rows (the intermediate width is whatever up_proj says).
 void check_matrix(const Tensor& t, int64_t rows, int64_t cols, std::string_view layer, const char* name) {
-  if (!present(t) || t.device != Device::cpu || t.ndim != 2 || !is_float(t.dtype) ||
+  if (!present(t) || t.ndim != 2 || !is_float(t.dtype) ||
       (rows >= 0 && t.size(0) != rows) || t.size(1) != cols)
-    fail("{}: {} must be an f32/bf16/f16 CPU matrix [{}, {}], got {}", layer, name,
+    fail("{}: {} must be an f32/bf16/f16 matrix [{}, {}], got {}", layer, name,
          rows >= 0 ? std::to_string(rows) : std::string("intermediate"), cols,
          present(t) ? t.describe() : std::string("none"));
 }
 
 void check_bias(const Tensor& t, int64_t n, std::string_view layer, const char* name) {
   if (!present(t)) return;
-  if (t.device != Device::cpu || t.ndim != 1 || !is_float(t.dtype) || t.size(0) != n)
+  if (t.ndim != 1 || !is_float(t.dtype) || t.size(0) != n)
     fail("{}: {} must be an f32/bf16/f16 vector [{}], got {}", layer, name, n, t.describe());
 }
 
@@ -105,6 +105,12 @@ size_t mlp_scratch_bytes(const MlpWeights& w, MlpActivation activation, int64_t 
   const size_t adapter =
       present(w.adapter_in) ? Workspace::rounded(static_cast<size_t>(tokens * w.adapter_in.size(0)) * sizeof(float)) : 0;
   return (kernels::is_gated(activation) ? 2 * h : h) + adapter;
+}
+
+void visit_tensors(MlpWeights& w, const TensorVisitor& visit) {
+  for (Tensor* t : {&w.up, &w.down, &w.gate, &w.up_bias, &w.down_bias, &w.gate_bias, &w.adapter_in, &w.adapter_gate,
+                    &w.adapter_up})
+    visit(*t);
 }
 
 }  // namespace strata::model

@@ -4,6 +4,8 @@
 // MoE experts are MlpWeights too (moe_layer.h runs them on gathered rows).
 #pragma once
 
+#include "strata/model/tensor_visit.h"
+
 #include <cstdint>
 #include <string_view>
 
@@ -33,6 +35,9 @@ struct MlpWeights {
 };
 
 inline bool present(const Tensor& t) { return t.data != nullptr; }
+
+// Every tensor of the MLP (absent ones too: a visitor leaves those alone).
+void visit_tensors(MlpWeights& weights, const TensorVisitor& visit);
 
 const char* mlp_activation_name(MlpActivation activation);
 

@@ -10,11 +10,14 @@
 
 #include "strata/cache/hash64.h"
 #include "strata/core/convert.h"
+#include "strata/core/cuda_context.h"
+#include "strata/core/cuda_runtime.h"
 #include "strata/core/error.h"
 #include "strata/kernels/elementwise.h"
 #include "strata/kernels/embedding.h"
 #include "strata/kernels/gemm.h"
 #include "strata/kernels/norm.h"
+#include "strata/model/device_weights.h"
 #include "strata/model/families/family.h"
 
 namespace strata::model {
@@ -396,10 +399,16 @@ void Model::bind_weights(const std::string& identity_text) {
 }
 
 cache::CachePlan Model::cache_plan(const CacheOptions& options) const {
-  return cache::plan_cache(config_.schedule, config_.dims, options, identity_);
+  CacheOptions on_device = options;
+  on_device.device = device_;
+  return cache::plan_cache(config_.schedule, config_.dims, on_device, identity_);
 }
 
-SequenceCache Model::make_cache(const CacheOptions& options) const { return SequenceCache(cache_plan(options), options); }
+SequenceCache Model::make_cache(const CacheOptions& options) const {
+  CacheOptions on_device = options;
+  on_device.device = device_;
+  return SequenceCache(cache_plan(on_device), on_device);
+}
 
 int64_t Model::logits_rows(const ForwardBatch& batch) {
   int64_t rows = 0;
@@ -409,7 +418,8 @@ int64_t Model::logits_rows(const ForwardBatch& batch) {
 
 namespace {
 
-// The step's metadata arrays, in workspace memory.
+// The step's metadata arrays: one block of host memory (the workspace's host arena) laid out so that a
+// GPU step uploads all of it in one copy to a device block of the same layout.
 struct StepArrays {
   int64_t* cu_seqlens;
   int64_t* starts;
@@ -418,22 +428,69 @@ struct StepArrays {
   uint8_t* has_initial;
   uint8_t* keep;
   int64_t* positions;
+  int32_t* tokens;
   int64_t* logit_rows;
 };
 
-size_t step_array_bytes(int64_t sequences, int64_t tokens, int64_t logit_rows) {
-  const auto b = [](int64_t n, size_t size) { return Workspace::rounded(static_cast<size_t>(n) * size); };
-  return b(sequences + 1, 8) + 3 * b(sequences, 8) + b(sequences, 4) + 2 * b(sequences, 1) + b(tokens, 8) +
-         b(logit_rows, 8);
+struct StepLayout {
+  size_t cu_seqlens, starts, lengths, slots, has_initial, keep, positions, tokens, logit_rows, total;
+};
+
+StepLayout step_layout(int64_t sequences, int64_t tokens, int64_t logit_rows) {
+  const auto b = [](int64_t n, size_t size) { return Workspace::rounded(static_cast<size_t>(std::max<int64_t>(n, 1)) * size); };
+  StepLayout l{};
+  size_t at = 0;
+  const auto place = [&](size_t& field, size_t bytes) {
+    field = at;
+    at += bytes;
+  };
+  place(l.cu_seqlens, b(sequences + 1, 8));
+  place(l.starts, b(sequences, 8));
+  place(l.lengths, b(sequences, 8));
+  place(l.slots, b(sequences, 4));
+  place(l.has_initial, b(sequences, 1));
+  place(l.keep, b(sequences, 1));
+  place(l.positions, b(tokens, 8));
+  place(l.tokens, b(tokens, 4));
+  place(l.logit_rows, b(logit_rows, 8));
+  l.total = at;
+  return l;
+}
+
+StepArrays step_arrays(void* base, const StepLayout& l) {
+  char* p = static_cast<char*>(base);
+  return StepArrays{.cu_seqlens = reinterpret_cast<int64_t*>(p + l.cu_seqlens),
+                    .starts = reinterpret_cast<int64_t*>(p + l.starts),
+                    .lengths = reinterpret_cast<int64_t*>(p + l.lengths),
+                    .slots = reinterpret_cast<int32_t*>(p + l.slots),
+                    .has_initial = reinterpret_cast<uint8_t*>(p + l.has_initial),
+                    .keep = reinterpret_cast<uint8_t*>(p + l.keep),
+                    .positions = reinterpret_cast<int64_t*>(p + l.positions),
+                    .tokens = reinterpret_cast<int32_t*>(p + l.tokens),
+                    .logit_rows = reinterpret_cast<int64_t*>(p + l.logit_rows)};
 }
 
 }  // namespace
 
+void Model::to_device(Precision precision) {
+  if (device_ == Device::cuda) fail("the model is already on the GPU");
+  WeightUploader uploader(precision);
+  const TensorVisitor upload = [&](Tensor& t) { uploader.upload(t); };
+  upload(embeddings_);
+  upload(final_norm_);
+  upload(lm_head_);
+  for (Block& block : blocks_) block.visit_tensors(upload);
+  device_buffers_ = uploader.take_buffers();
+  device_bytes_ = uploader.bytes();
+  for (const Block& block : blocks_) has_moe_ = has_moe_ || block.moe.has_value();
+  device_ = Device::cuda;
+  precision_ = precision;
+}
+
 size_t Model::workspace_bytes(const StepShape& s, int threads) const {
   const int64_t D = hidden_size();
   const auto f32 = [](int64_t n) { return Workspace::rounded(static_cast<size_t>(n) * sizeof(float)); };
-  size_t top = step_array_bytes(s.sequences, s.tokens, s.logit_rows) + f32(s.tokens * D) +
-               Workspace::rounded(static_cast<size_t>(s.tokens) * sizeof(int32_t)) + f32(s.logit_rows * D);
+  size_t top = step_layout(s.sequences, s.tokens, s.logit_rows).total + f32(s.tokens * D) + f32(s.logit_rows * D);
   if (config_.shared_blocks.count > 0) top += f32(s.tokens * D);  // the original embeddings
   size_t largest_block = 0;
   for (const Block& block : blocks_) largest_block = std::max(largest_block, block.scratch_bytes(s, D, threads));
@@ -441,20 +498,22 @@ size_t Model::workspace_bytes(const StepShape& s, int threads) const {
 }
 
 void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logits, Workspace& workspace,
-                    const Exec& exec) const {
+                    const Exec& exec, DecodeGraphs* graphs) const {
   const int64_t D = hidden_size(), V = vocab_size();
   const int64_t S = static_cast<int64_t>(batch.sequences.size());
   const int64_t total_tokens = static_cast<int64_t>(batch.tokens.size());
   const int64_t rows = logits_rows(batch);
+  const bool gpu = exec.device() == Device::cuda;
+  if (exec.device() != device_)
+    fail("forward: the model's weights are on the {} but the step runs on the {}", device_name(device_),
+         device_name(exec.device()));
+  if (workspace.device() != device_)
+    fail("forward: the workspace is on the {} but the model on the {}", device_name(workspace.device()), device_name(device_));
 
   // Validate everything before any state changes. Metadata lives in the workspace: no allocation.
-  StepArrays a{};
-  a.cu_seqlens = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * static_cast<size_t>(S + 1)));
-  a.starts = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * static_cast<size_t>(S)));
-  a.lengths = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * static_cast<size_t>(S)));
-  a.slots = static_cast<int32_t*>(workspace.take_bytes(sizeof(int32_t) * static_cast<size_t>(S)));
-  a.has_initial = static_cast<uint8_t*>(workspace.take_bytes(static_cast<size_t>(S)));
-  a.keep = static_cast<uint8_t*>(workspace.take_bytes(static_cast<size_t>(S)));
+  const StepLayout layout = step_layout(S, total_tokens, rows);
+  void* host_block = workspace.take_host_bytes(layout.total);
+  StepArrays a = step_arrays(host_block, layout);
   int64_t total = 0, recurrent = 0;
   bool leading = true;
   a.cu_seqlens[0] = 0;
@@ -492,22 +551,43 @@ void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logi
       fail("input id {} at position {} is outside the vocabulary [0, {})", batch.tokens[static_cast<size_t>(t)], t, V);
   if (logits.dtype != DType::f32 || logits.ndim != 2 || logits.shape[0] != rows || logits.shape[1] != V)
     fail("forward: logits must be f32 [{}, {}], got {}", rows, V, logits.describe());
+  if (logits.device != device_)
+    fail("forward: the logits buffer is on the {} but the model on the {}", device_name(logits.device), device_name(device_));
   const std::span<const int32_t> slots(a.slots, static_cast<size_t>(S));
   cache.prepare_step(slots, std::span<const int64_t>(a.lengths, static_cast<size_t>(S)));
   if (total == 0) return;
 
-  a.positions = static_cast<int64_t*>(workspace.take_bytes(sizeof(int64_t) * static_cast<size_t>(total)));
   for (int64_t i = 0; i < S; ++i)
     for (int64_t j = 0; j < a.lengths[i]; ++j) a.positions[a.cu_seqlens[i] + j] = a.starts[i] + j;
-  Tensor token_ids = workspace.take(DType::i32, {total});
-  std::copy(batch.tokens.begin(), batch.tokens.end(), token_ids.ptr<int32_t>());
+  std::copy(batch.tokens.begin(), batch.tokens.end(), a.tokens);
+  int64_t r = 0;
+  for (int64_t i = 0; i < S; ++i) {
+    const SequenceStep& s = batch.sequences[static_cast<size_t>(i)];
+    const int64_t first = s.all_logits ? a.cu_seqlens[i] : a.cu_seqlens[i + 1] - 1;
+    for (int64_t j = 0; j < (s.all_logits ? s.length : 1); ++j) a.logit_rows[r++] = first + j;
+  }
+
+  // A GPU step reads the same arrays from one device block, uploaded in one asynchronous copy (with the
+  // KV block tables, when they changed).
+  StepArrays d = a;
+  if (gpu) {
+    void* device_block = workspace.take_bytes(layout.total);
+    cuda::copy_async(device_block, host_block, layout.total, exec.cuda().stream());
+    d = step_arrays(device_block, layout);
+    if (cache.kv) cache.kv->sync_device_tables(exec.cuda().stream());
+  }
+  const Device device = exec.device();
+  const Tensor token_ids = Tensor::contiguous(d.tokens, DType::i32, {total}, device);
 
   StepContext step{
       .varlen = {.cu_seqlens = std::span<const int64_t>(a.cu_seqlens, static_cast<size_t>(S + 1)),
                  .slots = slots,
-                 .has_initial_state = std::span<const uint8_t>(a.has_initial, static_cast<size_t>(S))},
-      .start_positions = std::span<const int64_t>(a.starts, static_cast<size_t>(S)),
-      .positions = std::span<const int64_t>(a.positions, static_cast<size_t>(total)),
+                 .has_initial_state = std::span<const uint8_t>(a.has_initial, static_cast<size_t>(S)),
+                 .device = gpu ? kernels::VarlenDevice{.cu_seqlens = d.cu_seqlens, .slots = d.slots,
+                                                       .has_initial_state = d.has_initial, .row_offset = 0}
+                               : kernels::VarlenDevice{}},
+      .start_positions = {std::span<const int64_t>(a.starts, static_cast<size_t>(S)), gpu ? d.starts : nullptr},
+      .positions = {std::span<const int64_t>(a.positions, static_cast<size_t>(total)), gpu ? d.positions : nullptr},
       .keep_states = std::span<const uint8_t>(a.keep, static_cast<size_t>(S)),
       .recurrent_sequences = recurrent,
       .token_ids = token_ids,
@@ -515,6 +595,8 @@ void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logi
       .workspace = workspace,
       .exec = exec};
 
+  const Tensor row_index = Tensor::contiguous(d.logit_rows, DType::i64, {rows}, device);
+  const auto compute = [&] {
   // Embeddings → f32 residual stream; then every block, its scratch returned when it ends.
   Tensor hidden = workspace.take(DType::f32, {total, D});
   kernels::embedding_gather(embeddings_, token_ids, hidden, exec);
@@ -531,19 +613,20 @@ void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logi
   }
 
   // Final norm and LM head over the rows that want logits.
-  Tensor row_index = workspace.take(DType::i64, {rows});
-  int64_t r = 0;
-  for (int64_t i = 0; i < S; ++i) {
-    const SequenceStep& s = batch.sequences[static_cast<size_t>(i)];
-    const int64_t first = s.all_logits ? a.cu_seqlens[i] : a.cu_seqlens[i + 1] - 1;
-    for (int64_t j = 0; j < (s.all_logits ? s.length : 1); ++j) row_index.ptr<int64_t>()[r++] = first + j;
-  }
   Tensor selected = workspace.take(DType::f32, {rows, D});
   kernels::gather_rows(hidden, row_index, selected, exec);
   kernels::rms_norm(kernels::RmsNormParams{.eps = config_.norm_eps}, selected, final_norm_, selected, exec);
   kernels::gemm(selected, lm_head_, logits, kernels::GemmParams{}, exec);
   if (config_.logits_scaling != 1.0f) kernels::scale(logits, 1.0f / config_.logits_scaling, exec);
   if (config_.logits_multiplier != 1.0f) kernels::scale(logits, config_.logits_multiplier, exec);
+  };
+
+  bool steady_decode = gpu && graphs != nullptr && !has_moe_ && recurrent == S;
+  for (int64_t i = 0; i < S && steady_decode; ++i) steady_decode = a.lengths[i] == 1 && !a.keep[i];
+  if (steady_decode)
+    graphs->run({.sequences = S, .metadata = d.cu_seqlens, .logits = logits.data}, exec.cuda(), compute);
+  else
+    compute();
 
   for (int64_t i = 0; i < S; ++i) cache.advance(a.slots[i], a.lengths[i]);
 }

@@ -14,6 +14,8 @@
 #include "strata/core/exec.h"
 #include "strata/core/workspace.h"
 #include "strata/model/block.h"
+#include "strata/model/decode_graphs.h"
+#include "strata/model/device_weights.h"
 #include "strata/model/model_config.h"
 #include "strata/model/step.h"
 #include "strata/model/weight_source.h"
@@ -43,6 +45,7 @@ class Model {
   const std::string& identity() const { return identity_; }
 
   // What a cache with these options allocates (the one sizing function, cache::plan_cache), and the cache.
+  // The cache lives on the model's device whatever options.device says.
   cache::CachePlan cache_plan(const CacheOptions& options) const;
   SequenceCache make_cache(const CacheOptions& options) const;
 
@@ -57,8 +60,18 @@ class Model {
   // the batch (token ids in range, slots allocated and distinct, KV capacity, keep_states within the
   // cache's speculative depth, token-by-token sequences leading) and throws strata::Error before
   // touching any state if it is wrong.
+  // With `graphs` on a GPU, a pure decode step (every sequence one token, none keeping states, no MoE
+  // layer) runs as a replayed CUDA graph (decode_graphs.h).
   void forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logits, Workspace& workspace,
-               const Exec& exec) const;
+               const Exec& exec, DecodeGraphs* graphs = nullptr) const;
+
+  // Moves every weight the forward reads to the current GPU (CudaContext made current), once: in the
+  // checkpoint dtype (fast) or widened to f32 (exact). Afterwards forward needs a GPU Exec, a GPU
+  // workspace and cache (CacheOptions::device), and GPU logits. Throws when the GPU cannot hold it.
+  void to_device(Precision precision);
+  Device device() const { return device_; }
+  Precision precision() const { return precision_; }
+  size_t device_weight_bytes() const { return device_bytes_; }
 
  private:
   Model() = default;
@@ -72,6 +85,11 @@ class Model {
   MoeConfig moe_config_;
   int64_t parameter_count_ = 0;
   std::string identity_;
+  Device device_ = Device::cpu;
+  Precision precision_ = Precision::exact;
+  std::vector<Buffer> device_buffers_;  // the GPU copies of the weights (to_device)
+  size_t device_bytes_ = 0;
+  bool has_moe_ = false;  // MoE layers read their expert grouping on the host: not graph-capturable
 };
 
 }  // namespace strata::model

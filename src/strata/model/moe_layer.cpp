@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "strata/core/error.h"
+#include "strata/core/memory.h"
 #include "strata/kernels/gemm.h"
 
 namespace strata::model {
@@ -94,8 +95,8 @@ void check_moe(const MoeWeights& w, const MoeConfig& config, int64_t hidden, std
 
 void moe_forward(const MoeWeights& w, const MoeConfig& config, const Tensor& x, const Tensor* token_ids,
                  Tensor& out, Workspace& workspace, const Exec& exec, bool accumulate) {
-  if (x.ndim != 2 || x.dtype != DType::f32 || x.device != Device::cpu)
-    fail("moe: input must be f32 [tokens, hidden] on the CPU, got {}", x.describe());
+  if (x.ndim != 2 || x.dtype != DType::f32 || x.device != exec.device())
+    fail("moe: input must be f32 [tokens, hidden] on the {}, got {}", device_name(exec.device()), x.describe());
   const int64_t tokens = x.size(0), hidden = x.size(1);
   check_moe(w, config, hidden, "moe");
   if (out.ndim != 2 || out.dtype != DType::f32 || out.size(0) != tokens || out.size(1) != hidden ||
@@ -125,7 +126,14 @@ void moe_forward(const MoeWeights& w, const MoeConfig& config, const Tensor& x, 
                                       .row_token = workspace.take(DType::i64, {n_slots}),
                                       .slot_row = workspace.take(DType::i64, {n_slots})};
   kernels::moe_group_by_expert(ids, n_experts, grouping, exec);
+  // The per-expert GEMMs below are launched from the host, so a GPU step reads the expert boundaries
+  // back (a synchronising copy: MoE steps are not graph-captured; a grouped GEMM would remove it).
   const int64_t* start = grouping.expert_start.ptr<const int64_t>();
+  if (exec.device() != Device::cpu) {
+    auto* host_start = static_cast<int64_t*>(workspace.take_host_bytes(sizeof(int64_t) * static_cast<size_t>(n_experts + 1)));
+    copy_memory(host_start, start, sizeof(int64_t) * static_cast<size_t>(n_experts + 1), exec.device());
+    start = host_start;
+  }
 
   // 4. The experts' input: x, or its latent projection (computed once per token, before the gather).
   Tensor expert_in = x;
@@ -181,6 +189,14 @@ size_t moe_scratch_bytes(const MoeWeights& w, const MoeConfig& config, int64_t t
   total += expert;
   if (present(w.shared.up)) total += mlp_scratch_bytes(w.shared, config.shared_activation, tokens);
   return total;
+}
+
+void visit_tensors(MoeWeights& w, const TensorVisitor& visit) {
+  for (Tensor* t : {&w.router, &w.correction_bias, &w.hash_table, &w.latent_in, &w.latent_in_bias, &w.latent_out,
+                    &w.latent_out_bias})
+    visit(*t);
+  for (MlpWeights& expert : w.experts) visit_tensors(expert, visit);
+  visit_tensors(w.shared, visit);
 }
 
 }  // namespace strata::model

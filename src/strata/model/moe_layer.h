@@ -3,6 +3,8 @@
 // weights, add the shared expert. Only the chosen experts' weights are read, so decode stays cheap.
 #pragma once
 
+#include "strata/model/tensor_visit.h"
+
 #include <string_view>
 #include <vector>
 
@@ -26,6 +28,9 @@ struct MoeWeights {
   Tensor latent_out;       // fc2_latent_proj.weight [hidden, latent], present iff latent_in is
   Tensor latent_out_bias;  // [hidden], optional
 };
+
+// Every tensor of the MoE layer: router, tables, experts, shared expert, latent projections.
+void visit_tensors(MoeWeights& weights, const TensorVisitor& visit);
 
 struct MoeConfig {
   kernels::RoutingParams routing;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "strata/core/memory.h"
 #include "strata/core/error.h"
 
 namespace strata::model {
@@ -28,7 +29,8 @@ PerplexityResult perplexity(const Model& model, std::span<const int32_t> ids, co
   cache_options.max_sequences = options.parallel_windows;
   cache_options.max_context = W;
   SequenceCache cache = model.make_cache(cache_options);
-  Workspace workspace;
+  Workspace workspace(model.device());
+  std::vector<float> host_logits;
   std::vector<int32_t> packed;
   std::vector<SequenceStep> steps;
   for (size_t first = 0; first < windows.size(); first += static_cast<size_t>(options.parallel_windows)) {
@@ -45,12 +47,14 @@ PerplexityResult perplexity(const Model& model, std::span<const int32_t> ids, co
     workspace.reset();
     Tensor logits = workspace.take(DType::f32, {Model::logits_rows(batch), V});
     model.forward(batch, cache, logits, workspace, exec);
+    host_logits.resize(static_cast<size_t>(logits.numel()));
+    copy_memory(host_logits.data(), logits.data, logits.nbytes(), model.device());
     int64_t row = 0;
     for (size_t w = 0; w < count; ++w) {
       const auto window = windows[first + w];
       for (size_t t = 1; t < window.size(); ++t) {
         // -log softmax in double: logsumexp around the row maximum, then minus the target's logit.
-        const float* l = logits.ptr<float>() + (row + static_cast<int64_t>(t) - 1) * V;
+        const float* l = host_logits.data() + (row + static_cast<int64_t>(t) - 1) * V;
         const float max = *std::max_element(l, l + V);
         double sum = 0;
         for (int64_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(l[v]) - max);

@@ -43,4 +43,12 @@ size_t SharedBlockUse::scratch_bytes(int64_t tokens, int64_t hidden_size) const 
   return 2 * row + row + attention.scratch_bytes(tokens) + mlp_scratch_bytes(mlp, activation, tokens);
 }
 
+void SharedBlockUse::visit_tensors(const TensorVisitor& visit) {
+  visit(input_norm);
+  attention.visit_tensors(visit);
+  visit(ffn_norm);
+  model::visit_tensors(mlp, visit);
+  visit(linear);
+}
+
 }  // namespace strata::model

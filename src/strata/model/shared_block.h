@@ -28,6 +28,7 @@ struct SharedBlockUse {
 
   // out = the block's contribution for this layer, f32 [T, D]; hidden and embeddings f32 [T, D].
   void forward(const Tensor& hidden, const Tensor& embeddings, Tensor& out, StepContext& step) const;
+  void visit_tensors(const TensorVisitor& visit);
   size_t scratch_bytes(int64_t tokens, int64_t hidden_size) const;
 };
 

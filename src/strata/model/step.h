@@ -32,11 +32,11 @@ struct ForwardBatch {
 
 struct StepContext {
   kernels::VarlenBatch varlen;               // every sequence: rows, slots, has_initial_state
-  std::span<const int64_t> start_positions;  // per sequence: tokens already consumed
-  std::span<const int64_t> positions;        // per token: its position in its sequence (RoPE)
+  kernels::Mirrored<int64_t> start_positions;  // per sequence: tokens already consumed
+  kernels::Mirrored<int64_t> positions;        // per token: its position in its sequence (RoPE)
   std::span<const uint8_t> keep_states;      // per sequence
   int64_t recurrent_sequences = 0;           // leading sequences on the token-by-token path
-  Tensor token_ids;                          // i32 [T] (hash routing)
+  Tensor token_ids;                          // i32 [T] on the step's device (embedding, hash routing)
   cache::SequenceCache& cache;
   Workspace& workspace;
   const Exec& exec;

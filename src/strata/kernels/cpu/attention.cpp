@@ -454,7 +454,9 @@ void check_paged_attention(const PagedAttentionParams& params, const VarlenBatch
     if (blocks > tables.size(1))
       fail("paged_attention: sequence {} reaches position {} but block tables hold at most {} positions",
            i, end, tables.size(1) * block_size);
-    // Only the blocks this step reads (the window's) and writes must be present.
+    // Only the blocks this step reads (the window's) and writes must be present. A device table
+    // cannot be read here: the CUDA path trusts the cache to have reserved them.
+    if (tables.device != Device::cpu) continue;
     const int64_t first_read =
         p.sliding_window > 0 ? std::max<int64_t>(0, start - p.sliding_window + 1) : 0;
     const int32_t* row = tables.ptr<int32_t>() + slot * tables.stride(0);

@@ -187,9 +187,12 @@ void decode(const CausalConv1dParams& params, const Tensor& x, const Tensor& wei
   });
 }
 
-void check_tensor(std::string_view name, const Tensor& t, DType dtype, std::initializer_list<int64_t> shape) {
+// Tensors may live on either device (the neutral entry point dispatches), but all on x's; the check reads
+// shapes and strides only, never the data.
+void check_tensor(std::string_view name, const Tensor& t, DType dtype, std::initializer_list<int64_t> shape,
+                  Device device) {
   bool ok = t.data != nullptr && t.dtype == dtype && t.ndim == static_cast<int>(shape.size()) &&
-            t.device == Device::cpu;
+            t.device == device;
   int d = 0;
   for (int64_t s : shape) {
     if (ok && t.shape[static_cast<size_t>(d)] != s) ok = false;
@@ -199,7 +202,9 @@ void check_tensor(std::string_view name, const Tensor& t, DType dtype, std::init
   d = 0;
   for (int64_t s : shape) expected += fmt::format("{}{}", d++ ? ", " : "", s);
   expected += "]";
-  if (!ok) fail("causal_conv1d: {} is {}, expected {} on the CPU", name, t.data ? t.describe() : "absent", expected);
+  if (!ok)
+    fail("causal_conv1d: {} is {} on {}, expected {} on {}", name, t.data ? t.describe() : "absent",
+         device_name(t.device), expected, device_name(device));
   if (t.stride(-1) != 1) fail("causal_conv1d: {} must have contiguous channels (last stride 1), got stride {}", name, t.stride(-1));
 }
 
@@ -220,21 +225,21 @@ void check_causal_conv1d(const CausalConv1dParams& params, const Tensor& x, cons
   if (K < 2 || K > kMaxWidth) fail("causal_conv1d: kernel_width {} is outside the supported 2..{}", K, kMaxWidth);
   if (C <= 0) fail("causal_conv1d: conv_dim must be positive, got {}", C);
   const int64_t T = x.ndim == 2 ? x.shape[0] : -1;
-  check_tensor("x", x, DType::f32, {T, C});
+  check_tensor("x", x, DType::f32, {T, C}, x.device);
   if (weight.data && weight.ndim == 2 && weight.stride(1) != 1 && weight.shape[1] > 1)
     fail("causal_conv1d: weight taps must be contiguous, got strides [{}, {}]", weight.stride(0), weight.stride(1));
-  check_tensor("weight", weight, DType::f32, {C, K});
-  if (bias.data) check_tensor("bias", bias, DType::f32, {C});
+  check_tensor("weight", weight, DType::f32, {C, K}, x.device);
+  if (bias.data) check_tensor("bias", bias, DType::f32, {C}, x.device);
   if (conv_state.dtype != DType::f32 && conv_state.dtype != DType::bf16)
     fail("causal_conv1d: conv_state is {}, expected f32 or bf16", conv_state.describe());
   const int64_t num_slots = conv_state.ndim == 3 ? conv_state.shape[0] : -1;
-  check_tensor("conv_state", conv_state, conv_state.dtype, {num_slots, K - 1, C});
-  check_tensor("out", out, DType::f32, {T, C});
+  check_tensor("conv_state", conv_state, conv_state.dtype, {num_slots, K - 1, C}, x.device);
+  check_tensor("out", out, DType::f32, {T, C}, x.device);
   check_varlen_batch(decode ? "causal_conv1d_decode" : "causal_conv1d_prefill", batch, T, num_slots, decode);
   if (intermediate.data) {
     if (!decode) fail("causal_conv1d: intermediate states are only written by the decode/verify form");
     const int64_t steps = intermediate.ndim == 4 ? intermediate.shape[1] : -1;
-    check_tensor("intermediate", intermediate, conv_state.dtype, {batch.num_sequences(), steps, K - 1, C});
+    check_tensor("intermediate", intermediate, conv_state.dtype, {batch.num_sequences(), steps, K - 1, C}, x.device);
     if (steps < max_sequence_length(batch))
       fail("causal_conv1d: intermediate holds {} steps per sequence but a sequence has {} tokens", steps,
            max_sequence_length(batch));

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "strata/kernels/cpu/ssd_gemm.h"
+#include "strata/kernels/cuda/ssd_layout.h"  // the CUDA scan's scratch formula (plain C++)
 
 #if defined(__SSE__)
 #include <immintrin.h>
@@ -307,7 +308,9 @@ namespace strata::kernels {
 
 using namespace cpu;
 
-size_t ssd_workspace_bytes(const SsdParams& params, int64_t num_tokens, int64_t num_sequences, int threads) {
+size_t ssd_workspace_bytes(const SsdParams& params, int64_t num_tokens, int64_t num_sequences, int threads,
+                           Device device) {
+  if (device == Device::cuda) return cuda::plan_ssd(params, num_tokens, num_sequences).total;
   return plan(params, num_tokens, num_sequences, threads).total;
 }
 

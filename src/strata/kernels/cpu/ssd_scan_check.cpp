@@ -11,9 +11,10 @@ namespace strata::kernels::cpu {
 
 namespace {
 
-void check_token_rows(const Tensor& t, const char* name, int64_t tokens, int64_t width) {
-  if (t.device != Device::cpu || t.dtype != DType::f32 || t.ndim != 2)
-    fail("ssd_scan: {} must be a 2-D f32 CPU tensor [{}, {}], got {}", name, tokens, width, t.describe());
+void check_token_rows(const Tensor& t, const char* name, int64_t tokens, int64_t width, Device device) {
+  if (t.device != device || t.dtype != DType::f32 || t.ndim != 2)
+    fail("ssd_scan: {} must be a 2-D f32 {} tensor [{}, {}], got {}", name, device_name(device), tokens, width,
+         t.describe());
   if (t.size(0) != tokens || t.size(1) != width)
     fail("ssd_scan: {} must be [{}, {}] (tokens, width), got {}", name, tokens, width, t.describe());
   if (width > 1 && t.stride(1) != 1)
@@ -23,11 +24,11 @@ void check_token_rows(const Tensor& t, const char* name, int64_t tokens, int64_t
   if (tokens > 0 && t.data == nullptr) fail("ssd_scan: {} has no data", name);
 }
 
-void check_per_head(const Tensor& t, const char* name, int64_t heads) {
-  if (t.device != Device::cpu || t.dtype != DType::f32 || t.ndim != 1 || t.size(0) != heads ||
+void check_per_head(const Tensor& t, const char* name, int64_t heads, Device device) {
+  if (t.device != device || t.dtype != DType::f32 || t.ndim != 1 || t.size(0) != heads ||
       !t.is_contiguous() || t.data == nullptr)
-    fail("ssd_scan: {} must be a contiguous f32 CPU tensor [{}] (one value per head), got {}", name, heads,
-         t.describe());
+    fail("ssd_scan: {} must be a contiguous f32 {} tensor [{}] (one value per head), got {}", name,
+         device_name(device), heads, t.describe());
 }
 
 struct ByteRange {
@@ -81,27 +82,35 @@ void check_ssd_scan(const SsdParams& p, const SsdInputs& in, const VarlenBatch& 
       fail("ssd_scan: cu_seqlens must be non-decreasing, but cu_seqlens[{}] = {} < cu_seqlens[{}] = {}",
            i + 1, batch.cu_seqlens[i + 1], i, batch.cu_seqlens[i]);
 
+  // Every tensor lives where x does; nothing below reads device memory.
+  const Device device = in.x.device;
   const int64_t tokens = batch.num_tokens();
-  check_token_rows(in.x, "x", tokens, p.n_heads * p.head_dim);
-  check_token_rows(in.dt, "dt", tokens, p.n_heads);
-  check_token_rows(in.B, "B", tokens, p.n_groups * p.state_size);
-  check_token_rows(in.C, "C", tokens, p.n_groups * p.state_size);
-  check_token_rows(y, "y", tokens, p.n_heads * p.head_dim);
-  check_per_head(in.A, "A", p.n_heads);
-  check_per_head(in.D, "D", p.n_heads);
-  check_per_head(in.dt_bias, "dt_bias", p.n_heads);
-  for (int64_t h = 0; h < p.n_heads; ++h)
-    if (!(in.A.ptr<const float>()[h] <= 0.0f))
-      fail("ssd_scan: A[{}] = {} must be <= 0 (A = -exp(A_log))", h, in.A.ptr<const float>()[h]);
+  check_token_rows(in.x, "x", tokens, p.n_heads * p.head_dim, device);
+  check_token_rows(in.dt, "dt", tokens, p.n_heads, device);
+  check_token_rows(in.B, "B", tokens, p.n_groups * p.state_size, device);
+  check_token_rows(in.C, "C", tokens, p.n_groups * p.state_size, device);
+  check_token_rows(y, "y", tokens, p.n_heads * p.head_dim, device);
+  check_per_head(in.A, "A", p.n_heads, device);
+  check_per_head(in.D, "D", p.n_heads, device);
+  check_per_head(in.dt_bias, "dt_bias", p.n_heads, device);
+  if (device == Device::cpu)  // a CUDA A stays unread here (the model builds it as -exp(A_log))
+    for (int64_t h = 0; h < p.n_heads; ++h)
+      if (!(in.A.ptr<const float>()[h] <= 0.0f))
+        fail("ssd_scan: A[{}] = {} must be <= 0 (A = -exp(A_log))", h, in.A.ptr<const float>()[h]);
+  if (device == Device::cuda && num_sequences > 0 &&
+      (batch.device.cu_seqlens == nullptr || batch.device.slots == nullptr ||
+       batch.device.has_initial_state == nullptr))
+    fail("ssd_scan: a CUDA call needs the batch's cu_seqlens, slots and has_initial_state on the device "
+         "(VarlenBatch::device)");
   for (const auto& [tensor, name] : {std::pair{&in.x, "x"}, {&in.dt, "dt"}, {&in.B, "B"}, {&in.C, "C"}})
     if (overlaps(rows_range(y), rows_range(*tensor)))
       fail("ssd_scan: output y overlaps input {}; the scan reads inputs after writing y", name);
 
   const Tensor& s = ssm_states;
-  if (s.device != Device::cpu || (s.dtype != DType::f32 && s.dtype != DType::bf16) || s.ndim != 4 ||
+  if (s.device != device || (s.dtype != DType::f32 && s.dtype != DType::bf16) || s.ndim != 4 ||
       s.size(1) != p.n_heads || s.size(2) != p.head_dim || s.size(3) != p.state_size || s.data == nullptr)
-    fail("ssd_scan: ssm_states must be an f32 or bf16 CPU tensor [num_slots, {}, {}, {}], got {}", p.n_heads,
-         p.head_dim, p.state_size, s.describe());
+    fail("ssd_scan: ssm_states must be an f32 or bf16 {} tensor [num_slots, {}, {}, {}], got {}",
+         device_name(device), p.n_heads, p.head_dim, p.state_size, s.describe());
   if (s.stride(3) != 1 || s.stride(2) != p.state_size || s.stride(1) != p.head_dim * p.state_size ||
       s.stride(0) < p.n_heads * p.head_dim * p.state_size)
     fail("ssd_scan: each slot of ssm_states {} must be a contiguous [H, P, N] block", s.describe());
@@ -125,18 +134,19 @@ void check_ssd_scan(const SsdParams& p, const SsdInputs& in, const VarlenBatch& 
           "chunk_size {} within the sequence",
           i, c.offset, c.sequence, length, p.chunk_size);
     const Tensor& d = c.state;
-    if (d.device != Device::cpu || d.dtype != DType::f32 || d.ndim != 3 || d.size(0) != p.n_heads ||
+    if (d.device != device || d.dtype != DType::f32 || d.ndim != 3 || d.size(0) != p.n_heads ||
         d.size(1) != p.head_dim || d.size(2) != p.state_size || !d.is_contiguous() || d.data == nullptr)
-      fail("ssd_scan: capture {} destination must be a contiguous f32 CPU tensor [{}, {}, {}], got {}", i,
-           p.n_heads, p.head_dim, p.state_size, d.describe());
+      fail("ssd_scan: capture {} destination must be a contiguous f32 {} tensor [{}, {}, {}], got {}", i,
+           device_name(device), p.n_heads, p.head_dim, p.state_size, d.describe());
   }
 
-  const size_t needed = cpu::ssd_workspace_bytes(p, tokens, static_cast<int64_t>(num_sequences), threads);
+  const size_t needed =
+      cpu::ssd_workspace_bytes(p, tokens, static_cast<int64_t>(num_sequences), threads, device);
   if (workspace_bytes < needed)
     fail(
         "ssd_scan: workspace of {} bytes is too small; ssd_workspace_bytes gives {} for {} tokens, {} "
-        "sequences and {} threads",
-        workspace_bytes, needed, tokens, num_sequences, threads);
+        "sequences and {} threads on {}",
+        workspace_bytes, needed, tokens, num_sequences, threads, device_name(device));
 }
 
 }  // namespace strata::kernels

@@ -136,9 +136,12 @@ void update(const SelectiveStateUpdateParams& params, const SelectiveStateUpdate
   });
 }
 
-void check_view(std::string_view name, const Tensor& t, DType dtype, std::initializer_list<int64_t> shape) {
+// Tensors may live on either device (the neutral entry point dispatches), but all on x's; the check reads
+// shapes and strides only, never the data.
+void check_view(std::string_view name, const Tensor& t, DType dtype, std::initializer_list<int64_t> shape,
+                Device device) {
   bool ok = t.data != nullptr && t.dtype == dtype && t.ndim == static_cast<int>(shape.size()) &&
-            t.device == Device::cpu;
+            t.device == device;
   std::string expected = fmt::format("{}[", dtype_name(dtype));
   int d = 0;
   for (int64_t s : shape) {
@@ -146,7 +149,9 @@ void check_view(std::string_view name, const Tensor& t, DType dtype, std::initia
     expected += fmt::format("{}{}", d++ ? ", " : "", s);
   }
   expected += "]";
-  if (!ok) fail("selective_state_update: {} is {}, expected {} on the CPU", name, t.data ? t.describe() : "absent", expected);
+  if (!ok)
+    fail("selective_state_update: {} is {} on {}, expected {} on {}", name, t.data ? t.describe() : "absent",
+         device_name(t.device), expected, device_name(device));
   if (t.ndim >= 2 && t.stride(-1) != 1)
     fail("selective_state_update: {} must be contiguous along its last axis, got stride {}", name, t.stride(-1));
 }
@@ -174,22 +179,22 @@ void check_selective_state_update(const SelectiveStateUpdateParams& params,
   if (params.dt_min > params.dt_max)
     fail("selective_state_update: dt limits ({}, {}) are inverted", params.dt_min, params.dt_max);
   const int64_t T = inputs.x.ndim == 2 ? inputs.x.shape[0] : -1;
-  check_view("x", inputs.x, DType::f32, {T, H * P});
-  check_view("dt", inputs.dt, DType::f32, {T, H});
-  check_view("B", inputs.B, DType::f32, {T, G * N});
-  check_view("C", inputs.C, DType::f32, {T, G * N});
-  check_view("A", weights.A, DType::f32, {H});
-  if (weights.D.data) check_view("D", weights.D, DType::f32, {H});
-  if (weights.dt_bias.data) check_view("dt_bias", weights.dt_bias, DType::f32, {H});
+  check_view("x", inputs.x, DType::f32, {T, H * P}, inputs.x.device);
+  check_view("dt", inputs.dt, DType::f32, {T, H}, inputs.x.device);
+  check_view("B", inputs.B, DType::f32, {T, G * N}, inputs.x.device);
+  check_view("C", inputs.C, DType::f32, {T, G * N}, inputs.x.device);
+  check_view("A", weights.A, DType::f32, {H}, inputs.x.device);
+  if (weights.D.data) check_view("D", weights.D, DType::f32, {H}, inputs.x.device);
+  if (weights.dt_bias.data) check_view("dt_bias", weights.dt_bias, DType::f32, {H}, inputs.x.device);
   if (ssm_state.dtype != DType::f32 && ssm_state.dtype != DType::bf16)
     fail("selective_state_update: ssm_state is {}, expected f32 or bf16", ssm_state.describe());
   const int64_t num_slots = ssm_state.ndim == 4 ? ssm_state.shape[0] : -1;
-  check_view("ssm_state", ssm_state, ssm_state.dtype, {num_slots, H, P, N});
-  check_view("y", y, DType::f32, {T, H * P});
+  check_view("ssm_state", ssm_state, ssm_state.dtype, {num_slots, H, P, N}, inputs.x.device);
+  check_view("y", y, DType::f32, {T, H * P}, inputs.x.device);
   check_varlen_batch("selective_state_update", batch, T, num_slots, /*allow_padding_slots=*/true);
   if (intermediate.data) {
     const int64_t steps = intermediate.ndim == 5 ? intermediate.shape[1] : -1;
-    check_view("intermediate", intermediate, ssm_state.dtype, {batch.num_sequences(), steps, H, P, N});
+    check_view("intermediate", intermediate, ssm_state.dtype, {batch.num_sequences(), steps, H, P, N}, inputs.x.device);
     if (steps < max_sequence_length(batch))
       fail("selective_state_update: intermediate holds {} steps per sequence but a sequence has {} tokens", steps,
            max_sequence_length(batch));

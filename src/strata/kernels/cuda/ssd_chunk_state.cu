@@ -1,0 +1,70 @@
+// Phase 2 of the CUDA SSD scan: each chunk's own state contribution, per (chunk, head) and 64×64 tile of
+// [P, N]: ΔS[p][n] = Σ_s (x_s[p]·weight_s)·B_s[n], weight_s = exp(cs_last − cs_s)·dt_s (phase 1). It goes
+// to state entry k + 1 of the chunk, which the state pass then turns into the state leaving the chunk.
+#include "strata/core/cuda_context.h"
+#include "strata/kernels/cuda/ssd_kernels.h"
+#include "strata/kernels/cuda/ssd_tile.cuh"
+
+namespace strata::kernels::cuda {
+
+namespace {
+
+using namespace ssd_detail;
+
+// x of one head scaled by each token's weight: A(k = s, m = p) = x[s][p0 + m]·weight[s].
+struct WeightedXLoad {
+  const float* x;
+  int64_t ld;
+  const float* weight;
+  int col0, cols;
+  __device__ __forceinline__ float operator()(int s, int m) const {
+    const int col = col0 + m;
+    return col < cols ? x[static_cast<int64_t>(s) * ld + col] * weight[s] : 0.0f;
+  }
+};
+
+// blockIdx: x = chunk·H + head, y = tile of P, z = tile of N.
+__global__ void __launch_bounds__(kThreads) chunk_state(SsdArgs args) {
+  const int chunk_index = static_cast<int>(blockIdx.x) / args.heads;
+  const int h = static_cast<int>(blockIdx.x) % args.heads;
+  if (chunk_index >= args.first_chunk[args.num_sequences]) return;
+  const SsdChunk chunk = args.chunks[chunk_index];
+  const int P = args.head_dim, N = args.state_size;
+  const int g = h / (args.heads / args.groups);
+  const int p0 = static_cast<int>(blockIdx.y) * kTile, n0 = static_cast<int>(blockIdx.z) * kTile;
+  const int64_t vec = (static_cast<int64_t>(chunk_index) * args.heads + h) * args.chunk_size;
+
+  __shared__ TileSmem smem;
+  float acc[4][4];
+  zero(acc);
+  const WeightedXLoad load_x{args.x + chunk.begin * args.ldx + static_cast<int64_t>(h) * P, args.ldx,
+                             args.weight + vec, p0, P};
+  const ColsLoad load_b{args.b + chunk.begin * args.ldb + static_cast<int64_t>(g) * N, args.ldb, n0, N};
+  tile_product</*kAKFast=*/false, /*kBKFast=*/false>(0, chunk.length, load_x, load_b, smem, acc);
+
+  float* out = args.states + (static_cast<int64_t>(chunk.entry + 1) * args.heads + h) * P * N;
+  const int ty = static_cast<int>(threadIdx.x) / 16, tx = static_cast<int>(threadIdx.x) % 16;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int p = p0 + 4 * ty + i;
+    if (p >= P) continue;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int n = n0 + 4 * tx + j;
+      if (n < N) out[static_cast<int64_t>(p) * N + n] = acc[i][j];
+    }
+  }
+}
+
+}  // namespace
+
+void launch_ssd_chunk_state(const SsdArgs& args, void* stream) {
+  if (args.num_chunks == 0) return;
+  const dim3 grid(static_cast<unsigned>(args.num_chunks * args.heads),
+                  static_cast<unsigned>((args.head_dim + kTile - 1) / kTile),
+                  static_cast<unsigned>((args.state_size + kTile - 1) / kTile));
+  chunk_state<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(args);
+  strata::cuda::check_last_error("ssd_scan: chunk states");
+}
+
+}  // namespace strata::kernels::cuda

@@ -1,0 +1,45 @@
+// Uploading a model's weights to the GPU once: each distinct host tensor (same memory, dtype, shape and
+// strides: tied embeddings, a shared block's weights used at several depths) gets one device copy, in
+// its checkpoint dtype for the fast path or widened to f32 for `--precision exact`. Small parameters are
+// already f32 on the host and stay f32.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "strata/core/tensor.h"
+
+namespace strata::model {
+
+// exact: f32 activations and f32 weights (bf16/f16 widened on upload): the GPU matches transformers'
+// float32 logits like the CPU. fast: weights as stored (bf16 usually), GEMMs take bf16 inputs with f32
+// accumulation; the residual stream and the SSM state stay f32.
+enum class Precision : uint8_t { exact, fast };
+
+const char* precision_name(Precision precision);
+// "exact" / "fast"; throws strata::Error naming the value otherwise.
+Precision parse_precision(std::string_view text);
+
+class WeightUploader {
+ public:
+  explicit WeightUploader(Precision precision) : precision_(precision) {}
+
+  // Replaces a host tensor by its device copy (absent tensors stay absent). Throws strata::Error when
+  // the GPU cannot hold it.
+  void upload(Tensor& tensor);
+  // The device memory of every copy made: the caller keeps it alive as long as the views.
+  std::vector<Buffer> take_buffers() { return std::move(buffers_); }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  using Key = std::tuple<const void*, int, int, std::vector<int64_t>>;
+  Precision precision_;
+  std::map<Key, Tensor> uploaded_;
+  std::vector<Buffer> buffers_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace strata::model
