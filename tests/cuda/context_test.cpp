@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "cuda_test_support.h"
+#include "strata/core/error.h"
 #include "strata/core/workspace.h"
 
 namespace strata {
