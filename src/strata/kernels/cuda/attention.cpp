@@ -1,7 +1,8 @@
 // kernels::cuda::paged_attention: flattens the operands into AttentionArgs, stores the new keys and
 // values (one launch), then attends: the prefill kernel for sequences longer than kDecodeMaxTokens, the
 // split-KV decode kernel (+ combine) for the rest. Which kernels run and their grids follow from host
-// lengths and shapes only; every position and slot the kernels use is read on the device.
+// lengths and shapes only; every position and slot the kernels use is read on the device. The operands
+// are checked like the CPU's (check_paged_attention) first.
 #include "strata/kernels/cuda/attention.h"
 
 #include <algorithm>
@@ -58,6 +59,9 @@ AttentionArgs args_of(const PagedAttentionParams& params, const VarlenBatch& bat
 void paged_attention(const PagedAttentionParams& params, const VarlenBatch& batch,
                      Mirrored<int64_t> start_positions, const PagedAttentionInputs& inputs,
                      const PagedKv& kv, const Tensor& out, const Exec& exec) {
+  // The CPU's operand checks (shapes, dtypes, strides, host start positions against the table width;
+  // a device block table is not read). A bad operand here would be an out-of-bounds device access.
+  check_paged_attention(params, batch, start_positions.host, inputs, kv, out);
   if (batch.num_sequences() == 0 || batch.num_tokens() == batch.cu_seqlens.front()) return;
   if (batch.device.cu_seqlens == nullptr || batch.device.slots == nullptr)
     fail("paged_attention on CUDA: the batch has no device cu_seqlens / slots (VarlenBatch::device)");
