@@ -3,11 +3,21 @@
 #include "strata/core/error.h"
 #include "strata/kernels/cpu/rope.h"
 #include "strata/kernels/dispatch.h"
+#if STRATA_HAVE_CUDA
+#include "strata/kernels/cuda/rope.h"
+#endif
 
 namespace strata::kernels {
 
 void apply_rope(const RopeParams& params, const Tensor& x, Mirrored<int64_t> positions, const Exec& exec) {
-  detail::device_for("apply_rope", exec, {&x});
+  if (detail::device_of("apply_rope", exec, {&x}) == Device::cuda) {
+#if STRATA_HAVE_CUDA
+    check_rope(params, x, positions.host);  // shapes and host positions only
+    if (x.size(0) > 0 && positions.device == nullptr)
+      fail("apply_rope: a CUDA call needs the positions on the device (positions.device)");
+    return cuda::apply_rope(params, x, positions, exec);
+#endif
+  }
   cpu::apply_rope(params, x, positions.host, exec.pool());
 }
 

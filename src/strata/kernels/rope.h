@@ -3,6 +3,7 @@
 // head (partial rotary factor = rotary_dim / head_dim). Neutral entry point; cpu/rope.h has the math.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <span>
 
@@ -24,10 +25,20 @@ struct RopeParams {
   RopeStyle style = RopeStyle::neox;
 };
 
+// The frequency of pair i as transformers computes it, all in f32: 1 / theta ** (2i / rotary_dim). Both
+// twins take it from here, so the CPU and the GPU rotate by bit-identical f32 angles position·inv_freq
+// (which matters at long positions, where one ulp of inv_freq moves the angle by ~position·6e-8 rad).
+inline float rope_inv_freq(const RopeParams& params, int64_t i) {
+  const float exponent = static_cast<float>(2 * i) / static_cast<float>(params.rotary_dim);
+  return 1.0f / std::pow(params.theta, exponent);
+}
+
 // x: f32 [T, num_heads*head_dim], unit column stride; positions: one per row, >= 0. Throws
-// strata::Error naming the field.
+// strata::Error naming the field. Reads only shapes and the host positions, so it serves CUDA calls too.
 void check_rope(const RopeParams& params, const Tensor& x, std::span<const int64_t> positions);
 
+// On CUDA the kernel reads positions.device (one i64 per row, the same values as positions.host); the
+// call checks the operands with check_rope first (host positions, shapes only).
 void apply_rope(const RopeParams& params, const Tensor& x, Mirrored<int64_t> positions, const Exec& exec);
 
 // Fills positions[t] = start_positions[i] + (t - cu_seqlens[i]) for each token t of sequence i (host

@@ -51,9 +51,7 @@ void apply_rope(const RopeParams& params, const Tensor& x, std::span<const int64
       const float position = static_cast<float>(positions[static_cast<size_t>(t)]);
       for (int64_t i = 0; i < half; ++i) {
         // transformers: inv_freq = 1 / theta ** (arange(0, dim, 2) / dim), all f32; angle = position * inv_freq.
-        const float exponent = static_cast<float>(2 * i) / static_cast<float>(params.rotary_dim);
-        const float inv_freq = 1.0f / std::pow(params.theta, exponent);
-        const float angle = position * inv_freq;
+        const float angle = position * rope_inv_freq(params, i);
         cos_table[i] = std::cos(angle);
         sin_table[i] = std::sin(angle);
       }
