@@ -1,11 +1,14 @@
 // The neutral kernels' one dispatch point: CPU tensors run on kernels::cpu through a CPU Exec; a CUDA
-// tensor is refused with an error that names the op and the device (until the CUDA backend exists),
-// and so is a CUDA buffer.
+// tensor on a CPU Exec is refused with an error that names the op and the device, and a CUDA buffer
+// needs the backend and a GPU.
+#include <algorithm>
+#include <cctype>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "strata/core/cuda_runtime.h"
 #include "strata/core/error.h"
 #include "strata/core/exec.h"
 #include "strata/core/thread_pool.h"
@@ -58,9 +61,16 @@ TEST(Dispatch, CudaTensorsAreRefusedNamingOpAndDevice) {
   EXPECT_EQ(y, std::vector<float>(4, 0.0f));  // nothing ran
 }
 
-TEST(Dispatch, CudaBuffersNeedTheBackend) {
-  const std::string e = error_of([] { Buffer b(1024, Device::cuda); });
-  EXPECT_NE(e.find("cuda"), std::string::npos) << e;
+TEST(Dispatch, CudaBuffersNeedTheBackendAndAGpu) {
+  if (cuda::device_count() > 0) {
+    const Buffer device(1024, Device::cuda);
+    EXPECT_EQ(device.device(), Device::cuda);
+  } else {
+    // Without the backend, or with it but no GPU, the error names CUDA and why.
+    std::string e = error_of([] { Buffer b(1024, Device::cuda); });
+    std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
+    EXPECT_NE(e.find("cuda"), std::string::npos) << e;
+  }
   const Buffer host(64);
   EXPECT_EQ(host.device(), Device::cpu);
   EXPECT_EQ(host.view(DType::f32, {16}).device, Device::cpu);
