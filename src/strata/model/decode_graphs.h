@@ -31,6 +31,8 @@ class DecodeGraphs {
 
   uint64_t captures() const { return captures_; }
   uint64_t replays() const { return replays_; }
+  // Graphs dropped because the GEMM scratch moved after they were captured.
+  uint64_t recaptures() const { return recaptures_; }
   // Forgets every graph (e.g. after the workspace moved).
   void clear() { entries_.clear(); }
 
@@ -38,9 +40,10 @@ class DecodeGraphs {
   struct Entry {
     int eager_runs = 0;
     CudaGraph graph;
+    void* scratch = nullptr;  // CudaContext::gemm_scratch's address when captured
   };
   std::map<Key, Entry> entries_;
-  uint64_t captures_ = 0, replays_ = 0;
+  uint64_t captures_ = 0, replays_ = 0, recaptures_ = 0;
 };
 
 }  // namespace strata::model
