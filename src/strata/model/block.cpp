@@ -80,14 +80,14 @@ void Block::forward(Tensor& hidden, const Tensor& embeddings, StepContext& step)
   }
 }
 
-size_t Block::scratch_bytes(const StepShape& s, int64_t hidden_size, int threads) const {
+size_t Block::scratch_bytes(const StepShape& s, int64_t hidden_size, int threads, Device device) const {
   const size_t row = Workspace::rounded(static_cast<size_t>(s.tokens * hidden_size) * sizeof(float));
   size_t bytes = row;                                                  // normed
   if (any_scaled(*this)) bytes += row;                                 // part
   if (attention_input_multiplier != 1.0f || mamba_input_multiplier != 1.0f) bytes += row;  // scaled input
   if (shared) bytes += row + shared->scratch_bytes(s.tokens, hidden_size);
   if (attention) bytes += attention->scratch_bytes(s.tokens);
-  if (mamba) bytes += mamba->scratch_bytes(s.tokens, s.sequences, s.kept_sequences, s.kept_length, threads);
+  if (mamba) bytes += mamba->scratch_bytes(s.tokens, s.sequences, s.kept_sequences, s.kept_length, threads, device);
   if (mlp) bytes += mlp_scratch_bytes(*mlp, mlp_activation, s.tokens);
   if (moe) bytes += moe_scratch_bytes(*moe, *moe_config, s.tokens);
   return bytes;

@@ -51,7 +51,7 @@ struct Block {
   // embeddings f32 [T, D] (read by shared blocks only).
   void forward(Tensor& hidden, const Tensor& embeddings, StepContext& step) const;
   // Workspace bytes forward takes (returned when it ends: the model runs each block in a Scope).
-  size_t scratch_bytes(const StepShape& shape, int64_t hidden_size, int threads) const;
+  size_t scratch_bytes(const StepShape& shape, int64_t hidden_size, int threads, Device device) const;
   // Every tensor of every part.
   void visit_tensors(const TensorVisitor& visit);
 };

@@ -215,7 +215,8 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
                                 .A = A_,
                                 .D = D_,
                                 .dt_bias = dt_bias_};
-    const size_t scratch_bytes = k::ssd_workspace_bytes(ssd_params, T - decode_tokens, part.num_sequences(), exec.threads());
+    const size_t scratch_bytes = k::ssd_workspace_bytes(ssd_params, T - decode_tokens, part.num_sequences(), exec.threads(),
+                                                        exec.device());
     void* scratch = workspace.take_bytes(scratch_bytes);
     k::ssd_scan(ssd_params, inputs, part, state.ssm_pool, rows_of(y, decode_tokens, T), {}, scratch,
                   scratch_bytes, exec);
@@ -242,7 +243,7 @@ void Mamba2Mixer::visit_tensors(const TensorVisitor& visit) {
 }
 
 size_t Mamba2Mixer::scratch_bytes(int64_t tokens, int64_t sequences, int64_t kept_sequences, int64_t kept_length,
-                                  int threads) const {
+                                  int threads, Device device) const {
   const Mamba2Dims& d = dims_;
   const auto f32 = [](int64_t elements) { return Workspace::rounded(static_cast<size_t>(elements) * sizeof(float)); };
   const size_t state_bytes = dtype_size(DType::f32);  // intermediates take the pool dtype, at most f32
@@ -255,7 +256,7 @@ size_t Mamba2Mixer::scratch_bytes(int64_t tokens, int64_t sequences, int64_t kep
   bytes += Workspace::rounded(static_cast<size_t>(kept_sequences * kept_length * K1 * d.conv_dim()) * state_bytes);
   bytes += Workspace::rounded(static_cast<size_t>(kept_sequences * kept_length * d.ssm.n_heads * d.ssm.head_dim *
                                                   d.ssm.state_size) * state_bytes);
-  bytes += Workspace::rounded(k::ssd_workspace_bytes(ssd_params, tokens, sequences, threads));
+  bytes += Workspace::rounded(k::ssd_workspace_bytes(ssd_params, tokens, sequences, threads, device));
   return bytes;
 }
 

@@ -84,9 +84,10 @@ class Mamba2Mixer {
                const Mamba2LayerState& state, Workspace& workspace, const Exec& exec) const;
 
   // Workspace bytes forward takes for at most `tokens` tokens in `sequences` sequences, of which at most
-  // `kept_sequences` keep per-token states over at most `kept_length` tokens each.
+  // `kept_sequences` keep per-token states over at most `kept_length` tokens each, on `device` (the
+  // CUDA scan keeps every chunk boundary's state, the CPU's does not).
   size_t scratch_bytes(int64_t tokens, int64_t sequences, int64_t kept_sequences, int64_t kept_length,
-                       int threads) const;
+                       int threads, Device device = Device::cpu) const;
   // Every tensor forward reads (projections, biases, the f32 per-channel parameters).
   void visit_tensors(const TensorVisitor& visit);
 

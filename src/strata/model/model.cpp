@@ -493,7 +493,7 @@ size_t Model::workspace_bytes(const StepShape& s, int threads) const {
   size_t top = step_layout(s.sequences, s.tokens, s.logit_rows).total + f32(s.tokens * D) + f32(s.logit_rows * D);
   if (config_.shared_blocks.count > 0) top += f32(s.tokens * D);  // the original embeddings
   size_t largest_block = 0;
-  for (const Block& block : blocks_) largest_block = std::max(largest_block, block.scratch_bytes(s, D, threads));
+  for (const Block& block : blocks_) largest_block = std::max(largest_block, block.scratch_bytes(s, D, threads, device_));
   return top + largest_block;
 }
 
