@@ -104,11 +104,12 @@ void route_token(const float* logits, float* scores, int64_t n_experts, const Ro
   }
 }
 
-void check_matrix(const Tensor& t, DType dtype, int64_t rows, int64_t cols, const char* name,
-                  const char* what) {
-  if (t.device != Device::cpu || t.ndim != 2 || t.dtype != dtype || t.size(0) != rows || t.size(1) != cols)
-    fail("moe routing: {} must be {} [{}, {}] ({}) on the CPU, got {}", name, dtype_name(dtype), rows, cols,
-         what, t.describe());
+// Shapes only (never the data): `device` is the router logits' device.
+void check_matrix(const Tensor& t, DType dtype, int64_t rows, int64_t cols, const char* name, const char* what,
+                  Device device) {
+  if (t.device != device || t.ndim != 2 || t.dtype != dtype || t.size(0) != rows || t.size(1) != cols)
+    fail("moe routing: {} must be {} [{}, {}] ({}) on the {}, got {}", name, dtype_name(dtype), rows, cols,
+         what, device_name(device), t.describe());
   if (rows * cols > 0 && t.data == nullptr) fail("moe routing: {} has no data", name);
 }
 
@@ -125,8 +126,10 @@ using namespace cpu;
 
 void check_moe_routing(const Tensor& logits, const RoutingTables& tables, const RoutingParams& p,
                           const Tensor& expert_ids, const Tensor& weights) {
-  if (logits.device != Device::cpu || logits.ndim != 2 || logits.dtype != DType::f32)
-    fail("moe routing: router logits must be f32 [tokens, n_experts] on the CPU, got {}", logits.describe());
+  // Operands may live on a GPU: only shapes and strides are read there (the dispatch checks that every
+  // operand is on the call's device).
+  if (logits.ndim != 2 || logits.dtype != DType::f32)
+    fail("moe routing: router logits must be f32 [tokens, n_experts], got {}", logits.describe());
   const int64_t tokens = logits.size(0), n_experts = logits.size(1);
   if (n_experts < 1) fail("moe routing: router logits {} have no experts", logits.describe());
   if (tokens > 0 && (logits.data == nullptr || (n_experts > 1 && logits.stride(1) != 1) ||
@@ -137,8 +140,8 @@ void check_moe_routing(const Tensor& logits, const RoutingTables& tables, const 
          n_experts, kMaxRoutingTopK);
   if (!std::isfinite(p.routed_scaling_factor))
     fail("moe routing: routed_scaling_factor must be finite, got {}", p.routed_scaling_factor);
-  check_matrix(expert_ids, DType::i32, tokens, p.top_k, "expert_ids", "tokens, top_k");
-  check_matrix(weights, DType::f32, tokens, p.top_k, "weights", "tokens, top_k");
+  check_matrix(expert_ids, DType::i32, tokens, p.top_k, "expert_ids", "tokens, top_k", logits.device);
+  check_matrix(weights, DType::f32, tokens, p.top_k, "weights", "tokens, top_k", logits.device);
   if (!expert_ids.is_contiguous() || !weights.is_contiguous())
     fail("moe routing: expert_ids {} and weights {} must be contiguous", expert_ids.describe(),
          weights.describe());
@@ -158,7 +161,7 @@ void check_moe_routing(const Tensor& logits, const RoutingTables& tables, const 
       fail("moe routing: top_k = {} exceeds the {} experts in topk_group = {} groups of {}", p.top_k,
            p.topk_group * group_size, p.topk_group, group_size);
     if (const Tensor* b = tables.correction_bias) {
-      if (b->device != Device::cpu || b->ndim != 1 || b->dtype != DType::f32 || b->size(0) != n_experts ||
+      if (b->ndim != 1 || b->dtype != DType::f32 || b->size(0) != n_experts ||
           b->data == nullptr || (n_experts > 1 && b->stride(0) != 1))
         fail("moe routing: e_score_correction_bias must be contiguous f32 [{}], got {}", n_experts,
              b->describe());
@@ -170,13 +173,16 @@ void check_moe_routing(const Tensor& logits, const RoutingTables& tables, const 
   const Tensor* ids = tables.token_ids;
   if (table == nullptr || ids == nullptr)
     fail("moe routing: hash routing needs both the tid2eid table and the input token ids");
-  if (table->device != Device::cpu || table->ndim != 2 || table->dtype != DType::i32 ||
+  if (table->ndim != 2 || table->dtype != DType::i32 ||
       table->size(1) != p.top_k || table->size(0) < 1 || table->data == nullptr)
     fail("moe routing: hash table (tid2eid) must be i32 [vocab, top_k = {}], got {}", p.top_k,
          table->describe());
-  if (ids->device != Device::cpu || ids->ndim != 1 || ids->dtype != DType::i32 || ids->size(0) != tokens ||
+  if (ids->ndim != 1 || ids->dtype != DType::i32 || ids->size(0) != tokens ||
       (tokens > 0 && ids->data == nullptr))
     fail("moe routing: token ids must be i32 [{}] (one per routed token), got {}", tokens, ids->describe());
+  // The table's contents can be checked only where they can be read; the CUDA kernel turns an id it
+  // cannot use into a NaN weight instead (kernels/cuda/moe.h).
+  if (table->device != Device::cpu || ids->device != Device::cpu) return;
   const int64_t vocab = table->size(0);
   for (int64_t t = 0; t < tokens; ++t) {
     const int64_t id = ids->ptr<const int32_t>()[t * ids->stride(0)];

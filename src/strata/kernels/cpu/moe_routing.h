@@ -12,9 +12,10 @@
 
 namespace strata::kernels::cpu {
 
-// Checks every operand and parameter; throws strata::Error naming what is wrong. In hash mode it also
-// checks that each token id is inside the table and that the table rows those tokens use hold expert
-// ids in [0, E) (only those rows: the table is vocab-sized). expert_ids: i32 [T, top_k] contiguous;
+// Checks every operand and parameter; throws strata::Error naming what is wrong. In hash mode, when the
+// table and the token ids are host tensors, it also checks that each token id is inside the table and
+// that the table rows those tokens use hold expert ids in [0, E) (only those rows: the table is
+// vocab-sized); device operands are checked by shape only. expert_ids: i32 [T, top_k] contiguous;
 // weights: f32 [T, top_k] contiguous; logits: f32 [T, E] with unit column stride.
 using kernels::check_moe_routing;  // declared with the neutral entry point
 

@@ -71,18 +71,22 @@ void normalize_rows(const Tensor& y, const Tensor* z, const Tensor& weight, cons
   });
 }
 
-void check_rows(std::string_view kernel, std::string_view name, const Tensor& t, int64_t rows, int64_t width) {
-  if (!t.data || t.dtype != DType::f32 || t.ndim != 2 || t.device != Device::cpu || t.shape[1] != width ||
+// Shapes and strides only (never the data): the operands may live on a GPU. Every operand must be on
+// `device`, the first operand's.
+void check_rows(std::string_view kernel, std::string_view name, const Tensor& t, int64_t rows, int64_t width,
+                Device device) {
+  if (!t.data || t.dtype != DType::f32 || t.ndim != 2 || t.device != device || t.shape[1] != width ||
       (rows >= 0 && t.shape[0] != rows))
-    fail("{}: {} is {}, expected f32[{}, {}] on the CPU", kernel, name, t.data ? t.describe() : "absent",
-         rows >= 0 ? fmt::format("{}", rows) : "T", width);
+    fail("{}: {} is {}, expected f32[{}, {}] on the {}", kernel, name, t.data ? t.describe() : "absent",
+         rows >= 0 ? fmt::format("{}", rows) : "T", width, device_name(device));
   if (t.stride(1) != 1) fail("{}: {} must have contiguous channels, got stride {}", kernel, name, t.stride(1));
 }
 
-void check_weight(std::string_view kernel, const Tensor& weight, int64_t width) {
+void check_weight(std::string_view kernel, const Tensor& weight, int64_t width, Device device) {
   if (!weight.data || weight.dtype != DType::f32 || weight.ndim != 1 || weight.shape[0] != width ||
-      weight.stride(0) != 1)
-    fail("{}: weight is {}, expected contiguous f32[{}]", kernel, weight.data ? weight.describe() : "absent", width);
+      weight.stride(0) != 1 || weight.device != device)
+    fail("{}: weight is {}, expected contiguous f32[{}] on the {}", kernel, weight.data ? weight.describe() : "absent",
+         width, device_name(device));
 }
 
 }  // namespace
@@ -98,10 +102,10 @@ using namespace cpu;
 void check_gated_rms_norm(const GatedRmsNormParams& params, const Tensor& y, const Tensor& z,
                           const Tensor& weight, const Tensor& out) {
   const int64_t width = y.ndim == 2 ? y.shape[1] : 0;
-  check_rows("gated_rms_norm", "y", y, -1, width);
-  check_rows("gated_rms_norm", "z", z, y.shape[0], width);
-  check_rows("gated_rms_norm", "out", out, y.shape[0], width);
-  check_weight("gated_rms_norm", weight, width);
+  check_rows("gated_rms_norm", "y", y, -1, width, y.device);
+  check_rows("gated_rms_norm", "z", z, y.shape[0], width, y.device);
+  check_rows("gated_rms_norm", "out", out, y.shape[0], width, y.device);
+  check_weight("gated_rms_norm", weight, width, y.device);
   if (params.n_groups <= 0 || width % params.n_groups != 0)
     fail("gated_rms_norm: width {} is not divisible into n_groups = {}", width, params.n_groups);
   if (!(params.eps > 0.0f)) fail("gated_rms_norm: eps must be positive, got {}", params.eps);
@@ -127,9 +131,9 @@ using namespace cpu;
 
 void check_rms_norm(const RmsNormParams& params, const Tensor& x, const Tensor& weight, const Tensor& out) {
   const int64_t width = x.ndim == 2 ? x.shape[1] : 0;
-  check_rows("rms_norm", "x", x, -1, width);
-  check_rows("rms_norm", "out", out, x.shape[0], width);
-  check_weight("rms_norm", weight, width);
+  check_rows("rms_norm", "x", x, -1, width, x.device);
+  check_rows("rms_norm", "out", out, x.shape[0], width, x.device);
+  check_weight("rms_norm", weight, width, x.device);
   if (width == 0) fail("rms_norm: x has no channels");
   if (!(params.eps > 0.0f)) fail("rms_norm: eps must be positive, got {}", params.eps);
 }

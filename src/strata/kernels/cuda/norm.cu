@@ -27,6 +27,7 @@ struct NormArgs {
   float* out = nullptr;
   int64_t out_stride = 0;
   int group_size = 0;
+  int64_t groups = 1;
   float eps = 0.0f;
   bool gate_last = false;  // norm_before_gate: silu(z) multiplies after the norm
 };
@@ -48,9 +49,10 @@ __device__ __forceinline__ float block_sum(float v) {
   return total;
 }
 
+// Block b normalises group b % groups of row b / groups (a 1-D grid: grid.y would cap groups at 65535).
 __global__ void __launch_bounds__(kMaxThreads) rms_norm_kernel(NormArgs a) {
-  const int64_t row = blockIdx.x;
-  const int64_t c0 = static_cast<int64_t>(blockIdx.y) * a.group_size;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) / a.groups;
+  const int64_t c0 = static_cast<int64_t>(blockIdx.x) % a.groups * a.group_size;
   const float* y = a.y + row * a.y_stride + c0;
   const float* z = a.z ? a.z + row * a.z_stride + c0 : nullptr;
   const float* w = a.weight + c0;
@@ -118,10 +120,11 @@ void launch(const Tensor& y, const Tensor* z, const Tensor& weight, const Tensor
   a.out = out.ptr<float>();
   a.out_stride = out.stride(0);
   a.group_size = static_cast<int>(width / groups);
+  a.groups = groups;
   a.eps = eps;
   a.gate_last = gate_last;
-  const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(groups));
-  rms_norm_kernel<<<grid, threads_for(a.group_size), 0, static_cast<cudaStream_t>(exec.cuda().stream())>>>(a);
+  const auto blocks = static_cast<unsigned>(rows * groups);
+  rms_norm_kernel<<<blocks, threads_for(a.group_size), 0, static_cast<cudaStream_t>(exec.cuda().stream())>>>(a);
   strata::cuda::check_last_error(what);
 }
 
