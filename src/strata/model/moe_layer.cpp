@@ -13,12 +13,12 @@ namespace {
 bool is_float(DType t) { return t == DType::f32 || t == DType::bf16 || t == DType::f16; }
 
 void check_projection(const Tensor& t, int64_t rows, int64_t cols, std::string_view layer, const char* name) {
-  if (t.device != Device::cpu || t.ndim != 2 || !is_float(t.dtype) || t.size(0) != rows || t.size(1) != cols)
-    fail("{}: {} must be an f32/bf16/f16 CPU matrix [{}, {}], got {}", layer, name, rows, cols, t.describe());
+  if (t.ndim != 2 || !is_float(t.dtype) || t.size(0) != rows || t.size(1) != cols)
+    fail("{}: {} must be an f32/bf16/f16 matrix [{}, {}], got {}", layer, name, rows, cols, t.describe());
 }
 
 void check_vector(const Tensor& t, int64_t n, std::string_view layer, const char* name) {
-  if (present(t) && (t.device != Device::cpu || t.ndim != 1 || !is_float(t.dtype) || t.size(0) != n))
+  if (present(t) && (t.ndim != 1 || !is_float(t.dtype) || t.size(0) != n))
     fail("{}: {} must be an f32/bf16/f16 vector [{}], got {}", layer, name, n, t.describe());
 }
 
@@ -49,10 +49,12 @@ void check_moe(const MoeWeights& w, const MoeConfig& config, int64_t hidden, std
 
   // The routing parameters and tables, checked on zero tokens (no logits needed).
   const int64_t k = config.routing.top_k;
-  const Tensor logits = Tensor::contiguous(nullptr, DType::f32, {0, n_experts});
-  const Tensor ids = Tensor::contiguous(nullptr, DType::i32, {0, k});
-  const Tensor weights = Tensor::contiguous(nullptr, DType::f32, {0, k});
-  const Tensor no_tokens = Tensor::contiguous(nullptr, DType::i32, {0});
+  // (On the weights' device: the routing check wants every operand on one device.)
+  Tensor logits = Tensor::contiguous(nullptr, DType::f32, {0, n_experts});
+  Tensor ids = Tensor::contiguous(nullptr, DType::i32, {0, k});
+  Tensor weights = Tensor::contiguous(nullptr, DType::f32, {0, k});
+  Tensor no_tokens = Tensor::contiguous(nullptr, DType::i32, {0});
+  for (Tensor* t : {&logits, &ids, &weights, &no_tokens}) t->device = w.router.device;
   try {
     kernels::check_moe_routing(logits, routing_tables(w, config.routing, &no_tokens), config.routing, ids,
                                   weights);
