@@ -16,6 +16,10 @@ namespace {
 void check_cublas(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS) fail("cuBLAS: {} failed: {}", what, cublasGetStatusString(status));
 }
+
+// Each library's workspace: NVIDIA recommends 32 MiB on Hopper. Fixed at construction so no GEMM
+// allocates one lazily (an allocation inside stream capture breaks the capture).
+constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 }  // namespace
 
 CudaContext::CudaContext(int device_index) : device_(device_index) {
@@ -30,11 +34,15 @@ CudaContext::CudaContext(int device_index) : device_(device_index) {
   check_cublas(cublasCreate(&handle), "cublasCreate");
   cublas_ = handle;
   check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
+  // After cublasSetStream, which resets the handle to cuBLAS's default (lazily allocated) workspace pool.
+  cublas_workspace_ = Buffer(kCublasWorkspaceBytes, Device::cuda);
+  check_cublas(cublasSetWorkspace(handle, cublas_workspace_.data(), cublas_workspace_.size()), "cublasSetWorkspace");
   // Exact means exact: no TF32 inside f32 products.
   check_cublas(cublasSetMathMode(handle, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
   cublasLtHandle_t lt = nullptr;
   check_cublas(cublasLtCreate(&lt), "cublasLtCreate");
   cublas_lt_ = lt;
+  lt_workspace_ = Buffer(kCublasWorkspaceBytes, Device::cuda);
 }
 
 CudaContext::~CudaContext() {
@@ -42,6 +50,8 @@ CudaContext::~CudaContext() {
   if (cublas_lt_) cublasLtDestroy(static_cast<cublasLtHandle_t>(cublas_lt_));
   if (cublas_) cublasDestroy(static_cast<cublasHandle_t>(cublas_));
   scratch_ = Buffer();
+  lt_workspace_ = Buffer();
+  cublas_workspace_ = Buffer();
   if (stream_) cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
 }
 

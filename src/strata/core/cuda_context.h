@@ -25,9 +25,13 @@ class CudaContext {
   void* stream() const { return stream_; }
   void* cublas() const { return cublas_; }
   void* cublas_lt() const { return cublas_lt_; }
+  // cuBLASLt's fixed workspace, passed to every cublasLtMatmul (cuBLAS's own is set on its handle):
+  // allocated at construction, so no GEMM allocates lazily, which would break stream capture.
+  void* cublas_lt_workspace() const { return lt_workspace_.data(); }
+  size_t cublas_lt_workspace_bytes() const { return lt_workspace_.size(); }
   const cuda::DeviceInfo& info() const { return info_; }
 
-  // Device scratch of at least `bytes` for the GEMM (activation casts, cuBLASLt workspace). Grows by
+  // Device scratch of at least `bytes` for the GEMM (bf16/f16 copies of activations). Grows by
   // reallocating, which synchronises: a step captured in a CUDA graph must have run once eagerly at
   // its shape first, so the scratch is already large enough during capture.
   void* gemm_scratch(size_t bytes);
@@ -43,6 +47,7 @@ class CudaContext {
   void* cublas_ = nullptr;
   void* cublas_lt_ = nullptr;
   cuda::DeviceInfo info_;
+  Buffer cublas_workspace_, lt_workspace_;
   Buffer scratch_;
   bool capturing_ = false;
 };

@@ -56,9 +56,11 @@ void empty_product(const detail::GemmProblem& p) {
 
 }  // namespace
 
+// Device-neutral: it reads shapes, strides and pointers only, so the CUDA twin shares it.
 void check_gemm(const Tensor& x, const Tensor& weight, const Tensor& y, const GemmParams& params) {
-  if (x.device != Device::cpu || weight.device != Device::cpu || y.device != Device::cpu)
-    fail("gemm (cpu): x, weight and y must be CPU tensors");
+  if (weight.device != x.device || y.device != x.device)
+    fail("gemm: x, weight and y must be on one device, got x on {}, weight on {}, y on {}", device_name(x.device),
+         device_name(weight.device), device_name(y.device));
   if (x.ndim != 2 || x.dtype != DType::f32)
     fail("gemm: x must be f32 [tokens, in_features], got {}", x.describe());
   if (weight.ndim != 2 || !is_float_dtype(weight.dtype))
@@ -88,8 +90,9 @@ void check_gemm(const Tensor& x, const Tensor& weight, const Tensor& y, const Ge
   if (n > 0 && k > 0 && weight.data == nullptr) fail("gemm: weight has no data");
   if (params.bias != nullptr) {
     const Tensor& b = *params.bias;
-    if (b.device != Device::cpu || b.ndim != 1 || b.size(0) != n || !is_float_dtype(b.dtype))
-      fail("gemm: bias must be a CPU [{}] f32/bf16/f16 tensor, got {}", n, b.describe());
+    if (b.device != x.device || b.ndim != 1 || b.size(0) != n || !is_float_dtype(b.dtype))
+      fail("gemm: bias must be a [{}] f32/bf16/f16 tensor on {} like x, got {} on {}", n, device_name(x.device),
+           b.describe(), device_name(b.device));
     if (n > 0 && b.data == nullptr) fail("gemm: bias has no data");
   }
 }

@@ -13,7 +13,8 @@ namespace strata::kernels::cpu {
 
 // Checks shapes, dtypes and strides; throws strata::Error naming the offending operand. Requirements:
 // x f32 [M,K] with unit column stride (row stride >= K allowed); weight [N,K] f32/bf16/f16 with unit
-// column stride; y f32 [M,N] with unit column stride; bias (if any) [N]; all on the CPU.
+// column stride; y f32 [M,N] with unit column stride; bias (if any) [N]; all on one device. Reads only
+// shapes, strides and pointers, never data, so it checks CUDA operands too (kernels::check_gemm).
 void check_gemm(const Tensor& x, const Tensor& weight, const Tensor& y, const GemmParams& params);
 
 // Computes the product. Assumes check_gemm passed; never throws and allocates nothing (scratch is a

@@ -1,0 +1,202 @@
+// kernels::cuda::gemm: flattens the operands, picks the variant (cuda/gemm.h) and runs it on the
+// context's stream. The cuBLAS paths use the column-major reading of our row-major operands: y[M,N]
+// row-major is yᵀ [N,M] column-major, so y = x·Wᵀ is yᵀ = W·xᵀ with W read as a column-major [K,N]
+// matrix, transposed (op T), and x as column-major [K,M] (op N): m = N, n = M, k = K in cuBLAS's terms,
+// the leading dimensions our row strides. bias and the old y enter through a pass over y before cuBLAS
+// (launch_bias_rows), which then adds its product with beta = 1; with neither, beta = 0 and y is not read.
+#if STRATA_HAVE_CUDA
+
+#include "strata/kernels/cuda/gemm.h"
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+
+#include "strata/core/cuda_context.h"
+#include "strata/core/error.h"
+#include "strata/kernels/cuda/gemm_launch.h"
+
+namespace strata::kernels::cuda {
+namespace {
+
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    fail("gemm (cuda): {} failed: {}", what, cublasGetStatusString(status));
+}
+
+int as_int(int64_t value, const char* what) {
+  if (value > INT_MAX) fail("gemm (cuda): {} = {} does not fit cuBLAS's 32-bit sizes", what, value);
+  return static_cast<int>(value);
+}
+
+// The row stride as a leading dimension. check_gemm leaves a lone row's stride free (it is never used),
+// but cuBLAS wants ld >= the row length.
+int64_t leading(const Tensor& t) { return t.size(0) > 1 ? t.stride(0) : std::max<int64_t>(t.size(1), 1); }
+
+GemmOperands operands_of(const Tensor& x, const Tensor& weight, const Tensor& y, const GemmParams& params) {
+  GemmOperands g;
+  g.x = x.ptr<const float>();
+  g.ldx = leading(x);
+  g.weight = weight.data;
+  g.weight_dtype = weight.dtype;
+  g.ldw = leading(weight);
+  g.y = y.ptr<float>();
+  g.ldy = leading(y);
+  if (params.bias != nullptr) {
+    g.bias = params.bias->data;
+    g.bias_dtype = params.bias->dtype;
+    g.bias_stride = params.bias->stride(0);
+  }
+  g.m = x.size(0);
+  g.n = weight.size(0);
+  g.k = x.size(1);
+  g.accumulate = params.accumulate;
+  return g;
+}
+
+// y = (accumulate ? y : 0) + bias ahead of cuBLAS when there is a bias; the beta cuBLAS then uses.
+float prepare_y(const GemmOperands& g, void* stream) {
+  if (g.bias == nullptr) return g.accumulate ? 1.0f : 0.0f;
+  launch_bias_rows(g.y, g.ldy, g.m, g.n, g.bias, g.bias_dtype, g.bias_stride, g.accumulate, stream);
+  return 1.0f;
+}
+
+void cublas_f32(const GemmOperands& g, CudaContext& context) {
+  const float alpha = 1.0f, beta = prepare_y(g, context.stream());
+  check(cublasSgemm(static_cast<cublasHandle_t>(context.cublas()), CUBLAS_OP_T, CUBLAS_OP_N, as_int(g.n, "N"),
+                    as_int(g.m, "M"), as_int(g.k, "K"), &alpha, static_cast<const float*>(g.weight),
+                    as_int(g.ldw, "weight row stride"), g.x, as_int(g.ldx, "x row stride"), &beta, g.y,
+                    as_int(g.ldy, "y row stride")),
+        "cublasSgemm");
+}
+
+// The alignment every row of a matrix has: the largest power of two up to 256 dividing both its address
+// and its row pitch. cuBLASLt's heuristic assumes 256 unless told, and could pick a kernel that faults.
+uint32_t alignment(const void* pointer, int64_t pitch_bytes) {
+  const uint64_t bits = reinterpret_cast<uintptr_t>(pointer) | static_cast<uint64_t>(pitch_bytes) | 256u;
+  return static_cast<uint32_t>(bits & (~bits + 1));  // the lowest set bit
+}
+
+// cuBLASLt's descriptors for one call, destroyed on every way out.
+struct LtCall {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulPreference_t preference = nullptr;
+  LtCall() = default;
+  LtCall(const LtCall&) = delete;
+  LtCall& operator=(const LtCall&) = delete;
+  ~LtCall() {
+    if (preference) cublasLtMatmulPreferenceDestroy(preference);
+    if (c) cublasLtMatrixLayoutDestroy(c);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (op) cublasLtMatmulDescDestroy(op);
+  }
+};
+
+template <typename T>
+void set(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute, T value) {
+  check(cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(value)),
+        "cublasLtMatmulDescSetAttribute");
+}
+template <typename T>
+void set(cublasLtMatmulPreference_t preference, cublasLtMatmulPreferenceAttributes_t attribute, T value) {
+  check(cublasLtMatmulPreferenceSetAttribute(preference, attribute, &value, sizeof(value)),
+        "cublasLtMatmulPreferenceSetAttribute");
+}
+
+// bf16/f16 weights: x rounded to the weight's dtype into the GEMM scratch (rows padded to 16 bytes), then
+// one cuBLASLt matmul with f32 compute and f32 output, or cublasGemmEx if cuBLASLt offers no kernel for
+// the layout.
+void cublas_half(const GemmOperands& g, CudaContext& context) {
+  const int64_t ldb = (g.k + 7) / 8 * 8;
+  void* xb = context.gemm_scratch(static_cast<size_t>(g.m * ldb) * 2);
+  launch_cast_rows(g.x, g.ldx, g.m, g.k, xb, g.weight_dtype, ldb, context.stream());
+  const float alpha = 1.0f, beta = prepare_y(g, context.stream());
+  const int m = as_int(g.m, "M"), n = as_int(g.n, "N"), k = as_int(g.k, "K");
+  const cudaDataType_t type = g.weight_dtype == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+
+  LtCall call;
+  check(cublasLtMatmulDescCreate(&call.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  set<int32_t>(call.op, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
+  set<int32_t>(call.op, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
+  // Layouts describe the matrices as stored (before the op): W column-major [K,N], x [K,M], y [N,M].
+  check(cublasLtMatrixLayoutCreate(&call.a, type, g.k, g.n, g.ldw), "cublasLtMatrixLayoutCreate");
+  check(cublasLtMatrixLayoutCreate(&call.b, type, g.k, g.m, ldb), "cublasLtMatrixLayoutCreate");
+  check(cublasLtMatrixLayoutCreate(&call.c, CUDA_R_32F, g.n, g.m, g.ldy), "cublasLtMatrixLayoutCreate");
+  check(cublasLtMatmulPreferenceCreate(&call.preference), "cublasLtMatmulPreferenceCreate");
+  set<uint64_t>(call.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                context.cublas_lt_workspace_bytes());
+  set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, alignment(g.weight, g.ldw * 2));
+  set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, alignment(xb, ldb * 2));
+  set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, alignment(g.y, g.ldy * 4));
+  set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, alignment(g.y, g.ldy * 4));
+
+  const auto lt = static_cast<cublasLtHandle_t>(context.cublas_lt());
+  const auto stream = static_cast<cudaStream_t>(context.stream());
+  cublasLtMatmulHeuristicResult_t best{};
+  int found = 0;
+  const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(lt, call.op, call.a, call.b, call.c, call.c,
+                                                               call.preference, 1, &best, &found);
+  if (status == CUBLAS_STATUS_SUCCESS && found > 0 && best.state == CUBLAS_STATUS_SUCCESS) {
+    check(cublasLtMatmul(lt, call.op, &alpha, g.weight, call.a, xb, call.b, &beta, g.y, call.c, g.y, call.c,
+                         &best.algo, context.cublas_lt_workspace(), context.cublas_lt_workspace_bytes(),
+                         stream),
+          "cublasLtMatmul");
+    return;
+  }
+  check(cublasGemmEx(static_cast<cublasHandle_t>(context.cublas()), CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha,
+                     g.weight, type, as_int(g.ldw, "weight row stride"), xb, type,
+                     as_int(ldb, "x row stride"), &beta, g.y, CUDA_R_32F, as_int(g.ldy, "y row stride"),
+                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmEx");
+}
+
+}  // namespace
+
+GemmVariant gemm_variant_for(int64_t m, DType weight_dtype) {
+  const int64_t skinny_max = weight_dtype == DType::f32 ? kSkinnyMaxMExact : kSkinnyMaxM;
+  return m <= skinny_max ? GemmVariant::skinny : GemmVariant::cublas;
+}
+
+const char* gemm_variant_name(GemmVariant variant) {
+  switch (variant) {
+    case GemmVariant::automatic:
+      return "automatic";
+    case GemmVariant::skinny:
+      return "skinny";
+    case GemmVariant::cublas:
+      return "cublas";
+  }
+  return "?";
+}
+
+void gemm_with(GemmVariant variant, const Tensor& x, const Tensor& weight, Tensor& y,
+               const GemmParams& params, const Exec& exec) {
+  const GemmOperands g = operands_of(x, weight, y, params);
+  if (g.m == 0 || g.n == 0) return;
+  CudaContext& context = exec.cuda();
+  if (g.k == 0) {  // an empty product: y = (y or 0) + bias
+    launch_bias_rows(g.y, g.ldy, g.m, g.n, g.bias, g.bias_dtype, g.bias_stride, g.accumulate,
+                     context.stream());
+    return;
+  }
+  if (variant == GemmVariant::automatic) variant = gemm_variant_for(g.m, g.weight_dtype);
+  if (variant == GemmVariant::skinny)
+    launch_gemm_skinny(g, context.stream());
+  else if (g.weight_dtype == DType::f32)
+    cublas_f32(g, context);
+  else
+    cublas_half(g, context);
+}
+
+void gemm(const Tensor& x, const Tensor& weight, Tensor& y, const GemmParams& params, const Exec& exec) {
+  gemm_with(GemmVariant::automatic, x, weight, y, params, exec);
+}
+
+}  // namespace strata::kernels::cuda
+
+#endif  // STRATA_HAVE_CUDA

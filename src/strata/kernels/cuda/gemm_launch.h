@@ -1,0 +1,43 @@
+// The CUDA GEMM's own kernels as launchers, for cuda/gemm.cpp: the skinny kernel (gemm_skinny.cu) and the
+// small passes around cuBLAS (gemm_support.cu). Plain C++: device pointers, strides in elements, the
+// stream as void*. Each launcher enqueues one kernel on `stream` (nothing for an empty problem), never
+// allocates or synchronises, and reports a bad launch through strata::cuda::check_last_error.
+#pragma once
+
+#include <cstdint>
+
+#include "strata/core/dtype.h"
+
+namespace strata::kernels::cuda {
+
+// A GEMM flattened: y[m, n] (+)= Σ_k x[m, k] · weight[n, k] (+ bias[n]), m, n, k ≥ 1.
+struct GemmOperands {
+  const float* x = nullptr;
+  int64_t ldx = 0;
+  const void* weight = nullptr;  // f32, bf16 or f16 [n, k]
+  DType weight_dtype = DType::bf16;
+  int64_t ldw = 0;
+  float* y = nullptr;
+  int64_t ldy = 0;
+  const void* bias = nullptr;  // nullptr: none; else f32, bf16 or f16, element j at bias[j * bias_stride]
+  DType bias_dtype = DType::f32;
+  int64_t bias_stride = 1;
+  int64_t m = 0, n = 0, k = 0;
+  bool accumulate = false;
+};
+
+// The skinny kernel, for any m (tiles of up to 8 tokens), n, k and strides: y = (accumulate ? y : 0) +
+// bias + x·Wᵀ in one pass over the weight.
+void launch_gemm_skinny(const GemmOperands& g, void* stream);
+
+// dst[i, j] = x[i, j] rounded to `dst_dtype` (bf16 or f16, round to nearest even) for i < rows, j < cols;
+// dst has row stride ld_dst.
+void launch_cast_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, void* dst, DType dst_dtype,
+                      int64_t ld_dst, void* stream);
+
+// y[i, j] = (accumulate ? y[i, j] : 0) + (bias ? bias[j · bias_stride] : 0) for i < rows, j < cols: the
+// part of the GEMM that cuBLAS then adds its product to (beta = 1), and the whole GEMM when k == 0.
+void launch_bias_rows(float* y, int64_t ldy, int64_t rows, int64_t cols, const void* bias, DType bias_dtype,
+                      int64_t bias_stride, bool accumulate, void* stream);
+
+}  // namespace strata::kernels::cuda
