@@ -6,7 +6,7 @@
 #include "strata/cache/snapshot.h"
 #include "strata/core/cuda_context.h"
 #include "strata/core/error.h"
-#include "strata/core/memory.h"
+#include "strata/engine/device_sampler.h"
 #include "strata/engine/sampling_stop.h"
 #include "strata/engine/step_plan.h"
 
@@ -85,6 +85,7 @@ Engine::Engine(const model::Model& model, EngineOptions options) : model_(model)
   // never allocate.
   workspace_.reserve(model_.workspace_bytes(step_shape(options_), pool_->size()) +
                      Workspace::rounded(static_cast<size_t>(options_.max_sequences * model_.vocab_size()) * sizeof(float)));
+  if (options_.cuda) device_sampler_ = std::make_unique<DeviceSampler>(*options_.cuda);
   if (options_.prefix_store_bytes > 0 && cache_.can_capture())
     prefix_store_ = std::make_unique<cache::PrefixStore>(
         cache::PrefixStoreConfig{.block_size = options_.prefill_chunk, .byte_budget = options_.prefix_store_bytes});
@@ -301,6 +302,29 @@ void Engine::sample_and_stream(Sequence& sequence, const float* logits) {
     finish(sequence, FinishReason::error, fmt::format("sampling failed: {}", e.what()));
     return;
   }
+  stream_sample(sequence, std::move(sample));
+}
+
+void Engine::sample_on_device(const Tensor& logits, std::span<const DeviceSampleJob> jobs,
+                              std::span<Sequence* const> sequences) {
+  std::vector<DeviceSampleOutcome> outcomes;
+  try {
+    outcomes = device_sampler_->sample(logits, jobs);
+  } catch (const Error& e) {
+    for (Sequence* sequence : sequences)
+      finish(*sequence, FinishReason::error, fmt::format("sampling failed: {}", e.what()));
+    return;
+  }
+  for (size_t j = 0; j < sequences.size(); ++j) {
+    if (!outcomes[j].ok()) {
+      finish(*sequences[j], FinishReason::error, fmt::format("sampling failed: {}", outcomes[j].error));
+      continue;
+    }
+    stream_sample(*sequences[j], std::move(outcomes[j].result));
+  }
+}
+
+void Engine::stream_sample(Sequence& sequence, SampleResult sample) {
   sequence.tokens.push_back(sample.token_id);
   const int64_t generated = static_cast<int64_t>(sequence.tokens.size()) - sequence.prompt_length;
   if (generated == 1) sequence.stats.first_token_seconds = seconds_since(sequence.submitted);
@@ -371,8 +395,6 @@ void Engine::run_batch() {
   try {
     if (options_.cuda) {
       model_.forward(batch, cache_, logits, workspace_, Exec(*options_.cuda, *pool_), &graphs_);
-      host_logits_.resize(static_cast<size_t>(logits.numel()));
-      copy_memory(host_logits_.data(), logits.data, logits.nbytes(), Device::cuda);
     } else {
       model_.forward(batch, cache_, logits, workspace_, Exec(*pool_));
     }
@@ -390,6 +412,9 @@ void Engine::run_batch() {
     stats_.max_step_tokens = std::max(stats_.max_step_tokens, last_step_.tokens);
     for (const PlannedStep& p : plan) (p.decode ? stats_.decode_tokens : stats_.prompt_tokens_computed) += p.length;
   }
+  // On the GPU the rows to sample are gathered and sampled together once every row is seen.
+  std::vector<DeviceSampleJob> device_jobs;
+  std::vector<Sequence*> device_sequences;
   for (size_t row = 0; row < plan.size(); ++row) {
     const PlannedStep& p = plan[row];
     Sequence& s = *active[p.index];
@@ -403,10 +428,15 @@ void Engine::run_batch() {
       continue;
     }
     // Logits of the step's last token are the next token's distribution once every known token is fed.
-    if (consumed == static_cast<int64_t>(s.tokens.size()))
-      sample_and_stream(s, (options_.cuda ? host_logits_.data() : logits.ptr<float>()) +
-                               static_cast<int64_t>(row) * model_.vocab_size());
+    if (consumed != static_cast<int64_t>(s.tokens.size())) continue;
+    if (options_.cuda) {
+      device_jobs.push_back({.sampler = s.sampler.get(), .row = static_cast<int64_t>(row)});
+      device_sequences.push_back(&s);
+    } else {
+      sample_and_stream(s, logits.ptr<float>() + static_cast<int64_t>(row) * model_.vocab_size());
+    }
   }
+  if (!device_jobs.empty()) sample_on_device(logits, device_jobs, device_sequences);
 }
 
 void Engine::retire_finished() {

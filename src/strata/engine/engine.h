@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -39,6 +40,9 @@ class CudaContext;
 
 namespace strata::engine {
 
+class DeviceSampler;
+struct DeviceSampleJob;
+
 struct EngineOptions {
   int max_sequences = 8;         // sequences running at once (cache slots)
   int64_t max_context = 4096;    // prompt + max_new_tokens of one request
@@ -51,7 +55,8 @@ struct EngineOptions {
   DType state_dtype = DType::f32;
   DType kv_dtype = DType::f32;
   // The GPU the model lives on (Model::to_device); nullptr for a CPU model. The engine runs its steps on
-  // this context's stream and samples on the host from the step's logits, copied back once per step.
+  // this context's stream and samples every sequence of a step on the GPU in one call (DeviceSampler), so
+  // only token ids and the requested log-probabilities come back to the host.
   CudaContext* cuda = nullptr;
 };
 
@@ -135,6 +140,10 @@ class Engine {
   void admit(Sequence& sequence);
   void run_batch();
   void sample_and_stream(Sequence& sequence, const float* logits);
+  // A GPU step: every job's row sampled in one DeviceSampler call, then streamed in job order.
+  void sample_on_device(const Tensor& logits, std::span<const DeviceSampleJob> jobs,
+                        std::span<Sequence* const> sequences);
+  void stream_sample(Sequence& sequence, SampleResult sample);
   void finish(Sequence& sequence, FinishReason reason, std::string message);
   void announce_finished(Sequence& sequence);
   void retire_finished();
@@ -146,7 +155,7 @@ class Engine {
   EngineOptions options_;
   model::SequenceCache cache_;
   Workspace workspace_;
-  std::vector<float> host_logits_;  // a GPU step's logits, copied back for sampling
+  std::unique_ptr<DeviceSampler> device_sampler_;  // a GPU engine's sampler
   model::DecodeGraphs graphs_;       // a GPU engine's decode steps, captured per batch size
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<cache::PrefixStore> prefix_store_;

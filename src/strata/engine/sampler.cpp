@@ -31,10 +31,25 @@ Sampler::Sampler(SamplingParams params, std::span<const int32_t> prompt_tokens)
       rng_(seed_),
       history_(prompt_tokens) {}
 
-double Sampler::uniform01() {
-  // 53 random bits -> [0, 1) exactly; unlike std::uniform_real_distribution this is the same
-  // sequence on every standard library.
-  return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+namespace {
+
+// 53 random bits -> [0, 1) exactly; unlike std::uniform_real_distribution this is the same sequence
+// on every standard library.
+double unit_interval(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
+
+}  // namespace
+
+double Sampler::uniform01() { return unit_interval(rng_()); }
+
+std::optional<double> Sampler::peek_draw() const {
+  if (params_.greedy()) return std::nullopt;
+  std::mt19937_64 ahead = rng_;  // 2.5 KB of state: cheap next to a step
+  return unit_interval(ahead());
+}
+
+void Sampler::accept(int32_t token_id) {
+  if (!params_.greedy()) rng_.discard(1);
+  history_.add_generated(token_id);
 }
 
 SampleResult Sampler::sample(std::span<const float> logits) {

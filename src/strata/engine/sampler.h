@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <span>
 #include <vector>
@@ -43,6 +44,14 @@ class Sampler {
 
   // Records a token chosen outside sample() (a forced or accepted draft token) for the penalties.
   void observe(int32_t token_id) { history_.add_generated(token_id); }
+
+  // The device sampler's half of sample() (engine/device_sampler.h runs steps 1-3 on the GPU).
+  // peek_draw(): the uniform number in [0, 1) that sample() would draw for this step, or nullopt when
+  // greedy (sample() draws none); the RNG is left as it is, so a step the device rejects (bad logits)
+  // leaves the sampler as a throwing sample() would. accept(): records the token the device chose
+  // with that number as step 4 does, advancing the RNG past the one draw sample() would have made.
+  std::optional<double> peek_draw() const;
+  void accept(int32_t token_id);
 
   // The seed actually used, to reproduce a run that asked for none.
   uint64_t seed() const { return seed_; }
