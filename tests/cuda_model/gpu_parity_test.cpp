@@ -1,6 +1,8 @@
 // The GPU against transformers: every fixture through every execution path (whole prefill, one-token
 // decode, chunked prefill, all sequences of the fixture batched in one packed step) on cuda:0 — within
-// 1e-3 in `--precision exact` (as the CPU), within 2e-2 on the default fast path (bf16 GEMM inputs).
+// 1e-3 in `--precision exact` (as the CPU); on the default fast path (bf16 GEMM inputs) within 2e-2 of
+// the logits' scale, max |diff| / max(1, max |logit|): rounding activations to bf16 (2^-9 relative)
+// moves logits in proportion to their size, and these fixtures' logits reach 2.4 to 10.
 #include <cmath>
 #include <cstdio>
 
@@ -33,6 +35,9 @@ TEST_P(GpuParity, EveryModeMatchesTransformers) {
   const Exec exec(*gpu(), pool);
   const int64_t Q = model->config().dims.mamba.chunk_size > 0 ? model->config().dims.mamba.chunk_size : 8;
   const double tolerance = c.precision == Precision::exact ? 1e-3 : 2e-2;
+  double scale = 1;
+  if (c.precision == Precision::fast)
+    for (float v : ref.logits) scale = std::max(scale, std::fabs(double(v)));
   for (const std::string& mode : {std::string("full"), std::string("decode"), std::string("chunked=1"),
                                   std::string("chunked=7"), "chunked=" + std::to_string(Q), std::string("chunked=13")}) {
     const std::vector<float> got = run_logits(*model, ref.tokens, ref.batch, ref.length, parse_logits_mode(mode), exec);
@@ -42,9 +47,9 @@ TEST_P(GpuParity, EveryModeMatchesTransformers) {
       ASSERT_TRUE(std::isfinite(got[i])) << c.fixture << " " << mode << " logit " << i;
       max_diff = std::max(max_diff, std::fabs(double(got[i]) - ref.logits[i]));
     }
-    std::printf("[gpu parity] %-20s %-5s %-11s max |logit diff| = %.3g\n", c.fixture.c_str(),
-                precision_name(c.precision), mode.c_str(), max_diff);
-    EXPECT_LT(max_diff, tolerance) << c.fixture << " " << precision_name(c.precision) << " mode " << mode;
+    std::printf("[gpu parity] %-20s %-5s %-11s max |logit diff| = %.3g (%.3g of the scale %.3g)\n",
+                c.fixture.c_str(), precision_name(c.precision), mode.c_str(), max_diff, max_diff / scale, scale);
+    EXPECT_LT(max_diff / scale, tolerance) << c.fixture << " " << precision_name(c.precision) << " mode " << mode;
   }
 }
 

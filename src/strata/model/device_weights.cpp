@@ -16,20 +16,22 @@ Precision parse_precision(std::string_view text) {
   fail("--precision: '{}' is not a precision (expected exact or fast)", text);
 }
 
-void WeightUploader::upload(Tensor& tensor) {
+void WeightUploader::upload(Tensor& tensor) { upload(tensor, precision_); }
+
+void WeightUploader::upload(Tensor& tensor, Precision precision) {
   if (tensor.data == nullptr || tensor.device == Device::cuda) return;
+  const bool widen = precision == Precision::exact && (tensor.dtype == DType::bf16 || tensor.dtype == DType::f16);
   std::vector<int64_t> shape_and_strides;
   for (int d = 0; d < tensor.ndim; ++d) {
     shape_and_strides.push_back(tensor.shape[static_cast<size_t>(d)]);
     shape_and_strides.push_back(tensor.strides[static_cast<size_t>(d)]);
   }
-  const Key key{tensor.data, static_cast<int>(tensor.dtype), tensor.ndim, shape_and_strides};
+  const Key key{tensor.data, static_cast<int>(tensor.dtype), tensor.ndim, shape_and_strides, widen};
   if (auto it = uploaded_.find(key); it != uploaded_.end()) {
     tensor = it->second;
     return;
   }
   if (!tensor.is_contiguous()) fail("upload to the GPU: tensor {} is not contiguous", tensor.describe());
-  const bool widen = precision_ == Precision::exact && (tensor.dtype == DType::bf16 || tensor.dtype == DType::f16);
   Tensor device = tensor;
   device.device = Device::cuda;
   if (widen) {

@@ -30,12 +30,15 @@ class WeightUploader {
   // Replaces a host tensor by its device copy (absent tensors stay absent). Throws strata::Error when
   // the GPU cannot hold it.
   void upload(Tensor& tensor);
+  // The same at a given precision: exact widens this tensor to f32 whatever the model's precision
+  // (an MoE router, whose f32 logits choose the experts: a bf16-rounded input flips near-tied choices).
+  void upload(Tensor& tensor, Precision precision);
   // The device memory of every copy made: the caller keeps it alive as long as the views.
   std::vector<Buffer> take_buffers() { return std::move(buffers_); }
   size_t bytes() const { return bytes_; }
 
  private:
-  using Key = std::tuple<const void*, int, int, std::vector<int64_t>>;
+  using Key = std::tuple<const void*, int, int, std::vector<int64_t>, bool>;  // ..., widened
   Precision precision_;
   std::map<Key, Tensor> uploaded_;
   std::vector<Buffer> buffers_;

@@ -479,6 +479,10 @@ void Model::to_device(Precision precision) {
   upload(embeddings_);
   upload(final_norm_);
   upload(lm_head_);
+  // Routers first, always as f32: transformers computes router logits in f32 and the GPU's fast GEMM
+  // would round the activations to bf16 (f32 weights take the f32 GEMM).
+  for (Block& block : blocks_)
+    if (block.moe) uploader.upload(block.moe->router, Precision::exact);
   for (Block& block : blocks_) block.visit_tensors(upload);
   device_buffers_ = uploader.take_buffers();
   device_bytes_ = uploader.bytes();
