@@ -12,7 +12,7 @@ namespace strata::cli {
 void add_device_options(CLI::App* cmd, DeviceArgs& args) {
   cmd->add_option("--device", args.device, "where to run: cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--precision", args.precision,
-                  "GPU numerics: fast (bf16 GEMM inputs, f32 accumulation and state) or exact (f32 throughout)")
+                  "GPU numerics: fast (weights as stored, bf16 tensor-core GEMMs on split f32 activations, f32 state) or exact (weights widened to f32, f32 throughout)")
       ->capture_default_str();
 }
 

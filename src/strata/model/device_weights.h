@@ -15,8 +15,9 @@
 namespace strata::model {
 
 // exact: f32 activations and f32 weights (bf16/f16 widened on upload): the GPU matches transformers'
-// float32 logits like the CPU. fast: weights as stored (bf16 usually), GEMMs take bf16 inputs with f32
-// accumulation; the residual stream and the SSM state stay f32.
+// float32 logits like the CPU. fast: weights as stored (bf16 usually, half the bytes), tensor-core GEMMs
+// with the f32 activations split into two bf16 halves (kernels/cuda/gemm.h) and f32 accumulation; the
+// residual stream and the SSM state stay f32.
 enum class Precision : uint8_t { exact, fast };
 
 const char* precision_name(Precision precision);

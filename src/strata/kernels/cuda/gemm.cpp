@@ -108,32 +108,29 @@ void set(cublasLtMatmulPreference_t preference, cublasLtMatmulPreferenceAttribut
         "cublasLtMatmulPreferenceSetAttribute");
 }
 
-// bf16/f16 weights: x rounded to the weight's dtype into the GEMM scratch (rows padded to 16 bytes), then
-// one cuBLASLt matmul with f32 compute and f32 output, or cublasGemmEx if cuBLASLt offers no kernel for
-// the layout.
-void cublas_half(const GemmOperands& g, CudaContext& context) {
-  const int64_t ldb = (g.k + 7) / 8 * 8;
-  void* xb = context.gemm_scratch(static_cast<size_t>(g.m * ldb) * 2);
-  launch_cast_rows(g.x, g.ldx, g.m, g.k, xb, g.weight_dtype, ldb, context.stream());
-  const float alpha = 1.0f, beta = prepare_y(g, context.stream());
-  const int m = as_int(g.m, "M"), n = as_int(g.n, "N"), k = as_int(g.k, "K");
+// out[rows, n] = beta·out + xh[rows, k]·Wᵀ with xh and W in one 16-bit type (cuBLASLt, f32 compute and
+// output; cublasGemmEx where Lt offers no algorithm for these alignments).
+void half_product(const GemmOperands& g, const void* xh, int64_t ldxh, int64_t rows, float* out, int64_t ldo,
+                  float beta, CudaContext& context) {
+  const float alpha = 1.0f;
+  const int m = as_int(rows, "M"), n = as_int(g.n, "N"), k = as_int(g.k, "K");
   const cudaDataType_t type = g.weight_dtype == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F;
 
   LtCall call;
   check(cublasLtMatmulDescCreate(&call.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
   set<int32_t>(call.op, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
   set<int32_t>(call.op, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
-  // Layouts describe the matrices as stored (before the op): W column-major [K,N], x [K,M], y [N,M].
+  // Column-major view: A = W as [k, n] (ld ldw), B = xh as [k, rows] (ld ldxh), C = out as [n, rows].
   check(cublasLtMatrixLayoutCreate(&call.a, type, g.k, g.n, g.ldw), "cublasLtMatrixLayoutCreate");
-  check(cublasLtMatrixLayoutCreate(&call.b, type, g.k, g.m, ldb), "cublasLtMatrixLayoutCreate");
-  check(cublasLtMatrixLayoutCreate(&call.c, CUDA_R_32F, g.n, g.m, g.ldy), "cublasLtMatrixLayoutCreate");
+  check(cublasLtMatrixLayoutCreate(&call.b, type, g.k, rows, ldxh), "cublasLtMatrixLayoutCreate");
+  check(cublasLtMatrixLayoutCreate(&call.c, CUDA_R_32F, g.n, rows, ldo), "cublasLtMatrixLayoutCreate");
   check(cublasLtMatmulPreferenceCreate(&call.preference), "cublasLtMatmulPreferenceCreate");
   set<uint64_t>(call.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                 context.cublas_lt_workspace_bytes());
   set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, alignment(g.weight, g.ldw * 2));
-  set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, alignment(xb, ldb * 2));
-  set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, alignment(g.y, g.ldy * 4));
-  set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, alignment(g.y, g.ldy * 4));
+  set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, alignment(xh, ldxh * 2));
+  set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, alignment(out, ldo * 4));
+  set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, alignment(out, ldo * 4));
 
   const auto lt = static_cast<cublasLtHandle_t>(context.cublas_lt());
   const auto stream = static_cast<cudaStream_t>(context.stream());
@@ -142,17 +139,43 @@ void cublas_half(const GemmOperands& g, CudaContext& context) {
   const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(lt, call.op, call.a, call.b, call.c, call.c,
                                                                call.preference, 1, &best, &found);
   if (status == CUBLAS_STATUS_SUCCESS && found > 0 && best.state == CUBLAS_STATUS_SUCCESS) {
-    check(cublasLtMatmul(lt, call.op, &alpha, g.weight, call.a, xb, call.b, &beta, g.y, call.c, g.y, call.c,
+    check(cublasLtMatmul(lt, call.op, &alpha, g.weight, call.a, xh, call.b, &beta, out, call.c, out, call.c,
                          &best.algo, context.cublas_lt_workspace(), context.cublas_lt_workspace_bytes(),
                          stream),
           "cublasLtMatmul");
     return;
   }
   check(cublasGemmEx(static_cast<cublasHandle_t>(context.cublas()), CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha,
-                     g.weight, type, as_int(g.ldw, "weight row stride"), xb, type,
-                     as_int(ldb, "x row stride"), &beta, g.y, CUDA_R_32F, as_int(g.ldy, "y row stride"),
-                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                     g.weight, type, as_int(g.ldw, "weight row stride"), xh, type, as_int(ldxh, "x row stride"),
+                     &beta, out, CUDA_R_32F, as_int(ldo, "y row stride"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
         "cublasGemmEx");
+}
+
+// bf16/f16 weights on the tensor cores. cuBLAS multiplies two matrices of one type, so the f32
+// activations must meet the weight in its 16-bit type; rounding them once (2^-9 relative in bf16) moves
+// logits by about 1 % of their scale through a model and flips near-tied MoE routing choices. Instead x
+// is split, x ≈ hi + lo with hi = bf16(x) and lo = bf16(x − hi) (2^-17), and both halves are stacked as
+// 2·rows of one product — the weight is still read once, so decode batches cost what they did — whose
+// halves are then summed into y. Tensor-core work doubles, which prefill pays (see the README's table).
+// Rows go in chunks so the f32 halves stay within kSplitScratchBytes.
+constexpr size_t kSplitScratchBytes = size_t{256} << 20;
+
+void cublas_half(const GemmOperands& g, CudaContext& context) {
+  const int64_t ldb = (g.k + 7) / 8 * 8;                  // 16-byte rows for the tensor-core loads
+  const int64_t ldc = (g.n + 3) / 4 * 4;
+  const size_t row_bytes = static_cast<size_t>(2 * ldb * 2 + 2 * ldc * 4);  // both halves, x and product
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.m, static_cast<int64_t>(kSplitScratchBytes / row_bytes)));
+  const size_t x_bytes = (static_cast<size_t>(2 * chunk * ldb * 2) + 255) / 256 * 256;
+  char* scratch = static_cast<char*>(context.gemm_scratch(x_bytes + static_cast<size_t>(2 * chunk * ldc) * 4));
+  void* xh = scratch;
+  float* halves = reinterpret_cast<float*>(scratch + x_bytes);
+  const bool keep_y = prepare_y(g, context.stream()) != 0.0f;  // y now holds (y or 0) + bias, or is ignored
+  for (int64_t row = 0; row < g.m; row += chunk) {
+    const int64_t rows = std::min(chunk, g.m - row);
+    launch_split_rows(g.x + row * g.ldx, g.ldx, rows, g.k, xh, g.weight_dtype, ldb, context.stream());
+    half_product(g, xh, ldb, 2 * rows, halves, ldc, 0.0f, context);
+    launch_add_halves(g.y + row * g.ldy, g.ldy, rows, g.n, halves, ldc, keep_y, context.stream());
+  }
 }
 
 }  // namespace

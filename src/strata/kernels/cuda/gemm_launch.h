@@ -35,6 +35,15 @@ void launch_gemm_skinny(const GemmOperands& g, void* stream);
 void launch_cast_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, void* dst, DType dst_dtype,
                       int64_t ld_dst, void* stream);
 
+// The split form of the cast: hi = rn(x) into dst rows [0, rows), lo = rn(x − hi) into rows [rows, 2·rows),
+// so that hi + lo carries x to about 2^-17 relative (bf16) instead of 2^-9.
+void launch_split_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, void* dst, DType dst_dtype,
+                       int64_t ld_dst, void* stream);
+
+// y[i, j] = (keep_y ? y[i, j] : 0) + (c[i, j] + c[rows + i, j]): the two halves of a split product summed.
+void launch_add_halves(float* y, int64_t ldy, int64_t rows, int64_t cols, const float* c, int64_t ldc,
+                       bool keep_y, void* stream);
+
 // y[i, j] = (accumulate ? y[i, j] : 0) + (bias ? bias[j · bias_stride] : 0) for i < rows, j < cols: the
 // part of the GEMM that cuBLAS then adds its product to (beta = 1), and the whole GEMM when k == 0.
 void launch_bias_rows(float* y, int64_t ldy, int64_t rows, int64_t cols, const void* bias, DType bias_dtype,

@@ -1,4 +1,4 @@
-// The small passes around the cuBLAS GEMM: x cast to bf16/f16 (cuBLAS multiplies two matrices of one
+// The small passes around the cuBLAS GEMM: x cast or split to bf16/f16 (cuBLAS multiplies two matrices of one
 // type, so the f32 activations meet the weight in its dtype) and the bias/accumulate pass (cuBLAS then
 // adds its product with beta = 1). Both are elementwise over a [rows, cols] window with row strides:
 // blockIdx.x and the threads cover 256 consecutive columns (coalesced), blockIdx.y strides over rows
@@ -43,6 +43,40 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// hi = rn(x) into rows [0, rows), lo = rn(x - hi) into rows [rows, 2·rows): x ≈ hi + lo to ~2^-17.
+template <typename Half>
+__device__ Half round_to(float v);
+template <>
+__device__ __nv_bfloat16 round_to<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <>
+__device__ __half round_to<__half>(float v) { return __float2half_rn(v); }
+__device__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ float widen(__half v) { return __half2float(v); }
+
+template <typename Half>
+__global__ void __launch_bounds__(kThreads)
+    split_rows_kernel(const float* x, int64_t ldx, int64_t rows, int64_t cols, Half* dst, int64_t ld_dst) {
+  const int64_t col = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (col >= cols) return;
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    const float v = x[row * ldx + col];
+    const Half hi = round_to<Half>(v);
+    dst[row * ld_dst + col] = hi;
+    dst[(rows + row) * ld_dst + col] = round_to<Half>(v - widen(hi));
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    add_halves_kernel(float* y, int64_t ldy, int64_t rows, int64_t cols, const float* c, int64_t ldc,
+                      bool keep_y) {
+  const int64_t col = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (col >= cols) return;
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    float* out = y + row * ldy + col;
+    *out = (keep_y ? *out : 0.0f) + (c[row * ldc + col] + c[(rows + row) * ldc + col]);
+  }
+}
+
 __global__ void __launch_bounds__(kThreads)
     bias_rows_kernel(float* y, int64_t ldy, int64_t rows, int64_t cols, const void* bias, int bias_kind,
                      int64_t bias_stride, bool accumulate) {
@@ -63,6 +97,27 @@ void launch_cast_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, v
   cast_rows_kernel<<<grid_for(rows, cols), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       x, ldx, rows, cols, dst, dst_dtype == DType::bf16, ld_dst);
   strata::cuda::check_last_error("gemm: cast of x");
+}
+
+void launch_split_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, void* dst, DType dst_dtype,
+                       int64_t ld_dst, void* stream) {
+  if (rows <= 0 || cols <= 0) return;
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (dst_dtype == DType::bf16)
+    split_rows_kernel<<<grid_for(rows, cols), kThreads, 0, s>>>(x, ldx, rows, cols,
+                                                                static_cast<__nv_bfloat16*>(dst), ld_dst);
+  else
+    split_rows_kernel<<<grid_for(rows, cols), kThreads, 0, s>>>(x, ldx, rows, cols, static_cast<__half*>(dst),
+                                                                ld_dst);
+  strata::cuda::check_last_error("gemm: split of x");
+}
+
+void launch_add_halves(float* y, int64_t ldy, int64_t rows, int64_t cols, const float* c, int64_t ldc,
+                       bool keep_y, void* stream) {
+  if (rows <= 0 || cols <= 0) return;
+  add_halves_kernel<<<grid_for(rows, cols), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      y, ldy, rows, cols, c, ldc, keep_y);
+  strata::cuda::check_last_error("gemm: sum of the split halves");
 }
 
 void launch_bias_rows(float* y, int64_t ldy, int64_t rows, int64_t cols, const void* bias, DType bias_dtype,
