@@ -28,7 +28,7 @@ std::vector<float> step(const Model& model, SequenceCache& cache, Workspace& wor
 
 TEST(DecodeGraphs, ReplaysEqualEagerStepsBitForBit) {
   STRATA_REQUIRE_GPU();
-  for (const std::string fixture : {"granite_dense_hybrid", "mamba2_g2", "zamba2"}) {
+  for (const std::string fixture : {"granite_dense_hybrid", "mamba2_g2", "zamba2", "granite_moe_hybrid", "nemotron_h_latent"}) {
     const auto model = Model::load(testing::kFixtures / fixture);
     model->to_device(Precision::fast);
     ThreadPool pool(2);

@@ -81,4 +81,18 @@ void moe_gather_rows(const Tensor& x, const MoeGrouping& grouping, const Tensor&
 void moe_mix(const Tensor& expert_out, const MoeGrouping& grouping, const Tensor& weights, const Tensor& out,
              bool accumulate, const Exec& exec);
 
+// The experts' weights as the grouped GEMM reads them: `table` is a device i64 [E] of device pointers, each
+// expert's weight [n, k] in `dtype` (f32, bf16, f16) with row stride ldw.
+struct ExpertWeightTable {
+  Tensor table;
+  DType dtype = DType::bf16;
+  int64_t n = 0, k = 0, ldw = 0;
+};
+
+// y[r] = x[r] · W_eᵀ for every gathered row r of every expert e (grouping.expert_start read on the device
+// only, so the call never synchronises: a captured MoE decode step uses it). x f32 [T·k, k] and y f32
+// [T·k, n] with unit column stride. GPU only: the CPU runs one gemm per expert from the host grouping.
+void moe_expert_gemm(const Tensor& x, const ExpertWeightTable& weights, const MoeGrouping& grouping,
+                     const Tensor& y, const Exec& exec);
+
 }  // namespace strata::kernels

@@ -485,8 +485,11 @@ void Model::to_device(Precision precision) {
     if (block.moe) uploader.upload(block.moe->router, Precision::exact);
   for (Block& block : blocks_) block.visit_tensors(upload);
   device_buffers_ = uploader.take_buffers();
+  for (Block& block : blocks_) {
+    Buffer tables;
+    if (block.moe && attach_expert_tables(*block.moe, tables)) device_buffers_.push_back(std::move(tables));
+  }
   device_bytes_ = uploader.bytes();
-  for (const Block& block : blocks_) has_moe_ = has_moe_ || block.moe.has_value();
   device_ = Device::cuda;
   precision_ = precision;
 }
@@ -625,7 +628,11 @@ void Model::forward(const ForwardBatch& batch, SequenceCache& cache, Tensor logi
   if (config_.logits_multiplier != 1.0f) kernels::scale(logits, config_.logits_multiplier, exec);
   };
 
-  bool steady_decode = gpu && graphs != nullptr && !has_moe_ && recurrent == S;
+  // MoE layers join a captured step only when their experts run grouped (no host read of the grouping).
+  bool steady_decode = gpu && graphs != nullptr && recurrent == S;
+  for (const Block& block : blocks_)
+    if (block.moe && !moe_runs_grouped(*block.moe, *block.moe_config, total_tokens, Device::cuda))
+      steady_decode = false;
   for (int64_t i = 0; i < S && steady_decode; ++i) steady_decode = a.lengths[i] == 1 && !a.keep[i];
   if (steady_decode)
     graphs->run({.sequences = S, .metadata = d.cu_seqlens, .logits = logits.data}, exec.cuda(), compute);

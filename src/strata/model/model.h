@@ -89,7 +89,6 @@ class Model {
   Precision precision_ = Precision::exact;
   std::vector<Buffer> device_buffers_;  // the GPU copies of the weights (to_device)
   size_t device_bytes_ = 0;
-  bool has_moe_ = false;  // MoE layers read their expert grouping on the host: not graph-capturable
 };
 
 }  // namespace strata::model

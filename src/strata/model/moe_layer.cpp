@@ -33,7 +33,63 @@ kernels::RoutingTables routing_tables(const MoeWeights& w, const kernels::Routin
   return tables;
 }
 
+// At most this many (token, choice) slots run through the grouped GEMM: its warps reread a weight row per
+// four rows of an expert, which suits decode steps (B·k slots) but not prefills, where cuBLAS per expert
+// (after reading the grouping back) keeps the tensor cores busy.
+constexpr int64_t kGroupedMaxSlots = 1024;
+
+kernels::ExpertWeightTable table_row(const MoeWeights& w, int row, const Tensor& weight) {
+  kernels::ExpertWeightTable t;
+  const int64_t E = w.expert_tables.size(1);
+  t.table = w.expert_tables;
+  t.table.ndim = 1;
+  t.table.shape[0] = E;
+  t.table.strides[0] = 1;
+  t.table.data = static_cast<int64_t*>(w.expert_tables.data) + row * E;
+  t.dtype = weight.dtype;
+  t.n = weight.size(0);
+  t.k = weight.size(1);
+  t.ldw = weight.size(0) > 1 ? weight.stride(0) : weight.size(1);
+  return t;
+}
+
 }  // namespace
+
+bool attach_expert_tables(MoeWeights& w, Buffer& storage) {
+  if (w.experts.empty()) return false;
+  const MlpWeights& first = w.experts.front();
+  const bool gated = present(first.gate);
+  const auto same = [](const Tensor& a, const Tensor& b) {
+    return present(a) == present(b) && (!present(a) || (a.dtype == b.dtype && a.ndim == 2 && b.ndim == 2 &&
+                                                        a.shape[0] == b.shape[0] && a.shape[1] == b.shape[1] &&
+                                                        a.strides[0] == b.strides[0] && a.strides[1] == 1 &&
+                                                        b.strides[1] == 1));
+  };
+  for (const MlpWeights& e : w.experts) {
+    if (e.up.device != Device::cuda || !same(e.up, first.up) || !same(e.down, first.down) ||
+        !same(e.gate, first.gate) || present(e.up_bias) || present(e.down_bias) || present(e.gate_bias) ||
+        present(e.adapter_in) || e.gate_multiplier != 1.0f)
+      return false;
+    if (gated && e.gate.dtype != e.up.dtype) return false;
+  }
+  const int64_t E = static_cast<int64_t>(w.experts.size());
+  std::vector<int64_t> pointers(static_cast<size_t>(3 * E), 0);
+  for (int64_t e = 0; e < E; ++e) {
+    const MlpWeights& x = w.experts[static_cast<size_t>(e)];
+    pointers[static_cast<size_t>(e)] = reinterpret_cast<int64_t>(x.up.data);
+    pointers[static_cast<size_t>(E + e)] = gated ? reinterpret_cast<int64_t>(x.gate.data) : 0;
+    pointers[static_cast<size_t>(2 * E + e)] = reinterpret_cast<int64_t>(x.down.data);
+  }
+  storage = Buffer(pointers.size() * sizeof(int64_t), Device::cuda);
+  copy_memory(storage.data(), pointers.data(), pointers.size() * sizeof(int64_t), Device::cuda);
+  w.expert_tables = Tensor::contiguous(storage.data(), DType::i64, {3, E});
+  w.expert_tables.device = Device::cuda;
+  return true;
+}
+
+bool moe_runs_grouped(const MoeWeights& w, const MoeConfig& config, int64_t tokens, Device device) {
+  return device == Device::cuda && present(w.expert_tables) && tokens * config.routing.top_k <= kGroupedMaxSlots;
+}
 
 void check_moe(const MoeWeights& w, const MoeConfig& config, int64_t hidden, std::string_view layer) {
   if (!present(w.router) || w.router.ndim != 2)
@@ -130,8 +186,9 @@ void moe_forward(const MoeWeights& w, const MoeConfig& config, const Tensor& x, 
   kernels::moe_group_by_expert(ids, n_experts, grouping, exec);
   // The per-expert GEMMs below are launched from the host, so a GPU step reads the expert boundaries
   // back (a synchronising copy: MoE steps are not graph-captured; a grouped GEMM would remove it).
+  const bool grouped = moe_runs_grouped(w, config, tokens, exec.device());
   const int64_t* start = grouping.expert_start.ptr<const int64_t>();
-  if (exec.device() != Device::cpu) {
+  if (exec.device() != Device::cpu && !grouped) {
     auto* host_start = static_cast<int64_t*>(workspace.take_host_bytes(sizeof(int64_t) * static_cast<size_t>(n_experts + 1)));
     copy_memory(host_start, start, sizeof(int64_t) * static_cast<size_t>(n_experts + 1), exec.device());
     start = host_start;
@@ -152,7 +209,21 @@ void moe_forward(const MoeWeights& w, const MoeConfig& config, const Tensor& x, 
 
   // 5. Each chosen expert once, over its contiguous block; experts with no tokens are never touched.
   Tensor expert_out = workspace.take(DType::f32, {n_slots, width});
-  for (int64_t e = 0; e < n_experts; ++e) {
+  if (grouped) {
+    // All experts in one launch per projection, the grouping read on the device (no host round trip).
+    const Workspace::Scope expert_scratch(workspace);
+    const MlpWeights& shape = w.experts.front();
+    Tensor h = workspace.take(DType::f32, {n_slots, shape.up.size(0)});
+    kernels::moe_expert_gemm(gathered, table_row(w, 0, shape.up), grouping, h, exec);
+    Tensor g;
+    if (present(shape.gate)) {
+      g = workspace.take(DType::f32, {n_slots, shape.gate.size(0)});
+      kernels::moe_expert_gemm(gathered, table_row(w, 1, shape.gate), grouping, g, exec);
+    }
+    kernels::ffn_activation(config.expert_activation, h, g, exec);
+    kernels::moe_expert_gemm(h, table_row(w, 2, shape.down), grouping, expert_out, exec);
+  }
+  for (int64_t e = 0; e < n_experts && !grouped; ++e) {
     if (start[e + 1] == start[e]) continue;
     const Tensor block_in = gathered.slice(start[e], start[e + 1]);
     Tensor block_out = expert_out.slice(start[e], start[e + 1]);

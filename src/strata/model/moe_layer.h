@@ -27,7 +27,12 @@ struct MoeWeights {
   Tensor latent_in_bias;   // [latent], optional
   Tensor latent_out;       // fc2_latent_proj.weight [hidden, latent], present iff latent_in is
   Tensor latent_out_bias;  // [hidden], optional
+  // GPU only, made by attach_expert_tables after the upload: device pointers to every expert's up, gate
+  // and down weights (i64 [3, E]; the gate row null when not gated), for the grouped expert GEMM that
+  // small steps run without reading the grouping back. Absent: experts run one cuBLAS GEMM each.
+  Tensor expert_tables;
 };
+
 
 // Every tensor of the MoE layer: router, tables, experts, shared expert, latent projections.
 void visit_tensors(MoeWeights& weights, const TensorVisitor& visit);
@@ -41,6 +46,14 @@ struct MoeConfig {
 // Checks every weight against the config and `hidden`; throws strata::Error naming `layer` and the
 // tensor (e.g. "layers.5.mixer: experts.3: down_proj.weight must be ...").
 void check_moe(const MoeWeights& weights, const MoeConfig& config, int64_t hidden, std::string_view layer);
+
+// Makes weights.expert_tables in `storage` (device memory) when the experts suit the grouped GEMM: one
+// weight dtype and shape for all, no biases, adapters or gate multipliers. Returns whether it did.
+bool attach_expert_tables(MoeWeights& weights, Buffer& storage);
+
+// Whether a step of `tokens` tokens runs its experts through the grouped GEMM (no host synchronisation,
+// so a decode step can be captured in a CUDA graph): on the GPU, with expert tables, for small steps.
+bool moe_runs_grouped(const MoeWeights& weights, const MoeConfig& config, int64_t tokens, Device device);
 
 // out[T, hidden] = moe(x[T, hidden]), or out += moe(x) when `accumulate`. token_ids (i32 [T]) is needed
 // for hash routing only, else may be nullptr. Semantics are transformers' NemotronHMoE.forward:
