@@ -17,7 +17,9 @@ build: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-demo: build
+# The demo needs only the CLI: building every test and benchmark first would take minutes.
+demo: configure
+	cmake --build $(BUILD) -j $(JOBS) --target strata
 	scripts/demo $(BUILD)/strata
 
 bench: build

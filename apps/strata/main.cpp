@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "command_registry.h"
+#include "version.h"
 #include "strata/core/error.h"
 
 namespace strata::cli {
@@ -51,6 +53,8 @@ std::string explain_missing_subcommand(CLI::App& app) {
 int main(int argc, char** argv) {
   CLI::App app{"strata: fast inference for hybrid Mamba2 / attention / MLP / MoE language models"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::function<std::string()>(strata::cli::version_text),
+                       "Print the version, git revision and backends");
   auto commands = strata::cli::registered_commands();
   std::sort(commands.begin(), commands.end(), [](auto* a, auto* b) { return a->order < b->order; });
   for (const auto* command : commands) command->add(app);
@@ -59,6 +63,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::RequiredError& e) {
     const std::string message = std::string(e.what()).find("subcommand") != std::string::npos
