@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command_registry.h"
+#include "model_dir.h"
 #include "strata/core/error.h"
 #include "strata/core/thread_pool.h"
 #include "strata/model/model.h"
@@ -101,7 +102,7 @@ void run(const BenchArgs& a) {
   for (int64_t b : a.batches) if (b < 1 || b > 4096) fail("-b values must be in [1, 4096], got {}", b);
   ThreadPool pool(a.threads);
   const std::string label = a.synthetic.empty() ? a.model_dir : "synthetic:" + a.synthetic;
-  const auto m = a.synthetic.empty() ? model::Model::load(a.model_dir) : model::synthetic_model(a.synthetic, pool);
+  const auto m = a.synthetic.empty() ? model::Model::load(checked_model_dir(a.model_dir)) : model::synthetic_model(a.synthetic, pool);
   const Placement placement = place_model(*m, a.device);
   const Exec exec = placement.exec(pool);
   const double params = static_cast<double>(m->parameter_count());

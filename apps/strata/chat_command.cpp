@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command_registry.h"
+#include "model_dir.h"
 #include "strata/core/error.h"
 #include "strata/engine/conversation_file.h"
 #include "strata/engine/engine.h"
@@ -96,11 +97,7 @@ void print_stats(const TurnStats& last, const ordered_json& messages, int64_t co
 void run(ChatArgs a) {
   if (a.has_seed) a.sampling.seed = a.seed;
   a.sampling.validate();
-  std::filesystem::path dir = a.model_dir;
-  if (dir.empty()) {
-    const char* env = std::getenv("STRATA_MODEL");
-    dir = env && *env ? env : STRATA_DEFAULT_MODEL_DIR;
-  }
+  const std::filesystem::path dir = resolve_model_dir(a.model_dir);
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
   const Placement placement = place_model(*model, a.device);

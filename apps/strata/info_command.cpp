@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command_registry.h"
+#include "model_dir.h"
 #include "strata/core/error.h"
 #include "strata/io/safetensors_model.h"
 #include "strata/model/families/family.h"
@@ -30,7 +31,7 @@ struct InfoArgs {
 
 void run(const InfoArgs& a) {
   if (a.context <= 0) fail("--context must be positive, got {}", a.context);
-  const auto model = model::Model::load(a.model_dir);
+  const auto model = model::Model::load(checked_model_dir(a.model_dir));
   const model::ModelConfig& c = model->config();
   const auto weights = io::SafetensorsModel::open(a.model_dir);
   std::map<std::string, int64_t> dtype_elements;

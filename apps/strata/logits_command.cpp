@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "command_registry.h"
+#include "model_dir.h"
 #include "strata/core/error.h"
 #include "strata/core/thread_pool.h"
 #include "strata/io/safetensors.h"
@@ -27,6 +28,7 @@ struct LogitsArgs {
 void run(const LogitsArgs& a) {
   const model::LogitsMode mode = model::parse_logits_mode(a.mode);
   if (a.threads < 0) fail("--threads must be >= 0 (0 = all cores), got {}", a.threads);
+  const std::filesystem::path model_dir = checked_model_dir(a.model_dir);  // the paths in the order given
   const auto inputs = io::SafetensorsFile::open(a.input);
   if (!inputs.has("input_ids")) fail("{}: no tensor 'input_ids'", a.input);
   const Tensor ids = inputs.get("input_ids");
@@ -35,7 +37,7 @@ void run(const LogitsArgs& a) {
   const int64_t batch = ids.shape[0], length = ids.shape[1];
   if (batch == 0 || length == 0) fail("{}: 'input_ids' is empty ({}); give at least one token", a.input, ids.describe());
 
-  const auto model = model::Model::load(a.model_dir);
+  const auto model = model::Model::load(model_dir);
   const Placement placement = place_model(*model, a.device);
   std::vector<int32_t> tokens(static_cast<size_t>(batch * length));
   for (int64_t i = 0; i < batch * length; ++i) {

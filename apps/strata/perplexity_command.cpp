@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command_registry.h"
+#include "model_dir.h"
 #include "strata/core/error.h"
 #include "strata/model/perplexity.h"
 #include "strata/tokenizer/tokenizer.h"
@@ -35,8 +36,9 @@ void run(const PerplexityArgs& a) {
   if (!in) fail("{}: cannot read the text file", a.text_file);
   std::stringstream text;
   text << in.rdbuf();
-  const auto tokenizer = tokenizer::Tokenizer::load(std::filesystem::path(a.model_dir) / "tokenizer.json");
-  const auto model = model::Model::load(a.model_dir);
+  const std::filesystem::path dir = checked_model_dir(a.model_dir);
+  const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
+  const auto model = model::Model::load(dir);
   const Placement placement = place_model(*model, a.device);
   const std::vector<int32_t> ids = tokenizer.encode(text.str(), /*add_special_tokens=*/true);
   ThreadPool pool(a.threads);

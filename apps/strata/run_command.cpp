@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "command_registry.h"
+#include "model_dir.h"
 #include "strata/core/error.h"
 #include "strata/engine/engine.h"
 #include "strata/engine/session.h"
@@ -38,16 +39,14 @@ struct RunArgs {
   int threads = 0;
 };
 
-// The model directory: the argument, else $STRATA_MODEL, else the demo model bundled with the source tree.
-std::filesystem::path model_directory(const RunArgs& a) {
-  if (!a.model_dir.empty()) return a.model_dir;
-  if (const char* env = std::getenv("STRATA_MODEL"); env && *env) return env;
-  return STRATA_DEFAULT_MODEL_DIR;
-}
-
 void run(RunArgs a) {
   if (a.prompt.empty() == a.prompt_file.empty()) fail("give the prompt with either -p TEXT or -f FILE");
   if (!a.prompt_file.empty()) {
+    // A directory or a device (-f /dev/zero) is not a prompt: regular files only, of a sane size.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(a.prompt_file, ec)) fail("-f '{}' is not a regular file", a.prompt_file);
+    if (std::filesystem::file_size(a.prompt_file, ec) > (uintmax_t{1} << 30))
+      fail("-f '{}' is larger than the 1 GiB a prompt file may be", a.prompt_file);
     std::ifstream in(a.prompt_file, std::ios::binary);
     if (!in) fail("{}: cannot read the prompt file", a.prompt_file);
     std::stringstream ss;
@@ -58,7 +57,7 @@ void run(RunArgs a) {
   a.sampling.validate();
   if (a.threads < 0) fail("--threads must be >= 0 (0 = all cores), got {}", a.threads);
 
-  const std::filesystem::path dir = model_directory(a);
+  const std::filesystem::path dir = resolve_model_dir(a.model_dir);
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
   const Placement placement = place_model(*model, a.device);

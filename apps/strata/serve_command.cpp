@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "command_registry.h"
+#include "model_dir.h"
 #include "strata/core/error.h"
 #include "strata/engine/engine.h"
 #include "strata/model/model.h"
@@ -54,11 +55,7 @@ void run(const ServeArgs& a) {
   if (a.context < 2) fail("--context must be >= 2, got {}", a.context);
   if (a.prefix_cache_mib < 0) fail("--prefix-cache-mib must be >= 0, got {}", a.prefix_cache_mib);
   if (a.max_queue < 0) fail("--max-queue must be >= 0, got {}", a.max_queue);
-  std::filesystem::path dir = a.model_dir;
-  if (dir.empty()) {
-    const char* env = std::getenv("STRATA_MODEL");
-    dir = env && *env ? env : STRATA_DEFAULT_MODEL_DIR;
-  }
+  const std::filesystem::path dir = resolve_model_dir(a.model_dir);
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
   const Placement placement = place_model(*model, a.device);

@@ -136,7 +136,7 @@ TEST(ModelCli, BadInputIsOneErrorLine) {
   const fs::path dir = kModels / "mamba2_g1";
   const std::string out = (tmp.path / "o.safetensors").string();
   testing::expect_one_line_error(run_strata("logits", (tmp.path / "nope").string(), "--input", (dir / "input_ids.safetensors").string(),
-                          "--out", out), "config.json");
+                          "--out", out), "does not exist");
   testing::expect_one_line_error(run_strata("logits", dir.string(), "--input", (dir / "input_ids.safetensors").string(), "--out", out,
                           "--mode", "chunked=0"), "--mode");
   write_ids(tmp.path / "oov.safetensors", {1, 3}, {1, 2, 150});
