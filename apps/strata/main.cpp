@@ -46,6 +46,57 @@ std::string explain_missing_subcommand(CLI::App& app) {
   if (!extra.empty()) return "unknown command '" + extra.front() + "' for '" + path + "' (expected one of: " + choices + ")";
   return "'" + path + "' needs a command: " + choices;
 }
+
+// The deepest subcommand the user selected, and its path ("strata run").
+CLI::App* selected_command(CLI::App& app, std::string& path) {
+  CLI::App* deepest = &app;
+  path = "strata";
+  for (auto selected = deepest->get_subcommands(); !selected.empty(); selected = deepest->get_subcommands()) {
+    deepest = selected.front();
+    path += " " + deepest->get_name();
+  }
+  return deepest;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// CLI11 says only "The following arguments were not expected"; name the command and, for a mistyped
+// option, the nearest one it has.
+std::string explain_extras(CLI::App& app, const CLI::ExtrasError& e) {
+  std::string path;
+  CLI::App* command = selected_command(app, path);
+  std::vector<std::string> extras = command->remaining();
+  if (extras.empty()) extras = app.remaining();
+  if (extras.empty()) return e.what();
+  const std::string typed = extras.front();
+  if (typed.size() < 2 || typed[0] != '-') return "unexpected argument '" + typed + "' for '" + path + "'";
+  const std::string name = typed.substr(0, typed.find('='));
+  std::string best;
+  size_t best_distance = SIZE_MAX;
+  for (const CLI::Option* option : command->get_options()) {
+    for (const std::string& l : option->get_lnames()) {
+      const std::string candidate = "--" + l;
+      const size_t d = edit_distance(name, candidate);
+      if (d < best_distance) best_distance = d, best = candidate;
+    }
+  }
+  std::string message = "unknown option '" + name + "' for '" + path + "'";
+  if (!best.empty() && best_distance <= std::max<size_t>(2, name.size() / 3)) message += " (did you mean '" + best + "'?)";
+  return message + "; see '" + path + " --help'";
+}
 }  // namespace
 
 }  // namespace strata::cli
@@ -53,6 +104,8 @@ std::string explain_missing_subcommand(CLI::App& app) {
 int main(int argc, char** argv) {
   CLI::App app{"strata: fast inference for hybrid Mamba2 / attention / MLP / MoE language models"};
   app.require_subcommand(1);
+  // Every option's default shows in --help (subcommands inherit this).
+  app.option_defaults()->always_capture_default();
   app.set_version_flag("--version", std::function<std::string()>(strata::cli::version_text),
                        "Print the version, git revision and backends");
   auto commands = strata::cli::registered_commands();
@@ -71,6 +124,9 @@ int main(int argc, char** argv) {
                                     ? strata::cli::explain_missing_subcommand(app)
                                     : e.what();
     std::fprintf(stderr, "error: %s\n", message.c_str());
+    return 2;
+  } catch (const CLI::ExtrasError& e) {
+    std::fprintf(stderr, "error: %s\n", strata::cli::explain_extras(app, e).c_str());
     return 2;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
