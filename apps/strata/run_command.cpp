@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "command_registry.h"
 #include "model_dir.h"
 #include "strata/core/error.h"
+#include "strata/engine/generation_defaults.h"
 #include "strata/engine/engine.h"
 #include "strata/engine/session.h"
 #include "strata/tokenizer/tokenizer.h"
@@ -32,6 +34,7 @@ namespace {
 
 struct RunArgs {
   std::string model_dir, prompt, prompt_file;
+  std::set<std::string> given;  // generation_config keys whose flag was given (those override the model)
   engine::SamplingParams sampling;
   uint64_t seed = 0;
   bool has_seed = false, verbose = false, no_special = false, no_echo = false;
@@ -54,10 +57,14 @@ void run(RunArgs a) {
     a.prompt = ss.str();
   }
   if (a.has_seed) a.sampling.seed = a.seed;
-  a.sampling.validate();
   if (a.threads < 0) fail("--threads must be >= 0 (0 = all cores), got {}", a.threads);
 
   const std::filesystem::path dir = resolve_model_dir(a.model_dir);
+  // The model's own sampling defaults where no flag was given; flags win.
+  const std::string sampling_summary = engine::apply_generation_defaults(
+      engine::read_generation_defaults(dir), a.sampling, [&](const std::string& key) { return a.given.count(key) > 0; });
+  a.sampling.validate();
+  if (a.verbose) std::fprintf(stderr, "sampling: %s\n", sampling_summary.c_str());
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
   const Placement placement = place_model(*model, a.device);
@@ -123,7 +130,12 @@ const CommandRegistration registration(10, [](CLI::App& app) {
   cmd->add_option("-t,--threads", a->threads, "worker threads (0 = all cores)");
   add_device_options(cmd, a->device);
   cmd->add_flag("-v,--verbose", a->verbose, "print prefill and decode speed to stderr");
-  cmd->callback([a] { run(*a); });
+  cmd->callback([a, cmd] {
+    for (const auto& [key, flag] : {std::pair{"temperature", "--temperature"}, {"top_k", "--top-k"}, {"top_p", "--top-p"},
+                                    {"min_p", "--min-p"}, {"repetition_penalty", "--repeat-penalty"}})
+      if (cmd->count(flag) > 0) a->given.insert(key);
+    run(*a);
+  });
 });
 
 }  // namespace
