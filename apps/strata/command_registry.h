@@ -9,6 +9,11 @@
 
 namespace strata::cli {
 
+// Thrown by a command that ends with a status other than 0, 1 or 2 after doing its part (Ctrl-C: 130).
+struct ExitStatus {
+  int status;
+};
+
 struct CommandRegistration {
   int order;
   std::function<void(CLI::App&)> add;  // adds the subcommand (and its callback) to the app

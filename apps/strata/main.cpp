@@ -125,6 +125,8 @@ int main(int argc, char** argv) {
                                     : e.what();
     std::fprintf(stderr, "error: %s\n", message.c_str());
     return 2;
+  } catch (const strata::cli::ExitStatus& e) {
+    return e.status;
   } catch (const CLI::ExtrasError& e) {
     std::fprintf(stderr, "error: %s\n", strata::cli::explain_extras(app, e).c_str());
     return 2;

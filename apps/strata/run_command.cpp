@@ -2,7 +2,11 @@
 // continuation and streams it to stdout as it is produced. Without MODEL_DIR the bundled demo model
 // (models/demo) is used. With --verbose, prefill and decode speeds go to stderr.
 #include "device_option.h"
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <future>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +20,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "command_registry.h"
 #include "model_dir.h"
@@ -32,6 +37,19 @@
 namespace strata::cli {
 namespace {
 
+std::atomic<bool> g_interrupted{false};
+void on_interrupt(int) { g_interrupted = true; }
+
+// max_position_embeddings from config.json, when the model has one (a positive integer).
+std::optional<int64_t> max_position_embeddings(const std::filesystem::path& dir) {
+  std::ifstream in(dir / "config.json", std::ios::binary);
+  const nlohmann::json config = nlohmann::json::parse(in, nullptr, false);
+  if (config.is_discarded() || !config.is_object() || !config.contains("max_position_embeddings")) return std::nullopt;
+  const nlohmann::json& value = config["max_position_embeddings"];
+  if (!value.is_number_integer() || value.get<int64_t>() <= 0) return std::nullopt;
+  return value.get<int64_t>();
+}
+
 struct RunArgs {
   std::string model_dir, prompt, prompt_file;
   std::set<std::string> given;  // generation_config keys whose flag was given (those override the model)
@@ -40,6 +58,7 @@ struct RunArgs {
   bool has_seed = false, verbose = false, no_special = false, no_echo = false;
   DeviceArgs device;
   int threads = 0;
+  int64_t max_context = 0;
 };
 
 void run(RunArgs a) {
@@ -71,9 +90,32 @@ void run(RunArgs a) {
   // Encoded before the engine exists: the prompt's length sizes the engine's context.
   const std::vector<int32_t> prompt = engine::encode_prompt(tokenizer, a.prompt, /*add_special_tokens=*/!a.no_special);
 
+  // The context limit, checked before any work: --max-context, else the model's max_position_embeddings
+  // (pure recurrent models have none). A prompt that fills it is an error; -n past it is capped with a
+  // warning (generation stops where the context ends, as llama.cpp's does), so the cache is sized for
+  // what the request can use.
+  const int64_t prompt_tokens = static_cast<int64_t>(prompt.size());
+  const std::optional<int64_t> model_context = max_position_embeddings(dir);
+  const int64_t limit = a.max_context > 0 ? a.max_context : model_context.value_or(0);
+  const std::string limit_source =
+      a.max_context > 0 ? "--max-context" : "the model's max_position_embeddings";
+  if (a.max_context < 0) fail("--max-context must be >= 1 (0 = the model's), got {}", a.max_context);
+  if (limit > 0 && prompt_tokens >= limit)
+    fail("the prompt is {} tokens but the context is {} ({}): shorten the prompt or raise --max-context", prompt_tokens,
+         limit, limit_source);
+  if (limit > 0 && prompt_tokens + a.sampling.max_new_tokens > limit) {
+    const int64_t room = limit - prompt_tokens;
+    std::fprintf(stderr, "%s",
+                 fmt::format("warning: prompt ({} tokens) + -n {} exceeds the context of {} ({}); generating at most "
+                             "{} tokens (--max-context overrides)\n",
+                             prompt_tokens, a.sampling.max_new_tokens, limit, limit_source, room)
+                     .c_str());
+    a.sampling.max_new_tokens = static_cast<int>(room);
+  }
+
   engine::EngineOptions options;
   options.max_sequences = 1;
-  options.max_context = static_cast<int64_t>(prompt.size()) + a.sampling.max_new_tokens;
+  options.max_context = prompt_tokens + a.sampling.max_new_tokens;
   options.token_budget = 512;
   options.threads = a.threads;
   options.cuda = placement.cuda.get();
@@ -85,14 +127,33 @@ void run(RunArgs a) {
     std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
     std::fflush(stdout);
   }
-  // An engine error (refused or failed request) throws after the text streamed so far, as `error: ...`.
-  const engine::Result result = session.generate(prompt, a.sampling, [](std::string_view text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+  // The engine steps on its own thread while this one waits, so Ctrl-C can stop the request cleanly: the
+  // text so far, a newline, the --verbose summary, exit status 130.
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  eng.start();
+  std::promise<engine::Event> finished;
+  std::future<engine::Event> done = finished.get_future();
+  const engine::RequestId id = session.submit(prompt, a.sampling, [&](const engine::Event& event) {
+    if (event.kind == engine::Event::Kind::token) {
+      std::fwrite(event.text.data(), 1, event.text.size(), stdout);
+      std::fflush(stdout);
+    } else {
+      finished.set_value(event);
+    }
   });
-  const engine::RequestStats& stats = result.stats;
+  bool cancelled = false;
+  while (done.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
+    if (g_interrupted && !cancelled) cancelled = eng.cancel(id);
+  const engine::Event end = done.get();
+  eng.stop();
   std::fputc('\n', stdout);
   std::fflush(stdout);
+  // An engine error (a refused or failed request) comes after the text streamed so far, as `error: ...`.
+  if (end.reason == engine::FinishReason::error) fail("{}", end.message);
+  const engine::RequestStats& stats = end.stats;
   if (a.verbose) {
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double first = stats.first_token_seconds;
@@ -105,6 +166,7 @@ void run(RunArgs a) {
                                            static_cast<double>(std::max<int64_t>(0, stats.generated_tokens - 1)) /
                                                decode_seconds).c_str());
   }
+  if (cancelled) throw ExitStatus{130};
 }
 
 const CommandRegistration registration(10, [](CLI::App& app) {
@@ -128,6 +190,8 @@ const CommandRegistration registration(10, [](CLI::App& app) {
   cmd->add_flag("--no-echo", a->no_echo, "print only the continuation, not the prompt before it");
   cmd->add_flag("--no-special", a->no_special, "do not add BOS/EOS special tokens to the prompt");
   cmd->add_option("-t,--threads", a->threads, "worker threads (0 = all cores)");
+  cmd->add_option("--max-context", a->max_context,
+                  "context limit in tokens (0 = the model's max_position_embeddings; none for pure SSM models)");
   add_device_options(cmd, a->device);
   cmd->add_flag("-v,--verbose", a->verbose, "print prefill and decode speed to stderr");
   cmd->callback([a, cmd] {
