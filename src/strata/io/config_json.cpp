@@ -1,6 +1,7 @@
 #include "strata/io/config_json.h"
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "strata/core/error.h"
+#include "strata/io/json_error.h"
 
 namespace strata::io {
 
@@ -85,7 +87,7 @@ json parse_config_json(std::string_view text, std::string_view filename) {
   try {
     config = json::parse(quote_non_finite(text));
   } catch (const json::exception& e) {
-    fail("config {}: not valid JSON: {}", filename, e.what());
+    fail("config {}", json_error_message(filename, e));
   }
   if (!config.is_object()) fail("config {}: top level is {}; expected a JSON object", filename, config.type_name());
   decode_floats(config, filename);
@@ -93,6 +95,15 @@ json parse_config_json(std::string_view text, std::string_view filename) {
 }
 
 json read_config_json(const std::filesystem::path& path) {
+  // Regular files of a sane size only: a directory reads as nothing, /dev/zero never ends.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    fail("config '{}' is a directory; give the config.json inside it", path.string());
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    fail("config '{}' is not a regular file", path.string());
+  constexpr uintmax_t kMaxConfigBytes = uintmax_t{64} << 20;
+  if (const uintmax_t size = std::filesystem::file_size(path, ec); !ec && size > kMaxConfigBytes)
+    fail("config '{}' is {} bytes; a config.json may be at most {} bytes", path.string(), size, kMaxConfigBytes);
   std::ifstream file(path, std::ios::binary);
   if (!file) fail("cannot open config '{}'; expected a readable config.json", path.string());
   std::ostringstream text;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "strata/core/error.h"
+#include "strata/io/json_error.h"
 
 namespace strata::io {
 
@@ -21,7 +22,7 @@ json read_index(const std::filesystem::path& index_path) {
   try {
     return json::parse(text.str());
   } catch (const json::exception& e) {
-    fail("{}: not valid JSON: {}", index_path.string(), e.what());
+    fail("{}", json_error_message(index_path.string(), e));
   }
 }
 
