@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <system_error>
+
+#include "strata/core/error.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -30,8 +33,25 @@ void run_block(const RangeFunction& fn, int64_t n, int index, int parts) {
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0) threads = hardware;
+  // More threads than the machine runs only adds switching; far more is a typo (--threads 100000).
+  const int most = std::max(64, 4 * hardware);
+  if (threads > most)
+    fail("{} threads asked for, but this machine runs {} hardware threads; use at most {} (0 = all cores)", threads,
+         hardware, most);
+  try {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  } catch (const std::system_error& e) {
+    // The system refused a thread: stop the ones already running, then say so.
+    {
+      std::lock_guard<std::mutex> lock(sleep_mutex_);
+      stop_.store(true);
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+    fail("could not start thread {} of {}: {}", workers_.size() + 1, threads, e.what());
+  }
 }
 
 ThreadPool::~ThreadPool() {
