@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "command_registry.h"
+#include "one_line.h"
 #include "version.h"
 #include "strata/core/error.h"
 
@@ -123,21 +124,21 @@ int main(int argc, char** argv) {
     const std::string message = std::string(e.what()).find("subcommand") != std::string::npos
                                     ? strata::cli::explain_missing_subcommand(app)
                                     : e.what();
-    std::fprintf(stderr, "error: %s\n", message.c_str());
+    std::fprintf(stderr, "error: %s\n", strata::cli::one_line(message).c_str());
     return 2;
   } catch (const strata::cli::ExitStatus& e) {
     return e.status;
   } catch (const CLI::ExtrasError& e) {
-    std::fprintf(stderr, "error: %s\n", strata::cli::explain_extras(app, e).c_str());
+    std::fprintf(stderr, "error: %s\n", strata::cli::one_line(strata::cli::explain_extras(app, e)).c_str());
     return 2;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", strata::cli::one_line(e.what()).c_str());
     return 2;
   } catch (const strata::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", strata::cli::one_line(e.what()).c_str());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "internal error: %s\n", e.what());
+    std::fprintf(stderr, "internal error: %s\n", strata::cli::one_line(e.what()).c_str());
     return 1;
   }
   return 0;

@@ -92,29 +92,6 @@ Model resolve_model(const PlanArgs& args) {
   return model;
 }
 
-// User text (paths, names, patterns) is echoed in messages; keep the promised single `error:` line.
-std::string one_line(std::string_view message) {
-  std::string out;
-  for (char c : message) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (byte < 0x20 || byte == 0x7f) out += fmt::format("\\x{:02x}", byte);
-    else out += c;
-  }
-  return out;
-}
-
-void run_plan(const PlanArgs& args);
-
-void run_plan_one_line_errors(const PlanArgs& args) {
-  try {
-    run_plan(args);
-  } catch (const Error& e) {
-    throw Error(one_line(e.what()));
-  }
-}
-
 void run_plan(const PlanArgs& args) {
   const Model model = resolve_model(args);
   std::optional<int64_t> budget;
@@ -165,7 +142,7 @@ CommandRegistration registration(20, [](CLI::App& app) {
   plan->add_option("--state-dtype", args->state_dtype, "Mamba2 state / compressor ring dtype: f32 (default) or bf16");
   plan->add_option("--cache-dtype", args->cache_dtype, "attention cache dtype: bf16 (default) or f32");
   plan->add_flag("--json", args->json, "one JSON object instead of the table");
-  plan->callback([args] { run_plan_one_line_errors(*args); });
+  plan->callback([args] { run_plan(*args); });
 });
 
 }  // namespace

@@ -1,6 +1,10 @@
 // Path errors name what the user typed and where it came from: the MODEL_DIR argument, $STRATA_MODEL,
 // a file given where a directory belongs, a directory or a device given as a prompt file. One error
 // line, exit status 2, for every command that loads a model.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "run_cli.h"
@@ -40,6 +44,16 @@ TEST(ModelDirCli, TheEnvironmentVariableIsNamed) {
 TEST(ModelDirCli, APromptFileMustBeARegularFile) {
   expect_error(run_strata("run", "models/demo", "-f", "tests", "-n", "1"), "-f 'tests' is not a regular file");
   expect_error(run_strata("run", "models/demo", "-f", "/dev/zero", "-n", "1"), "-f '/dev/zero' is not a regular file");
+}
+
+TEST(ModelDirCli, UserTextWithNewlinesStaysOnOneErrorLine) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("strata_newline_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "config.json") << R"({"model_type": "evil\nerror: forged line", "hidden_size": 8})";
+  expect_error(run_strata("info", dir.string()), "evil\\nerror: forged line");
+  expect_error(run_strata("bench", dir.string(), "-p", "1", "-n", "1"), "evil\\nerror: forged line");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
