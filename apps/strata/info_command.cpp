@@ -14,6 +14,7 @@
 
 #include "command_registry.h"
 #include "model_dir.h"
+#include "strata/cache/sequence_cache.h"
 #include "strata/core/error.h"
 #include "strata/io/safetensors_model.h"
 #include "strata/model/families/family.h"
@@ -38,8 +39,9 @@ void run(const InfoArgs& a) {
   for (const std::string& name : weights.names()) dtype_elements[weights.info(name).dtype_name] += static_cast<int64_t>(
       weights.info(name).data_end - weights.info(name).data_begin);
   schedule::ModelDims dims = c.dims;
-  dims.state_dtype = DType::f32;
-  dims.cache_dtype = DType::f32;  // strata's default KV dtype (exact parity); bf16 halves it
+  const cache::CacheOptions engine;  // what the engine's cache allocates (exact parity; bf16 KV halves it)
+  dims.state_dtype = engine.state_dtype;
+  dims.cache_dtype = engine.kv_dtype;
   const schedule::MemoryPlan plan = schedule::plan_memory(c.schedule, dims, a.context, 1, std::nullopt);
   std::string pattern;
   try {

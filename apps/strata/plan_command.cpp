@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command_registry.h"
+#include "strata/cache/sequence_cache.h"
 #include "strata/core/error.h"
 #include "strata/model/hf_config.h"
 #include "strata/schedule/hf_schedule.h"
@@ -67,6 +68,14 @@ struct Model {
   ModelDims dims;
 };
 
+// A config or pattern is planned as strata would run it: the state and KV dtypes the engine's cache
+// allocates (cache::CacheOptions' defaults, which `info` shows too). Presets keep their own.
+void use_engine_dtypes(ModelDims& dims) {
+  const cache::CacheOptions engine;
+  dims.state_dtype = engine.state_dtype;
+  dims.cache_dtype = engine.kv_dtype;
+}
+
 Model resolve_model(const PlanArgs& args) {
   Model model;
   if (args.preset_option->count() > 0) {
@@ -75,8 +84,10 @@ Model resolve_model(const PlanArgs& args) {
   } else if (args.config_option->count() > 0) {
     HfModel hf = model::load_hf_config(args.config);
     model = {"config " + args.config, "model_type " + hf.model_type, std::move(hf.schedule), hf.dims};
+    use_engine_dtypes(model.dims);
   } else if (args.pattern_option->count() > 0) {
     model = {"pattern " + args.pattern, "Megatron hybrid pattern", schedule_from_pattern(args.pattern), {}};
+    use_engine_dtypes(model.dims);
   } else {
     fail("plan needs a model: --preset NAME ({}), --config PATH or --pattern P", fmt::join(preset_names(), ", "));
   }
@@ -140,7 +151,7 @@ CommandRegistration registration(20, [](CLI::App& app) {
   plan->add_option("--sequences", args->sequences, "concurrent sequences (default 1)");
   args->budget = plan->add_option("--budget-gib", args->budget_gib, "cache memory budget in GiB: how many sequences fit");
   plan->add_option("--state-dtype", args->state_dtype, "Mamba2 state / compressor ring dtype: f32 (default) or bf16");
-  plan->add_option("--cache-dtype", args->cache_dtype, "attention cache dtype: bf16 (default) or f32");
+  plan->add_option("--cache-dtype", args->cache_dtype, "attention cache dtype: f32 or bf16 (default: the engine's, f32, for --config and --pattern; the preset's own)");
   plan->add_flag("--json", args->json, "one JSON object instead of the table");
   plan->callback([args] { run_plan(*args); });
 });

@@ -43,20 +43,42 @@ TEST(PlanCli, NemotronExampleConfig) {
   const nlohmann::json j = nlohmann::json::parse(r.out);
   const int64_t mamba_fixed = 24 * ((8192 + 2 * 8 * 128) * 3 * 4 + 128 * 64 * 128 * 4);
   EXPECT_EQ(j["main"]["fixed_bytes_per_sequence"].get<int64_t>(), mamba_fixed);
-  EXPECT_EQ(j["bytes_per_sequence"].get<int64_t>(), mamba_fixed + int64_t{16384} * 8192);
-  EXPECT_EQ(j["total_bytes"].get<int64_t>(), 16 * (mamba_fixed + int64_t{16384} * 8192));
+  // K+V in f32, as the engine allocates them: 4 layers · 2 · 8 heads · 128 · 4 B = 32 KiB per token.
+  EXPECT_EQ(j["cache_dtype"], "f32");
+  EXPECT_EQ(j["bytes_per_sequence"].get<int64_t>(), mamba_fixed + int64_t{32768} * 8192);
+  EXPECT_EQ(j["total_bytes"].get<int64_t>(), 16 * (mamba_fixed + int64_t{32768} * 8192));
   const Result table = plan("--config examples/nemotron_h_8b_config.json --context 8192 --sequences 16");
   ASSERT_EQ(table.status, 0) << table.err;
-  EXPECT_NE(table.out.find("16,384 B"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("32,768 B"), std::string::npos) << table.out;
+  const Result bf16 = plan("--config examples/nemotron_h_8b_config.json --context 8192 --cache-dtype bf16 --json");
+  EXPECT_EQ(nlohmann::json::parse(bf16.out)["main"]["bytes_per_token"].get<double>(), 16384);
 }
 
-// Falcon-H1: every layer holds a Mamba2 state (conv (96 + 2·2·8)·3, SSM 6·16·8, f32) and K+V (2·2·16, bf16).
+// Falcon-H1: every layer holds a Mamba2 state (conv (96 + 2·2·8)·3, SSM 6·16·8, f32) and K+V (2·2·16, f32).
 TEST(PlanCli, FalconH1ParallelLayersHoldBoth) {
   const Result r = plan("--config tests/fixtures/models/falcon_h1_norm/config.json --context 1000 --json");
   ASSERT_EQ(r.status, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["main"]["fixed_bytes_per_sequence"].get<int64_t>(), 3 * ((96 + 2 * 2 * 8) * 3 * 4 + 6 * 16 * 8 * 4));
-  EXPECT_EQ(j["main"]["bytes_per_token"].get<double>(), 3 * 2 * 2 * 16 * 2);
+  EXPECT_EQ(j["main"]["bytes_per_token"].get<double>(), 3 * 2 * 2 * 16 * 4);
+}
+
+// One dtype story: plan on a model's config.json, info on its directory and the engine's cache options
+// agree on the state and KV dtypes and so on every byte count.
+TEST(PlanCli, PlanAndInfoAgreeWithTheEngine) {
+  for (const std::string model : {"nemotron_h_hybrid", "falcon_h1_norm", "zamba2", "mamba2_g1"}) {
+    const std::string dir = "tests/fixtures/models/" + model;
+    const Result p = plan("--config " + dir + "/config.json --context 4096 --json");
+    ASSERT_EQ(p.status, 0) << p.err;
+    const Result info = strata::testing::run_strata("info", dir, "--context", "4096", "--json");
+    ASSERT_EQ(info.status, 0) << info.err;
+    const nlohmann::json planned = nlohmann::json::parse(p.out), described = nlohmann::json::parse(info.out)["memory"];
+    EXPECT_EQ(planned["state_dtype"], "f32") << model;
+    EXPECT_EQ(planned["cache_dtype"], "f32") << model;
+    for (const char* key : {"state_dtype", "cache_dtype", "bytes_per_sequence"})
+      EXPECT_EQ(planned[key], described[key]) << model << " " << key;
+    EXPECT_EQ(planned["main"], described["main"]) << model;
+  }
 }
 
 TEST(PlanCli, PatternWithDimFlagsAndDtypes) {

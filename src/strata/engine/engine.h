@@ -52,8 +52,9 @@ struct EngineOptions {
   int64_t kv_blocks = 0;         // KV pool size; 0: max_sequences full contexts
   size_t prefix_store_bytes = 0; // 0 disables prefix reuse
   int threads = 0;               // compute threads; <= 0: one per hardware thread
-  DType state_dtype = DType::f32;
-  DType kv_dtype = DType::f32;
+  // The cache's defaults, which `strata plan` and `strata info` report too (one dtype story).
+  DType state_dtype = cache::CacheOptions{}.state_dtype;
+  DType kv_dtype = cache::CacheOptions{}.kv_dtype;
   // The GPU the model lives on (Model::to_device); nullptr for a CPU model. The engine runs its steps on
   // this context's stream and samples every sequence of a step on the GPU in one call (DeviceSampler), so
   // only token ids and the requested log-probabilities come back to the host.
