@@ -21,9 +21,13 @@ namespace sched = strata::schedule;
 
 // Keys in Megatron's order for maps and counts.
 ordered_json maps_json(const sched::LayerMaps& maps) {
+  // Keys are unique and already in order: append to the object's vector directly (ordered_json's
+  // operator[] searches the keys linearly, which made 32k-layer patterns quadratic).
   auto one = [](const std::map<int, int>& m) {
     ordered_json j = ordered_json::object();
-    for (const auto& [global, local] : m) j[std::to_string(global)] = local;
+    auto& entries = j.get_ref<ordered_json::object_t&>();
+    entries.Container::reserve(m.size());
+    for (const auto& [global, local] : m) entries.Container::emplace_back(std::to_string(global), local);
     return j;
   };
   return ordered_json{{"*", one(maps.attention)}, {"M", one(maps.mamba)}, {"-", one(maps.mlp)}, {"E", one(maps.moe)}};
