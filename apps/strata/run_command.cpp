@@ -24,6 +24,7 @@
 
 #include "command_registry.h"
 #include "model_dir.h"
+#include "text_file.h"
 #include "strata/core/error.h"
 #include "strata/engine/generation_defaults.h"
 #include "strata/engine/engine.h"
@@ -63,18 +64,7 @@ struct RunArgs {
 
 void run(RunArgs a) {
   if (a.prompt.empty() == a.prompt_file.empty()) fail("give the prompt with either -p TEXT or -f FILE");
-  if (!a.prompt_file.empty()) {
-    // A directory or a device (-f /dev/zero) is not a prompt: regular files only, of a sane size.
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(a.prompt_file, ec)) fail("-f '{}' is not a regular file", a.prompt_file);
-    if (std::filesystem::file_size(a.prompt_file, ec) > (uintmax_t{1} << 30))
-      fail("-f '{}' is larger than the 1 GiB a prompt file may be", a.prompt_file);
-    std::ifstream in(a.prompt_file, std::ios::binary);
-    if (!in) fail("{}: cannot read the prompt file", a.prompt_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    a.prompt = ss.str();
-  }
+  if (!a.prompt_file.empty()) a.prompt = read_text_file(a.prompt_file);
   if (a.has_seed) a.sampling.seed = a.seed;
   if (a.threads < 0) fail("--threads must be >= 0 (0 = all cores), got {}", a.threads);
 

@@ -5,9 +5,7 @@
 // MODEL_DIR needs only tokenizer.json (and tokenizer_config.json when the model has one).
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,14 +14,12 @@
 #include <nlohmann/json.hpp>
 
 #include "command_registry.h"
+#include "text_file.h"
 #include "strata/core/error.h"
 #include "strata/tokenizer/tokenizer.h"
 
 namespace strata::cli {
 namespace {
-
-// Text files only, and not without bound: -f /dev/zero must not read forever.
-constexpr uintmax_t kMaxTextBytes = uintmax_t{1} << 30;
 
 struct TokenizeArgs {
   std::string model_dir, prompt, file;
@@ -47,21 +43,9 @@ tokenizer::Tokenizer load_tokenizer(const std::string& model_dir) {
   return tokenizer::Tokenizer::load(dir / "tokenizer.json");
 }
 
-std::string read_text(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) fail("-f '{}' is not a regular file", path);
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec || size > kMaxTextBytes) fail("-f '{}' is larger than the {} bytes tokenize reads", path, kMaxTextBytes);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("-f '{}': cannot read it", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void tokenize(const TokenizeArgs& a) {
   const tokenizer::Tokenizer tok = load_tokenizer(a.model_dir);
-  const std::string text = a.from_file ? read_text(a.file) : a.prompt;
+  const std::string text = a.from_file ? read_text_file(a.file) : a.prompt;
   const std::vector<int32_t> ids = tok.encode(text, !a.no_special);
   std::vector<std::string> pieces;
   pieces.reserve(ids.size());
