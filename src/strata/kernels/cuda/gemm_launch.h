@@ -30,13 +30,8 @@ struct GemmOperands {
 // bias + x·Wᵀ in one pass over the weight.
 void launch_gemm_skinny(const GemmOperands& g, void* stream);
 
-// dst[i, j] = x[i, j] rounded to `dst_dtype` (bf16 or f16, round to nearest even) for i < rows, j < cols;
-// dst has row stride ld_dst.
-void launch_cast_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, void* dst, DType dst_dtype,
-                      int64_t ld_dst, void* stream);
-
-// The split form of the cast: hi = rn(x) into dst rows [0, rows), lo = rn(x − hi) into rows [rows, 2·rows),
-// so that hi + lo carries x to about 2^-17 relative (bf16) instead of 2^-9.
+// x split for the tensor cores: hi = rn(x) into dst rows [0, rows), lo = rn(x − hi) into rows
+// [rows, 2·rows) (round to nearest even), so hi + lo carries x to about 2^-17 relative in bf16.
 void launch_split_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, void* dst, DType dst_dtype,
                        int64_t ld_dst, void* stream);
 
