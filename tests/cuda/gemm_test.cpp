@@ -6,12 +6,14 @@
 // Storage around every view holds NaN (x, weight, bias) or a sentinel (y): a kernel reading outside its
 // operands gives NaN, one writing outside y changes the sentinel. y starts as NaN unless accumulating.
 // Tolerances: f32 x on both sides (skinny, f32 cuBLAS) 1e-5 relative; the cuBLAS bf16/f16 path splits x
-// into two 16-bit halves (x ≈ hi + lo to 2^-17 in bf16), 1e-4 — rounding x once would give ~1e-3.
+// into two 16-bit halves (x ≈ hi + lo to 2^-17 in bf16) up to the context's split_gemm_max_rows, 1e-4,
+// and rounds x once beyond it, 5e-3 (bf16 keeps 8 bits: 2^-9 relative per element).
 #include "strata/kernels/cuda/gemm.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -32,7 +34,8 @@ using testing::DeviceTensor;
 using testing::HostTensor;
 
 constexpr double kExact = 1e-5;
-constexpr double kRoundedX = 1e-4;  // split x
+constexpr double kSplitX = 1e-4;     // x split into two halves
+constexpr double kRoundedX = 5e-3;   // x rounded once
 constexpr float kSentinel = -777.25f;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
@@ -195,7 +198,8 @@ struct Problem {
 double tolerance(const Case& c, GemmVariant variant) {
   const GemmVariant resolved =
       variant == GemmVariant::automatic ? kernels::cuda::gemm_variant_for(c.m, c.weight) : variant;
-  return resolved == GemmVariant::cublas && c.weight != DType::f32 ? kRoundedX : kExact;
+  if (resolved != GemmVariant::cublas || c.weight == DType::f32) return kExact;
+  return c.m <= testing::gpu()->split_gemm_max_rows() ? kSplitX : kRoundedX;
 }
 
 // The [M, N] results within `tol`, and the row padding of y still the sentinel on the GPU side.
@@ -397,6 +401,38 @@ TEST(CudaGemm, ReplaysFromACudaGraph) {
     expect_close(problems[i], cpu, replayed, tolerance(problems[i].c, variants[i]),
                  "graph replay: " + describe(problems[i].c, variants[i]));
   }
+}
+
+// Both roundings of x on the same shapes: the split limit moved below and above M. Rounding once must
+// still be close, and splitting must be markedly closer than rounding once (so the split is real).
+TEST(CudaGemm, SplitsSmallProductsAndRoundsLargeOnesOnce) {
+  STRATA_REQUIRE_GPU();
+  CudaContext& context = *testing::gpu();
+  const int64_t saved = context.split_gemm_max_rows();
+  for (DType dtype : {DType::bf16, DType::f16})
+    for (int64_t m : {3, 64, 200}) {
+      Case c{m, 512, 96};
+      c.weight = dtype;
+      c.bias = true;
+      double errors[2];
+      for (int split = 0; split < 2; ++split) {
+        context.set_split_gemm_max_rows(split ? m : m - 1);
+        Problem p(c, 21);
+        const HostTensor cpu = p.run_cpu();
+        const HostTensor gpu = p.run_gpu(GemmVariant::cublas);
+        expect_close(p, cpu, gpu, split ? kSplitX : kRoundedX, describe(c, GemmVariant::cublas));
+        std::vector<float> a, b;
+        for (int64_t i = 0; i < m * c.n; ++i) {
+          a.push_back(gpu.tensor.ptr<float>()[i]);
+          b.push_back(cpu.tensor.ptr<float>()[i]);
+        }
+        errors[split] = testing::relative_max_error(a.data(), b.data(), a.size());
+      }
+      std::printf("[gemm cuda] %s M=%lld: x rounded once %.2e, split %.2e\n", std::string(dtype_name(dtype)).c_str(),
+                  static_cast<long long>(m), errors[0], errors[1]);
+      EXPECT_LT(errors[1] * 8, errors[0]) << dtype_name(dtype) << " M=" << m;
+    }
+  context.set_split_gemm_max_rows(saved);
 }
 
 TEST(CudaGemm, AutomaticTakesSkinnyForFewTokens) {

@@ -28,6 +28,9 @@ namespace st = strata::testing;
 // f32 twins, same algorithm and summation order: observed errors are expected near 1e-6; 1e-4 is the
 // budget of the brief (the states pass through up to T / Q chunk boundaries).
 constexpr double kTolerance = 1e-4;
+// The fast path (SsdParams::bf16_products): x, B, C, the masked C·Bᵀ and the entering state meet the
+// tensor cores as bf16 (2^-9 relative each), summed in f32 over up to Q tokens or N state entries.
+constexpr double kBf16Tolerance = 1.5e-2;
 
 // random: the CPU test's data (dt in softplus([-3, 1] + bias), A in [-8, -0.5]): strong decay, so the
 // entering state matters only for a chunk's first tokens. model: Mamba2-like dt in [0.001, 0.1] and A in
@@ -340,6 +343,7 @@ std::string describe(const Problem& problem) {
   s += "}";
   if (problem.style == Style::model) s += " model-dt";
   if (problem.state_dtype == DType::bf16) s += " bf16-pool";
+  if (p.bf16_products) s += " tensor-cores";
   if (problem.y_pad) {
     s += " y_pad=";
     s += std::to_string(problem.y_pad);
@@ -349,8 +353,12 @@ std::string describe(const Problem& problem) {
 
 // Both twins on the same inputs: y, every slot (bf16: within one rounding step), untouched slots and y
 // padding, captures.
-void expect_gpu_matches_cpu(const Problem& problem, const std::vector<CaptureSpec>& specs = {}) {
+// `worst`, when given, receives the largest of the three errors.
+void expect_gpu_matches_cpu(const Problem& problem, const std::vector<CaptureSpec>& specs = {},
+                            double* worst = nullptr) {
   SCOPED_TRACE(describe(problem));
+  const bool tensor_cores = problem.params.bf16_products;
+  const double tolerance = tensor_cores ? kBf16Tolerance : kTolerance;
   const Host h = make_host(problem);
   const Outcome cpu = run_cpu(h, specs);
   const Outcome gpu = run_gpu(h, specs);
@@ -359,7 +367,7 @@ void expect_gpu_matches_cpu(const Problem& problem, const std::vector<CaptureSpe
   if (h.tokens > 0) {
     const std::vector<float> want = valid_y(h, cpu.y), got = valid_y(h, gpu.y);
     y_error = st::relative_max_error(got.data(), want.data(), want.size());
-    EXPECT_LE(y_error, kTolerance) << "y";
+    EXPECT_LE(y_error, tolerance) << "y";
     for (int64_t t = 0; t < h.tokens; ++t)
       for (int64_t c = h.width(); c < h.ldy(); ++c)
         ASSERT_TRUE(std::isnan(gpu.y[static_cast<size_t>(t * h.ldy() + c)])) << "y padding written, row " << t;
@@ -376,8 +384,8 @@ void expect_gpu_matches_cpu(const Problem& problem, const std::vector<CaptureSpe
     }
     const double e = st::relative_max_error(got.data(), want.data(), want.size());
     state_error = std::max(state_error, e);
-    if (problem.state_dtype == DType::f32) {
-      EXPECT_LE(e, kTolerance) << "slot " << slot;
+    if (problem.state_dtype == DType::f32 || tensor_cores) {
+      EXPECT_LE(e, tolerance) << "slot " << slot;
     } else {
       // Each twin rounds its f32 state once; f32 results a few ulps apart may round to neighbouring bf16
       // values near a rounding boundary, so allow one bf16 step (2^-8 relative) per element.
@@ -391,10 +399,16 @@ void expect_gpu_matches_cpu(const Problem& problem, const std::vector<CaptureSpe
   for (size_t i = 0; i < specs.size(); ++i) {
     const double e = st::relative_max_error(gpu.captures[i].data(), cpu.captures[i].data(), cpu.captures[i].size());
     capture_error = std::max(capture_error, e);
-    EXPECT_LE(e, kTolerance) << "capture of sequence " << specs[i].sequence << " at " << specs[i].offset;
+    EXPECT_LE(e, tolerance) << "capture of sequence " << specs[i].sequence << " at " << specs[i].offset;
   }
   std::printf("[ssd cuda] %s: y %.2e, states %.2e, captures %.2e\n", describe(problem).c_str(), y_error,
               state_error, capture_error);
+  if (worst) *worst = std::max({y_error, state_error, capture_error});
+}
+
+Problem on_tensor_cores(Problem problem) {
+  problem.params.bf16_products = true;
+  return problem;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -538,17 +552,61 @@ TEST(CudaSsdScan, Mamba2_2_7bShapes) {
   expect_gpu_matches_cpu({p, {2048}, {1}, DType::bf16, 93, Style::model});
 
   // Time per call of one layer's scan (no check), for the report: prefill cost = 64 × this.
-  const Host h = make_host({p, {2048}, {1}, DType::f32, 94, Style::model});
-  GpuRun run(h, {});
-  run.run();
-  const int reps = 20;
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i)
-    ssd_scan(p, run.inputs, run.batch, run.pool_tensor, run.y_tensor, {},
-             static_cast<char*>(run.workspace.data()) + 64, run.workspace_bytes, st::gpu_exec());
-  st::gpu()->synchronize();
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / reps;
-  std::printf("[ssd cuda] mamba2-2.7b layer, 2048 tokens: %.3f ms per ssd_scan (x64 layers: %.1f ms)\n", ms, 64 * ms);
+  for (const std::vector<int64_t>& lengths : {std::vector<int64_t>{2048}, std::vector<int64_t>(8, 2048)})
+    for (bool tensor_cores : {false, true}) {
+      Problem problem{p, lengths, std::vector<uint8_t>(lengths.size(), 1), DType::f32, 94, Style::model};
+      problem.params.bf16_products = tensor_cores;
+      const Host h = make_host(problem);
+      GpuRun run(h, {});
+      run.run();
+      const int reps = 10;
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < reps; ++i)
+        ssd_scan(h.p(), run.inputs, run.batch, run.pool_tensor, run.y_tensor, {},
+                 static_cast<char*>(run.workspace.data()) + 64, run.workspace_bytes, st::gpu_exec());
+      st::gpu()->synchronize();
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / reps;
+      std::printf("[ssd cuda] mamba2-2.7b layer, %zu x 2048 tokens, %s: %.3f ms per ssd_scan (%.1f M tokens/s)\n",
+                  lengths.size(), tensor_cores ? "tensor cores" : "f32", ms, 2048.0 * lengths.size() / ms / 1e3);
+    }
+}
+
+// The fast path's tensor-core products against the f32 CPU twin: the shape sweep's ragged tiles, fresh and
+// carried states, captures, bf16 pools, and the real model shapes. Its error must stay within the bf16
+// budget and be visibly above f32's on the large shapes (the products really ran in bf16).
+TEST(CudaSsdScan, TensorCoreProductsMatchTheCpuWithinBf16) {
+  STRATA_REQUIRE_GPU();
+  const std::vector<std::pair<SsdParams, std::vector<int64_t>>> cases = {
+      {shape(4, 8, 16, 2, 8), {37}},
+      {shape(3, 5, 7, 3, 4), {3}},
+      {shape(6, 16, 32, 3, 16), {1, 33, 16, 7, 48, 2}},
+      {shape(2, 33, 17, 2, 32), {100, 65}},
+      {shape(4, 8, 8, 2, 1), {5, 3}},
+      {shape(3, 80, 100, 3, 100), {250, 99, 1}},
+      {shape(2, 130, 70, 1, 200), {401}},
+  };
+  uint32_t seed = 300;
+  for (const auto& [params, lengths] : cases) {
+    std::vector<uint8_t> mixed(lengths.size());
+    for (size_t i = 0; i < mixed.size(); ++i) mixed[i] = static_cast<uint8_t>(i % 2 == 0);
+    for (Style style : {Style::random, Style::model})
+      expect_gpu_matches_cpu(on_tensor_cores({params, lengths, mixed, DType::f32, ++seed, style}));
+  }
+  const std::vector<CaptureSpec> specs = {{0, 0}, {0, 8}, {1, 24}, {1, 32}, {2, 0}};
+  expect_gpu_matches_cpu(on_tensor_cores({shape(4, 8, 16, 2, 8), {21, 32, 5}, {1, 0, 1}, DType::f32, 310}), specs);
+  expect_gpu_matches_cpu(
+      on_tensor_cores({shape(4, 8, 16, 2, 8), {21, 32, 5}, {1, 0, 1}, DType::bf16, 311, Style::model}), specs);
+
+  double big = 0;
+  expect_gpu_matches_cpu(
+      on_tensor_cores({shape(80, 64, 128, 1, 256), {700, 1024, 324}, {1, 0, 1}, DType::f32, 312, Style::model}),
+      {{1, 512}}, &big);
+  EXPECT_GT(big, 1e-5) << "no bf16 rounding visible: did the tensor-core path run?";
+  expect_gpu_matches_cpu(
+      on_tensor_cores({shape(128, 64, 128, 8, 128), {1000, 37, 300}, {1, 0, 1}, DType::f32, 313, Style::model}),
+      {{0, 512}});
+  expect_gpu_matches_cpu(on_tensor_cores({shape(80, 64, 128, 1, 256), {2048}, {1}, DType::bf16, 314, Style::model}));
 }
 
 // Nemotron-H-8B: H=128, P=64, N=128, G=8 (16 heads per group), Q=128.

@@ -5,7 +5,7 @@
 #   (cd .gpu && tar -cJf bundle.tar.xz bundle && rm -rf bundle); cp tools/gpu/run_batch.sh .gpu/run.sh
 #   mamba_ssm's Python source and tools/gpu/mamba_ssm_bench.py in .gpu/peer/ for the peer phase
 # and run `bash .gpu/run.sh PHASE...` there carrying .gpu (excluded from git).
-# Phases: tests model gemm bench moe long faces peer.
+# Phases: tests model gemm bench moe long faces peer quick profile.
 cd "$(dirname "$0")/.."
 mkdir -p /work && ln -sfn "$PWD" /work/main   # STRATA_SOURCE_DIR of the build
 tar -xJf .gpu/bundle.tar.xz -C .gpu
@@ -41,6 +41,18 @@ for phase in "$@"; do
         kill $(cat /tmp/serve.pid); sleep 1
         echo "== cuda:3"; $B/strata run models/demo --device cuda:3 -p hi -n 2; echo " rc=$?"
       } > $OUT/faces.log 2>&1 ;;
+    quick)  # the 2.7b rows only: prefill B1/B8 x 2048 and B1 x 8192, decode B1/16/64
+      { timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 2048 -b 1,8 -n 0 -r 2 --ubatch 16384
+        timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 8192 -b 1 -n 0 -r 2 --ubatch 16384
+        timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1,16,64 -n 256; } >> $OUT/bench.log 2>&1; echo "quick rc=$?" ;;
+    profile)  # kernel durations (ncu, no clock control) of a 2.7b B8 x 2048 prefill and of B1 decode steps
+      prefill=(-p 2048 -b 8 -n 0 -r 1 --ubatch 16384); decode=(-p 16 -b 1 -n 6 -r 1)
+      for name in prefill decode; do
+        unset -n flags; declare -n flags=$name
+        timeout 150 ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-count 1800 \
+          $B/strata bench --device cuda --synthetic mamba2-2.7b "${flags[@]}" > $OUT/prof_$name.csv 2> $OUT/prof_$name.err
+        echo "profile $name rc=$?"; xz -f $OUT/prof_$name.csv
+      done ;;
     peer) timeout 200 python3 .gpu/peer/mamba_ssm_bench.py mamba2-130m mamba2-2.7b >> $OUT/peer.log 2>&1; echo "peer rc=$?" ;;
   esac
 done

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "strata/core/cuda_runtime.h"
@@ -39,6 +40,12 @@ class CudaContext {
   bool capturing() const { return capturing_; }
   void set_capturing(bool capturing) { capturing_ = capturing; }
 
+  // The fast path's rounding of f32 activations for a 16-bit weight (kernels/cuda/gemm.h): products of
+  // up to this many rows split x into two halves (near-f32 results, free while the weight stream bounds
+  // the product), larger ones round x to the weight's dtype once. Tests move it to reach either path.
+  int64_t split_gemm_max_rows() const { return split_gemm_max_rows_; }
+  void set_split_gemm_max_rows(int64_t rows) { split_gemm_max_rows_ = rows; }
+
   void synchronize() const;
 
  private:
@@ -50,6 +57,7 @@ class CudaContext {
   Buffer cublas_workspace_, lt_workspace_;
   Buffer scratch_;
   bool capturing_ = false;
+  int64_t split_gemm_max_rows_ = 64;
 };
 
 }  // namespace strata

@@ -23,6 +23,11 @@ struct SsdParams {
   float dt_min = 0.0f;     // dt is clamped to [dt_min, dt_max] after bias and softplus
   float dt_max = std::numeric_limits<float>::infinity();
   bool dt_softplus = true;  // softplus with torch's threshold 20 (identity above it)
+  // The fast path on CUDA: the scan's matrix products (C·Bᵀ, the chunk states, y) take bf16 operands on
+  // the tensor cores with f32 accumulation; dt, the cumsums, the decays and the state pass stay f32 (the
+  // entering state is rounded to bf16 only as an operand of C·S). Off: f32 FMAs, exact to the CPU's
+  // order. The CPU ignores it (its scan is always f32).
+  bool bf16_products = false;
 };
 
 // The state of one sequence after `offset` tokens, copied out for prefix reuse. `offset` counts from the

@@ -113,6 +113,15 @@ Mamba2Mixer::Mamba2Mixer(const Mamba2Dims& dims, const Mamba2Weights& w, const s
   }
 }
 
+kernels::SsdParams Mamba2Mixer::ssd_params() const {
+  const Mamba2Dims& d = dims_;
+  const DType projection = weights_.in_proj.dtype;
+  return {.n_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
+          .n_groups = d.ssm.n_groups, .chunk_size = d.ssm.chunk_size, .dt_min = d.dt_min, .dt_max = d.dt_max,
+          .dt_softplus = true,
+          .bf16_products = weights_.in_proj.device == Device::cuda && (projection == DType::bf16 || projection == DType::f16)};
+}
+
 void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const Mamba2Batch& batch,
                           const Mamba2LayerState& state, Workspace& workspace, const Exec& exec) const {
   const Mamba2Dims& d = dims_;
@@ -205,9 +214,7 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
     const Tensor part_conv_out = rows_of(conv_out, decode_tokens, T);
     k::causal_conv1d_prefill(conv_params, rows_of(xbc, decode_tokens, T), conv_weight_, conv_bias_, part,
                                state.conv_pool, part_conv_out, exec);
-    const k::SsdParams ssd_params{.n_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
-                                    .n_groups = d.ssm.n_groups, .chunk_size = d.ssm.chunk_size, .dt_min = d.dt_min,
-                                    .dt_max = d.dt_max, .dt_softplus = true};
+    const k::SsdParams ssd_params = this->ssd_params();
     const k::SsdInputs inputs{.x = columns(part_conv_out, 0, E),
                                 .dt = rows_of(dt, decode_tokens, T),
                                 .B = columns(part_conv_out, E, GN),
@@ -248,9 +255,7 @@ size_t Mamba2Mixer::scratch_bytes(int64_t tokens, int64_t sequences, int64_t kep
   const auto f32 = [](int64_t elements) { return Workspace::rounded(static_cast<size_t>(elements) * sizeof(float)); };
   const size_t state_bytes = dtype_size(DType::f32);  // intermediates take the pool dtype, at most f32
   const int64_t K1 = d.ssm.conv_kernel - 1;
-  const k::SsdParams ssd_params{.n_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
-                                .n_groups = d.ssm.n_groups, .chunk_size = d.ssm.chunk_size, .dt_min = d.dt_min,
-                                .dt_max = d.dt_max, .dt_softplus = true};
+  const k::SsdParams ssd_params = this->ssd_params();
   size_t bytes = f32(tokens * d.in_proj_width()) + f32(tokens * d.conv_dim()) + f32(tokens * d.inner());
   bytes += 2 * Workspace::rounded(sizeof(int64_t) * static_cast<size_t>(sequences + 1));
   bytes += Workspace::rounded(static_cast<size_t>(kept_sequences * kept_length * K1 * d.conv_dim()) * state_bytes);

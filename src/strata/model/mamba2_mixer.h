@@ -16,6 +16,7 @@
 #include "strata/core/tensor.h"
 #include "strata/core/exec.h"
 #include "strata/core/workspace.h"
+#include "strata/kernels/ssd.h"
 #include "strata/kernels/varlen.h"
 #include "strata/schedule/schedule.h"
 
@@ -92,6 +93,10 @@ class Mamba2Mixer {
   void visit_tensors(const TensorVisitor& visit);
 
  private:
+  // The scan's parameters; the fast path (16-bit in_proj weights, as uploaded without --precision exact)
+  // takes the SSD's products on the CUDA tensor cores in bf16.
+  kernels::SsdParams ssd_params() const;
+
   Mamba2Dims dims_;
   Mamba2Weights weights_;
   // f32: conv weight [conv_dim, K], conv bias, A = -exp(A_log), D, dt_bias, norm weight, and the in_proj

@@ -152,19 +152,19 @@ void half_product(const GemmOperands& g, const void* xh, int64_t ldxh, int64_t r
 }
 
 // bf16/f16 weights on the tensor cores. cuBLAS multiplies two matrices of one type, so the f32
-// activations must meet the weight in its 16-bit type; rounding them once (2^-9 relative in bf16) moves
-// logits by about 1 % of their scale through a model and flips near-tied MoE routing choices. Instead x
-// is split, x ≈ hi + lo with hi = bf16(x) and lo = bf16(x − hi) (2^-17), and both halves are stacked as
-// 2·rows of one product — the weight is still read once, so decode batches cost what they did — whose
-// halves are then summed into y. Tensor-core work doubles, which prefill pays (see the README's table).
-// Rows go in chunks so the f32 halves stay within kSplitScratchBytes.
-constexpr size_t kSplitScratchBytes = size_t{256} << 20;
+// activations must meet the weight in its 16-bit type. Rounding them once (2^-9 relative in bf16) is what
+// every bf16 engine does and what prefill takes; it moves fixture logits by up to ~2 % of their scale.
+// Small products (decode and verification rows, up to CudaContext::split_gemm_max_rows) instead split x,
+// x ≈ hi + lo with hi = bf16(x) and lo = bf16(x − hi) (2^-17), both halves stacked as 2·rows of one
+// product whose halves are then summed into y: the weight is still read once, so a weight-bound product
+// costs what it did, and a decode step is near f32. Rows go in chunks within kScratchBytes.
+constexpr size_t kScratchBytes = size_t{256} << 20;
 
-void cublas_half(const GemmOperands& g, CudaContext& context) {
+void cublas_half_split(const GemmOperands& g, CudaContext& context) {
   const int64_t ldb = (g.k + 7) / 8 * 8;                  // 16-byte rows for the tensor-core loads
   const int64_t ldc = (g.n + 3) / 4 * 4;
   const size_t row_bytes = static_cast<size_t>(2 * ldb * 2 + 2 * ldc * 4);  // both halves, x and product
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.m, static_cast<int64_t>(kSplitScratchBytes / row_bytes)));
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.m, static_cast<int64_t>(kScratchBytes / row_bytes)));
   const size_t x_bytes = (static_cast<size_t>(2 * chunk * ldb * 2) + 255) / 256 * 256;
   char* scratch = static_cast<char*>(context.gemm_scratch(x_bytes + static_cast<size_t>(2 * chunk * ldc) * 4));
   void* xh = scratch;
@@ -176,6 +176,25 @@ void cublas_half(const GemmOperands& g, CudaContext& context) {
     half_product(g, xh, ldb, 2 * rows, halves, ldc, 0.0f, context);
     launch_add_halves(g.y + row * g.ldy, g.ldy, rows, g.n, halves, ldc, keep_y, context.stream());
   }
+}
+
+void cublas_half_rounded(const GemmOperands& g, CudaContext& context) {
+  const int64_t ldb = (g.k + 7) / 8 * 8;
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.m, static_cast<int64_t>(kScratchBytes / (2 * ldb))));
+  void* xh = context.gemm_scratch(static_cast<size_t>(chunk * ldb) * 2);
+  const float beta = prepare_y(g, context.stream());  // cuBLAS adds onto (y or 0) + bias, or overwrites
+  for (int64_t row = 0; row < g.m; row += chunk) {
+    const int64_t rows = std::min(chunk, g.m - row);
+    launch_round_rows(g.x + row * g.ldx, g.ldx, rows, g.k, xh, g.weight_dtype, ldb, context.stream());
+    half_product(g, xh, ldb, rows, g.y + row * g.ldy, g.ldy, beta, context);
+  }
+}
+
+void cublas_half(const GemmOperands& g, CudaContext& context) {
+  if (g.m <= context.split_gemm_max_rows())
+    cublas_half_split(g, context);
+  else
+    cublas_half_rounded(g, context);
 }
 
 }  // namespace

@@ -7,9 +7,10 @@
 //   skinny  our kernel (gemm_skinny.cu): reads each weight element once with 16-byte loads, x stays f32,
 //           bias and accumulate fused. For few tokens (decode), where the GEMM is a weight stream.
 //   cublas  f32 weights: cublasSgemm (the context's handle is in pedantic math: no TF32, exact f32).
-//           bf16/f16 weights: x split into two halves of the weight's dtype (x ≈ hi + lo, 2^-17 in
-//           bf16) stacked as 2·M rows in the GEMM scratch, one cuBLASLt matmul with f32 output and
-//           compute (tensor cores, the weight read once), the halves summed into y. For many tokens.
+//           bf16/f16 weights: one cuBLASLt matmul with f32 output and compute on the tensor cores, x
+//           in the weight's dtype in the GEMM scratch — up to CudaContext::split_gemm_max_rows rows split
+//           into two halves (x ≈ hi + lo, 2^-17 in bf16) stacked as 2·M rows (the weight read once)
+//           and summed into y; beyond it (prefill) rounded once, as bf16 engines do. For many tokens.
 // `automatic` takes skinny up to kSkinnyMaxM tokens (bf16/f16) or kSkinnyMaxMExact tokens (f32), cublas
 // beyond. GemmParams::kernel names CPU kernels and is ignored here.
 #pragma once

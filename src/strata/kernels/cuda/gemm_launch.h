@@ -35,6 +35,10 @@ void launch_gemm_skinny(const GemmOperands& g, void* stream);
 void launch_split_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, void* dst, DType dst_dtype,
                        int64_t ld_dst, void* stream);
 
+// x rounded once (to nearest even) into dst rows [0, rows): the operand of a many-row product.
+void launch_round_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, void* dst, DType dst_dtype,
+                       int64_t ld_dst, void* stream);
+
 // y[i, j] = (keep_y ? y[i, j] : 0) + (c[i, j] + c[rows + i, j]): the two halves of a split product summed.
 void launch_add_halves(float* y, int64_t ldy, int64_t rows, int64_t cols, const float* c, int64_t ldc,
                        bool keep_y, void* stream);

@@ -1,5 +1,5 @@
-// The small passes around the cuBLAS GEMM: x split to bf16/f16 (cuBLAS multiplies two matrices of one
-// type, so the f32 activations meet the weight in its dtype) and the bias/accumulate pass (cuBLAS then
+// The small passes around the cuBLAS GEMM: x split or rounded to bf16/f16 (cuBLAS multiplies two
+// matrices of one type, so the f32 activations meet the weight in its dtype) and the bias/accumulate pass (cuBLAS then
 // adds its product with beta = 1). Both are elementwise over a [rows, cols] window with row strides:
 // blockIdx.x and the threads cover 256 consecutive columns (coalesced), blockIdx.y strides over rows
 // (grid-stride, so any row count fits the 65535 limit of grid.y).
@@ -51,6 +51,15 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// dst = rn(x): one rounding, for products of many rows (see gemm.h).
+template <typename Half>
+__global__ void __launch_bounds__(kThreads)
+    round_rows_kernel(const float* x, int64_t ldx, int64_t rows, int64_t cols, Half* dst, int64_t ld_dst) {
+  const int64_t col = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (col >= cols) return;
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) dst[row * ld_dst + col] = round_to<Half>(x[row * ldx + col]);
+}
+
 __global__ void __launch_bounds__(kThreads)
     add_halves_kernel(float* y, int64_t ldy, int64_t rows, int64_t cols, const float* c, int64_t ldc,
                       bool keep_y) {
@@ -87,6 +96,19 @@ void launch_split_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, 
     split_rows_kernel<<<grid_for(rows, cols), kThreads, 0, s>>>(x, ldx, rows, cols, static_cast<__half*>(dst),
                                                                 ld_dst);
   strata::cuda::check_last_error("gemm: split of x");
+}
+
+void launch_round_rows(const float* x, int64_t ldx, int64_t rows, int64_t cols, void* dst, DType dst_dtype,
+                       int64_t ld_dst, void* stream) {
+  if (rows <= 0 || cols <= 0) return;
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (dst_dtype == DType::bf16)
+    round_rows_kernel<<<grid_for(rows, cols), kThreads, 0, s>>>(x, ldx, rows, cols,
+                                                                static_cast<__nv_bfloat16*>(dst), ld_dst);
+  else
+    round_rows_kernel<<<grid_for(rows, cols), kThreads, 0, s>>>(x, ldx, rows, cols, static_cast<__half*>(dst),
+                                                                ld_dst);
+  strata::cuda::check_last_error("gemm: rounding of x");
 }
 
 void launch_add_halves(float* y, int64_t ldy, int64_t rows, int64_t cols, const float* c, int64_t ldc,

@@ -58,6 +58,7 @@ void ssd_scan(const SsdParams& params, const SsdInputs& inputs, const VarlenBatc
   args.dt_min = params.dt_min;
   args.dt_max = params.dt_max;
   args.dt_softplus = params.dt_softplus;
+  args.bf16_products = params.bf16_products;
   args.x = inputs.x.ptr<const float>();
   args.dt = inputs.dt.ptr<const float>();
   args.b = inputs.B.ptr<const float>();

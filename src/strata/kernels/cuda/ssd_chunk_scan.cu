@@ -1,10 +1,11 @@
 // The CUDA SSD scan's two attention-like products. C·Bᵀ per (chunk, group), lower-triangle 64×64 tiles,
 // shared by the group's heads. Phase 4 per (chunk, head) and 64×64 tile of [t, p]:
 //   y[t][p] = exp(cs_t)·Σ_n C_t[n]·S_in[p][n]  +  Σ_{s<=t} CB[t][s]·exp(cs_t − cs_s)·dt_s·x_s[p]  +  D·x_t[p]
-// with S_in the state entering the chunk (after the state pass).
+// with S_in the state entering the chunk (after the state pass). Each product runs as f32 FMAs or, with
+// SsdArgs::bf16_products, on the tensor cores (ssd_tile_bf16.cuh).
 #include "strata/core/cuda_context.h"
 #include "strata/kernels/cuda/ssd_kernels.h"
-#include "strata/kernels/cuda/ssd_tile.cuh"
+#include "strata/kernels/cuda/ssd_tile_bf16.cuh"
 
 namespace strata::kernels::cuda {
 
@@ -15,6 +16,7 @@ using namespace ssd_detail;
 int tiles(int extent) { return (extent + kTile - 1) / kTile; }
 
 // blockIdx: x = chunk·G + group, y = tile of t, z = tile of s. Tiles wholly above the diagonal are skipped.
+template <bool kBf16>
 __global__ void __launch_bounds__(kThreads) chunk_cb(SsdArgs args) {
   const int chunk_index = static_cast<int>(blockIdx.x) / args.groups;
   const int g = static_cast<int>(blockIdx.x) % args.groups;
@@ -24,7 +26,7 @@ __global__ void __launch_bounds__(kThreads) chunk_cb(SsdArgs args) {
   if (t0 >= chunk.length || s0 >= chunk.length || s0 > t0 + kTile - 1) return;  // uniform per block
   const int N = args.state_size, Q = args.chunk_size;
 
-  __shared__ TileSmem smem;
+  __shared__ TileSmemFor<kBf16> smem;
   float acc[4][4];
   zero(acc);
   const int64_t column = static_cast<int64_t>(g) * N;
@@ -64,6 +66,7 @@ struct MaskedCbLoad {
 };
 
 // blockIdx: x = chunk·H + head, y = tile of t, z = tile of p.
+template <bool kBf16>
 __global__ void __launch_bounds__(kThreads) chunk_scan(SsdArgs args) {
   const int chunk_index = static_cast<int>(blockIdx.x) / args.heads;
   const int h = static_cast<int>(blockIdx.x) % args.heads;
@@ -77,7 +80,7 @@ __global__ void __launch_bounds__(kThreads) chunk_scan(SsdArgs args) {
   const int64_t vec = (static_cast<int64_t>(chunk_index) * args.heads + h) * Q;
   const float* x = args.x + chunk.begin * args.ldx + static_cast<int64_t>(h) * P;
 
-  __shared__ TileSmem smem;
+  __shared__ TileSmemFor<kBf16> smem;
   float from_state[4][4], within[4][4];
   zero(from_state);
   zero(within);
@@ -121,7 +124,11 @@ void launch_ssd_chunk_cb(const SsdArgs& args, void* stream) {
   const int q_tiles = tiles(args.chunk_size);
   const dim3 grid(static_cast<unsigned>(args.num_chunks * args.groups), static_cast<unsigned>(q_tiles),
                   static_cast<unsigned>(q_tiles));
-  chunk_cb<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(args);
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (args.bf16_products)
+    chunk_cb<true><<<grid, kThreads, 0, s>>>(args);
+  else
+    chunk_cb<false><<<grid, kThreads, 0, s>>>(args);
   strata::cuda::check_last_error("ssd_scan: C·Bᵀ");
 }
 
@@ -129,7 +136,11 @@ void launch_ssd_chunk_scan(const SsdArgs& args, void* stream) {
   if (args.num_chunks == 0) return;
   const dim3 grid(static_cast<unsigned>(args.num_chunks * args.heads), static_cast<unsigned>(tiles(args.chunk_size)),
                   static_cast<unsigned>(tiles(args.head_dim)));
-  chunk_scan<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(args);
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (args.bf16_products)
+    chunk_scan<true><<<grid, kThreads, 0, s>>>(args);
+  else
+    chunk_scan<false><<<grid, kThreads, 0, s>>>(args);
   strata::cuda::check_last_error("ssd_scan: chunk scan");
 }
 

@@ -1,9 +1,10 @@
 // Phase 2 of the CUDA SSD scan: each chunk's own state contribution, per (chunk, head) and 64×64 tile of
 // [P, N]: ΔS[p][n] = Σ_s (x_s[p]·weight_s)·B_s[n], weight_s = exp(cs_last − cs_s)·dt_s (phase 1). It goes
 // to state entry k + 1 of the chunk, which the state pass then turns into the state leaving the chunk.
+// f32 FMAs or, with SsdArgs::bf16_products, the tensor cores (bf16 operands, f32 sums).
 #include "strata/core/cuda_context.h"
 #include "strata/kernels/cuda/ssd_kernels.h"
-#include "strata/kernels/cuda/ssd_tile.cuh"
+#include "strata/kernels/cuda/ssd_tile_bf16.cuh"
 
 namespace strata::kernels::cuda {
 
@@ -24,6 +25,7 @@ struct WeightedXLoad {
 };
 
 // blockIdx: x = chunk·H + head, y = tile of P, z = tile of N.
+template <bool kBf16>
 __global__ void __launch_bounds__(kThreads) chunk_state(SsdArgs args) {
   const int chunk_index = static_cast<int>(blockIdx.x) / args.heads;
   const int h = static_cast<int>(blockIdx.x) % args.heads;
@@ -34,7 +36,7 @@ __global__ void __launch_bounds__(kThreads) chunk_state(SsdArgs args) {
   const int p0 = static_cast<int>(blockIdx.y) * kTile, n0 = static_cast<int>(blockIdx.z) * kTile;
   const int64_t vec = (static_cast<int64_t>(chunk_index) * args.heads + h) * args.chunk_size;
 
-  __shared__ TileSmem smem;
+  __shared__ TileSmemFor<kBf16> smem;
   float acc[4][4];
   zero(acc);
   const WeightedXLoad load_x{args.x + chunk.begin * args.ldx + static_cast<int64_t>(h) * P, args.ldx,
@@ -63,7 +65,11 @@ void launch_ssd_chunk_state(const SsdArgs& args, void* stream) {
   const dim3 grid(static_cast<unsigned>(args.num_chunks * args.heads),
                   static_cast<unsigned>((args.head_dim + kTile - 1) / kTile),
                   static_cast<unsigned>((args.state_size + kTile - 1) / kTile));
-  chunk_state<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(args);
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (args.bf16_products)
+    chunk_state<true><<<grid, kThreads, 0, s>>>(args);
+  else
+    chunk_state<false><<<grid, kThreads, 0, s>>>(args);
   strata::cuda::check_last_error("ssd_scan: chunk states");
 }
 

@@ -14,6 +14,7 @@ struct SsdArgs {
   int heads = 0, head_dim = 0, state_size = 0, groups = 0, chunk_size = 0;
   float dt_min = 0.0f, dt_max = 0.0f;
   bool dt_softplus = true;
+  bool bf16_products = false;  // SsdParams::bf16_products: the three products on the tensor cores
 
   const float *x = nullptr, *dt = nullptr, *b = nullptr, *c = nullptr;
   const float *a = nullptr, *d = nullptr, *dt_bias = nullptr;
