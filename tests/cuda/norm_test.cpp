@@ -33,6 +33,7 @@ struct GatedCase {
   bool alias = false;
   float y_scale = 1.0f, z_scale = 2.0f;
   float eps = 1e-5f;
+  bool aligned = false;  // 16-byte aligned windows: many rows then take the warp-per-row kernel
 };
 
 std::string describe(const GatedCase& c) {
@@ -45,25 +46,26 @@ void run_gated(const GatedCase& c, uint32_t seed) {
   SCOPED_TRACE(describe(c));
   const int64_t E = c.groups * c.group_size;
   std::mt19937 rng(seed);
-  Twin act = testing::make_twin(DType::f32, {c.T, 2 * E + 5}, rng);
+  const int64_t gap = c.aligned ? 4 : 3, width = 2 * E + gap + (c.aligned ? 4 : 2);
+  Twin act = testing::make_twin(DType::f32, {c.T, width}, rng);
   // y's window gets its own scale (tiny rows make eps matter), z's its own (large gates saturate SiLU).
   for (int64_t t = 0; t < c.T; ++t)
-    for (int64_t col = 0; col < 2 * E + 5; ++col) {
-      float& v = act.host.tensor.ptr<float>()[t * (2 * E + 5) + col];
+    for (int64_t col = 0; col < width; ++col) {
+      float& v = act.host.tensor.ptr<float>()[t * width + col];
       v *= col < E ? c.z_scale : c.y_scale;
     }
   testing::reupload(act);
   Twin weight = testing::make_twin(DType::f32, {E}, rng, 0.5f);
-  Twin out_buffer = testing::make_output({c.T, E + 3}, rng);
+  Twin out_buffer = testing::make_output({c.T, E + (c.aligned ? 4 : 3)}, rng);
 
   kernels::GatedRmsNormParams params;
   params.n_groups = c.groups;
   params.eps = c.eps;
   params.norm_before_gate = c.norm_before_gate;
   auto z = [&](bool gpu) { return testing::columns_of(gpu ? act.gpu() : act.cpu(), 0, E); };
-  auto y = [&](bool gpu) { return testing::columns_of(gpu ? act.gpu() : act.cpu(), E + 3, E); };
+  auto y = [&](bool gpu) { return testing::columns_of(gpu ? act.gpu() : act.cpu(), E + gap, E); };
   auto out = [&](bool gpu) {
-    return c.alias ? y(gpu) : testing::columns_of(gpu ? out_buffer.gpu() : out_buffer.cpu(), 2, E);
+    return c.alias ? y(gpu) : testing::columns_of(gpu ? out_buffer.gpu() : out_buffer.cpu(), c.aligned ? 0 : 2, E);
   };
 
   kernels::check_gated_rms_norm(params, y(true), z(true), weight.gpu(), out(true));
@@ -188,15 +190,17 @@ TEST(CudaGatedRmsNorm, ZeroTokensWriteNothing) {
 
 // Plain RMSNorm: x is columns [1, D + 1) of a [T, D + 4] buffer, out columns [3, D + 3) of [T, D + 5],
 // or x itself.
-void run_plain(int64_t T, int64_t D, bool alias, float x_scale, uint32_t seed) {
-  SCOPED_TRACE("T=" + std::to_string(T) + " D=" + std::to_string(D) + (alias ? " aliased" : ""));
+// aligned: x at column 0 of [T, D + 4] and out at column 0 of [T, D + 8] instead.
+void run_plain(int64_t T, int64_t D, bool alias, float x_scale, uint32_t seed, bool aligned = false) {
+  SCOPED_TRACE("T=" + std::to_string(T) + " D=" + std::to_string(D) + (alias ? " aliased" : "") +
+               (aligned ? " aligned" : ""));
   std::mt19937 rng(seed);
   Twin act = testing::make_twin(DType::f32, {T, D + 4}, rng, x_scale);
   Twin weight = testing::make_twin(DType::f32, {D}, rng, 0.5f);
-  Twin out_buffer = testing::make_output({T, D + 5}, rng);
-  auto x = [&](bool gpu) { return testing::columns_of(gpu ? act.gpu() : act.cpu(), 1, D); };
+  Twin out_buffer = testing::make_output({T, D + (aligned ? 8 : 5)}, rng);
+  auto x = [&](bool gpu) { return testing::columns_of(gpu ? act.gpu() : act.cpu(), aligned ? 0 : 1, D); };
   auto out = [&](bool gpu) {
-    return alias ? x(gpu) : testing::columns_of(gpu ? out_buffer.gpu() : out_buffer.cpu(), 3, D);
+    return alias ? x(gpu) : testing::columns_of(gpu ? out_buffer.gpu() : out_buffer.cpu(), aligned ? 0 : 3, D);
   };
   const kernels::RmsNormParams params{.eps = 1e-6f};
   kernels::check_rms_norm(params, x(true), weight.gpu(), out(true));
@@ -222,6 +226,35 @@ TEST(CudaRmsNorm, OddWidthsStridedAndAliasedMatchCpu) {
   run_plain(300, 64, false, 30.0f, seed++);   // many rows, large values
   run_plain(5, 300, false, 1e-4f, seed++);    // eps (1e-6) comparable to the mean square
   run_plain(0, 64, false, 1.0f, seed++);      // zero tokens
+}
+
+// Prefill-sized batches with aligned rows take the warp-per-row float4 kernel (>= 1024 items): widths
+// within and past its register cache (2560, 5120 = the 2.7b block and gated norms), groups, aliasing.
+TEST(CudaRmsNorm, ManyAlignedRowsMatchCpu) {
+  STRATA_REQUIRE_GPU();
+  uint32_t seed = 900;
+  for (int64_t D : {64, 2560, 5120})
+    for (bool alias : {false, true}) run_plain(1100, D, alias, 1.0f, seed++, true);
+  run_plain(1023, 2560, false, 1.0f, seed++, true);  // just below the switch: the block kernel
+}
+
+TEST(CudaGatedRmsNorm, ManyAlignedRowsMatchCpu) {
+  STRATA_REQUIRE_GPU();
+  uint32_t seed = 950;
+  for (int64_t groups : {1, 8})
+    for (int64_t group_size : {128, 640, 5120})
+      for (bool before : {false, true})
+        for (bool alias : {false, true}) {
+          if (groups * group_size > 8192) continue;
+          GatedCase c;
+          c.T = groups == 1 ? 1100 : 200;
+          c.groups = groups;
+          c.group_size = group_size;
+          c.norm_before_gate = before;
+          c.alias = alias;
+          c.aligned = true;
+          run_gated(c, seed++);
+        }
 }
 
 TEST(CudaNormChecks, AcceptCudaOperandsAndRefuseMixedDevices) {

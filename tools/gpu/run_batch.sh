@@ -44,7 +44,9 @@ for phase in "$@"; do
     quick)  # the 2.7b rows only: prefill B1/B8 x 2048 and B1 x 8192, decode B1/16/64
       { timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 2048 -b 1,8 -n 0 -r 2 --ubatch 16384
         timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 8192 -b 1 -n 0 -r 2 --ubatch 16384
-        timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1,16,64 -n 256; } >> $OUT/bench.log 2>&1; echo "quick rc=$?" ;;
+        timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1,16,64 -n 256
+        echo "== without programmatic dependent launch"
+        STRATA_CUDA_PDL=0 timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1,64 -n 256; } >> $OUT/bench.log 2>&1; echo "quick rc=$?" ;;
     profile)  # kernel durations (ncu, no clock control) of a 2.7b B8 x 2048 prefill and of B1 decode steps
       prefill=(-p 2048 -b 8 -n 0 -r 1 --ubatch 16384); decode=(-p 16 -b 1 -n 6 -r 1)
       for name in prefill decode; do

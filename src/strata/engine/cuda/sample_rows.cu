@@ -36,6 +36,7 @@
 #include <cstdint>
 
 #include "strata/core/cuda_runtime.h"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::engine::cuda {
 namespace {
@@ -528,6 +529,7 @@ __device__ int draw(const SampleRowSettings& s, const Row& row, int argmax, Radi
 }
 
 __global__ void __launch_bounds__(kThreads) sample_rows_kernel(SampleRowsArgs a) {
+  strata::kernels::cuda::enter_kernel();  // launch.cuh: before any global memory access
   __shared__ RadixShared radix;
   __shared__ BucketShared buckets;
   const SampleRowSettings s = a.settings[blockIdx.x];
@@ -632,7 +634,7 @@ __global__ void __launch_bounds__(kThreads) sample_rows_kernel(SampleRowsArgs a)
 
 void sample_rows(const SampleRowsArgs& args, void* stream) {
   if (args.rows <= 0) return;
-  sample_rows_kernel<<<static_cast<unsigned>(args.rows), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(args);
+  strata::kernels::cuda::launch_kernel(sample_rows_kernel, static_cast<unsigned>(args.rows), kThreads, 0, static_cast<cudaStream_t>(stream), args);
   strata::cuda::check_last_error("sample_rows");
 }
 

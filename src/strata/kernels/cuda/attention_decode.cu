@@ -9,6 +9,7 @@
 #include "strata/core/cuda_runtime.h"
 #include "strata/kernels/cuda/attention_args.h"
 #include "strata/kernels/cuda/attention_device.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -55,6 +56,7 @@ struct DecodeLayout {
 
 template <typename KvT, int HD>
 __global__ void __launch_bounds__(kThreads) decode_kernel(AttentionArgs a, DecodePlan plan) {
+  enter_kernel();  // launch.cuh: before any global memory access
   using Layout = DecodeLayout<KvT, HD>;
   constexpr int kV = kVec<KvT>;
   // Scoring: thread owns key tid % 64 of a tile and rows half, half + 2, ... (half = tid / 64).
@@ -260,6 +262,7 @@ constexpr int kCombineThreads = 128;
 // out[token, head] = sum_s w_s o_s / sum_s w_s l_s with w_s = exp(m_s - max_s m_s), over the splits
 // that saw anything of the row. Grid (q head, token, sequence).
 __global__ void __launch_bounds__(kCombineThreads) combine_kernel(AttentionArgs a, DecodePlan plan) {
+  enter_kernel();  // launch.cuh: before any global memory access
   __shared__ float weight[kDecodeMaxSplits];
   __shared__ float partial[kCombineThreads / 32];
   __shared__ float block_max, block_sum;
@@ -318,7 +321,7 @@ void run_decode(const AttentionArgs& a, const DecodePlan& plan, cudaStream_t str
   allow_shared_memory(decode_kernel<KvT, HD>, Layout::bytes, configured);
   const dim3 grid(static_cast<unsigned>(plan.num_splits), static_cast<unsigned>(a.n_kv_heads * plan.row_chunks),
                   static_cast<unsigned>(a.num_sequences));
-  decode_kernel<KvT, HD><<<grid, kThreads, Layout::bytes, stream>>>(a, plan);
+  launch_kernel(decode_kernel<KvT, HD>, grid, kThreads, Layout::bytes, stream, a, plan);
   strata::cuda::check_last_error("paged_attention (decode)");
 }
 
@@ -344,7 +347,7 @@ void launch_decode(const AttentionArgs& args, const DecodePlan& plan, void* stre
   if (plan.num_splits > 1) {
     const dim3 grid(static_cast<unsigned>(args.n_heads), static_cast<unsigned>(plan.max_tokens),
                     static_cast<unsigned>(args.num_sequences));
-    combine_kernel<<<grid, kCombineThreads, 0, s>>>(args, plan);
+    launch_kernel(combine_kernel, grid, kCombineThreads, 0, s, args, plan);
     strata::cuda::check_last_error("paged_attention (decode combine)");
   }
 }

@@ -7,6 +7,7 @@
 #include "strata/core/cuda_runtime.h"
 #include "strata/kernels/cuda/attention_args.h"
 #include "strata/kernels/cuda/attention_device.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -33,6 +34,7 @@ struct PrefillLayout {
 
 template <typename KvT, int HD>
 __global__ void __launch_bounds__(kThreads) prefill_kernel(AttentionArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   using Layout = PrefillLayout<KvT, HD>;
   constexpr int kV = kVec<KvT>;
   constexpr int kChunks = HD / 32;  // output column chunks of 4 per thread
@@ -198,7 +200,7 @@ void run_prefill(const AttentionArgs& a, int64_t longest, cudaStream_t stream) {
   static std::atomic<uint64_t> configured{0};
   allow_shared_memory(prefill_kernel<KvT, HD>, Layout::bytes, configured);
   const dim3 grid(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(tiles), static_cast<unsigned>(a.num_sequences));
-  prefill_kernel<KvT, HD><<<grid, kThreads, Layout::bytes, stream>>>(a);
+  launch_kernel(prefill_kernel<KvT, HD>, grid, kThreads, Layout::bytes, stream, a);
   strata::cuda::check_last_error("paged_attention (prefill)");
 }
 

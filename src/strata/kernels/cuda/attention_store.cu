@@ -6,6 +6,7 @@
 #include "strata/core/cuda_runtime.h"
 #include "strata/kernels/cuda/attention_args.h"
 #include "strata/kernels/cuda/attention_device.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -16,6 +17,7 @@ constexpr int kStoreThreads = 128;
 
 template <typename KvT>
 __global__ void __launch_bounds__(kStoreThreads) store_kernel(AttentionArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int64_t t = blockIdx.x;
   // The sequence holding row t: the last i with begin(i) <= t (empty sequences before it share its
   // begin and are skipped by taking the last).
@@ -51,9 +53,9 @@ void launch_store(const AttentionArgs& args, void* stream) {
   const dim3 grid(static_cast<unsigned>(args.num_tokens));
   auto s = static_cast<cudaStream_t>(stream);
   if (args.pool_bf16)
-    store_kernel<uint16_t><<<grid, kStoreThreads, 0, s>>>(args);
+    launch_kernel(store_kernel<uint16_t>, grid, kStoreThreads, 0, s, args);
   else
-    store_kernel<float><<<grid, kStoreThreads, 0, s>>>(args);
+    launch_kernel(store_kernel<float>, grid, kStoreThreads, 0, s, args);
   strata::cuda::check_last_error("paged_attention (store)");
 }
 

@@ -10,6 +10,7 @@
 
 #include "strata/core/cuda_context.h"
 #include "strata/kernels/cuda/state_storage.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -90,6 +91,7 @@ __device__ __forceinline__ void load_window(const ConvArgs& a, int seq, int64_t 
 // old rows however the tiles are scheduled.
 template <int K, typename StateT>
 __global__ void __launch_bounds__(kThreads) prefill_outputs(ConvArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int c = static_cast<int>(blockIdx.y) * kThreads + static_cast<int>(threadIdx.x);
   if (c >= a.channels) return;
   const int64_t t0 = static_cast<int64_t>(blockIdx.x) * kTokenTile;
@@ -128,6 +130,7 @@ __global__ void __launch_bounds__(kThreads) prefill_outputs(ConvArgs a) {
 // thread, so the ascending-row copy reads old row r + length before this same thread overwrites it.
 template <int K, typename StateT>
 __global__ void __launch_bounds__(kThreads) prefill_states(ConvArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int seq = static_cast<int>(blockIdx.x);
   const int c = static_cast<int>(blockIdx.y) * kThreads + static_cast<int>(threadIdx.x);
   if (c >= a.channels) return;
@@ -151,6 +154,7 @@ __global__ void __launch_bounds__(kThreads) prefill_states(ConvArgs a) {
 // hold it, so intermediate [seq, j] and the final rows equal a chain of one-token calls bit for bit.
 template <int K, typename StateT>
 __global__ void __launch_bounds__(kThreads) decode_kernel(ConvArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int seq = static_cast<int>(blockIdx.x);
   const int c = static_cast<int>(blockIdx.y) * kThreads + static_cast<int>(threadIdx.x);
   if (c >= a.channels) return;
@@ -236,12 +240,12 @@ void launch_prefill(const ConvArgs& a, int64_t K, cudaStream_t stream) {
     constexpr int W = decltype(width)::value;
     if (a.num_tokens > 0) {
       const dim3 grid(static_cast<unsigned>((a.num_tokens + kTokenTile - 1) / kTokenTile), channel_blocks(a.channels));
-      prefill_outputs<W, StateT><<<grid, kThreads, 0, stream>>>(a);
+      launch_kernel(prefill_outputs<W, StateT>, grid, kThreads, 0, stream, a);
       strata::cuda::check_last_error("causal_conv1d_prefill (outputs)");
     }
     // Same stream: starts only after every output has read the old rows.
-    prefill_states<W, StateT><<<dim3(static_cast<unsigned>(a.num_sequences), channel_blocks(a.channels)), kThreads, 0,
-                                stream>>>(a);
+    launch_kernel(prefill_states<W, StateT>, dim3(static_cast<unsigned>(a.num_sequences), channel_blocks(a.channels)), kThreads, 0,
+                                stream, a);
     strata::cuda::check_last_error("causal_conv1d_prefill (states)");
   });
 }
@@ -250,8 +254,8 @@ template <typename StateT>
 void launch_decode(const ConvArgs& a, int64_t K, cudaStream_t stream) {
   with_width(K, [&](auto width) {
     constexpr int W = decltype(width)::value;
-    decode_kernel<W, StateT><<<dim3(static_cast<unsigned>(a.num_sequences), channel_blocks(a.channels)), kThreads, 0,
-                               stream>>>(a);
+    launch_kernel(decode_kernel<W, StateT>, dim3(static_cast<unsigned>(a.num_sequences), channel_blocks(a.channels)), kThreads, 0,
+                               stream, a);
     strata::cuda::check_last_error("causal_conv1d_decode");
   });
 }

@@ -8,6 +8,7 @@
 
 #include "strata/core/cuda_context.h"
 #include "strata/kernels/cuda/widen.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -17,6 +18,7 @@ constexpr int64_t kMaxBlocks = 4096;  // enough to fill an H200 many times over;
 
 template <typename Tag, int V>
 __global__ void __launch_bounds__(kThreads) copy_kernel(const void* src, float* dst, int64_t n) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const auto* s = static_cast<const typename Tag::Element*>(src);
   const int64_t step = static_cast<int64_t>(gridDim.x) * kThreads * V;
   for (int64_t i = (static_cast<int64_t>(blockIdx.x) * kThreads + static_cast<int64_t>(threadIdx.x)) * V; i < n;
@@ -36,9 +38,9 @@ void launch_copy(const void* src, float* dst, int64_t n, cudaStream_t stream) {
   const int64_t per_block = static_cast<int64_t>(kThreads) * (vector ? 4 : 1);
   const auto blocks = static_cast<unsigned>(std::min(kMaxBlocks, (n + per_block - 1) / per_block));
   if (vector)
-    copy_kernel<Tag, 4><<<blocks, kThreads, 0, stream>>>(src, dst, n);
+    launch_kernel(copy_kernel<Tag, 4>, blocks, kThreads, 0, stream, src, dst, n);
   else
-    copy_kernel<Tag, 1><<<blocks, kThreads, 0, stream>>>(src, dst, n);
+    launch_kernel(copy_kernel<Tag, 1>, blocks, kThreads, 0, stream, src, dst, n);
   strata::cuda::check_last_error("copy_to_f32");
 }
 

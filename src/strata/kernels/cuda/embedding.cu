@@ -9,6 +9,7 @@
 
 #include "strata/core/cuda_context.h"
 #include "strata/kernels/cuda/widen.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -26,6 +27,7 @@ struct GatherArgs {
 
 template <typename Tag, typename Index, int V>
 __global__ void __launch_bounds__(kMaxThreads) gather_kernel(GatherArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int64_t t = blockIdx.x;
   const int64_t row = static_cast<int64_t>(static_cast<const Index*>(a.index)[t]);
   const auto* src = static_cast<const typename Tag::Element*>(a.table) + row * a.table_stride;
@@ -51,9 +53,9 @@ void launch_gather(const GatherArgs& a, int64_t rows, cudaStream_t stream, const
   const int threads = static_cast<int>(std::min<int64_t>(kMaxThreads, (lanes + 31) / 32 * 32));
   const dim3 grid(static_cast<unsigned>(rows));
   if (vector)
-    gather_kernel<Tag, Index, 4><<<grid, threads, 0, stream>>>(a);
+    launch_kernel(gather_kernel<Tag, Index, 4>, grid, threads, 0, stream, a);
   else
-    gather_kernel<Tag, Index, 1><<<grid, threads, 0, stream>>>(a);
+    launch_kernel(gather_kernel<Tag, Index, 1>, grid, threads, 0, stream, a);
   strata::cuda::check_last_error(what);
 }
 

@@ -28,6 +28,7 @@
 #include "strata/core/cuda_runtime.h"
 #include "strata/kernels/cuda/gemm_device.cuh"
 #include "strata/kernels/cuda/gemm_launch.h"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -146,6 +147,7 @@ constexpr int unroll_for() {
 
 template <int kKind, int kTile>
 __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int64_t block = blockIdx.x;
   const int64_t m0 = (block % a.m_tiles) * kTile;
   const int64_t n0 = (block / a.m_tiles) * kRows;
@@ -220,16 +222,16 @@ template <int kKind>
 void launch_for_kind(const SkinnyArgs& a, int tile, unsigned blocks, cudaStream_t stream) {
   switch (tile) {
     case 1:
-      gemm_skinny_kernel<kKind, 1><<<blocks, kThreads, 0, stream>>>(a);
+      launch_kernel(gemm_skinny_kernel<kKind, 1>, blocks, kThreads, 0, stream, a);
       break;
     case 2:
-      gemm_skinny_kernel<kKind, 2><<<blocks, kThreads, 0, stream>>>(a);
+      launch_kernel(gemm_skinny_kernel<kKind, 2>, blocks, kThreads, 0, stream, a);
       break;
     case 4:
-      gemm_skinny_kernel<kKind, 4><<<blocks, kThreads, 0, stream>>>(a);
+      launch_kernel(gemm_skinny_kernel<kKind, 4>, blocks, kThreads, 0, stream, a);
       break;
     default:
-      gemm_skinny_kernel<kKind, kMaxTile><<<blocks, kThreads, 0, stream>>>(a);
+      launch_kernel(gemm_skinny_kernel<kKind, kMaxTile>, blocks, kThreads, 0, stream, a);
       break;
   }
 }

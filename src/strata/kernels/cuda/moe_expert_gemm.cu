@@ -7,6 +7,7 @@
 #include "strata/core/cuda_runtime.h"
 #include "strata/kernels/cuda/gemm_device.cuh"
 #include "strata/kernels/cuda/moe_expert_gemm.h"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -26,6 +27,7 @@ __device__ __forceinline__ float weight_at(const void* w, int64_t i) {
 
 template <int Kind>
 __global__ void __launch_bounds__(kWarps * 32) expert_gemm_kernel(ExpertGemm g) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int lane = threadIdx.x & 31;
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   const int64_t e = blockIdx.y;
@@ -58,11 +60,11 @@ void launch_expert_gemm(const ExpertGemm& g, void* stream) {
   const dim3 grid(static_cast<unsigned>((g.n + kWarps - 1) / kWarps), static_cast<unsigned>(g.experts));
   const auto s = static_cast<cudaStream_t>(stream);
   if (g.weight_dtype == DType::f32)
-    expert_gemm_kernel<kF32><<<grid, kWarps * 32, 0, s>>>(g);
+    launch_kernel(expert_gemm_kernel<kF32>, grid, kWarps * 32, 0, s, g);
   else if (g.weight_dtype == DType::bf16)
-    expert_gemm_kernel<kBf16><<<grid, kWarps * 32, 0, s>>>(g);
+    launch_kernel(expert_gemm_kernel<kBf16>, grid, kWarps * 32, 0, s, g);
   else
-    expert_gemm_kernel<kF16><<<grid, kWarps * 32, 0, s>>>(g);
+    launch_kernel(expert_gemm_kernel<kF16>, grid, kWarps * 32, 0, s, g);
   strata::cuda::check_last_error("moe expert gemm");
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "strata/core/cuda_context.h"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -45,6 +46,7 @@ __device__ int64_t block_sum(int64_t v) {
 }
 
 __global__ void __launch_bounds__(kThreads) group_by_expert_kernel(GroupArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int e = static_cast<int>(blockIdx.x);
   const int tid = static_cast<int>(threadIdx.x), lane = tid % 32, warp = tid / 32;
 
@@ -96,8 +98,8 @@ void moe_group_by_expert(const Tensor& expert_ids, int64_t n_experts, const MoeG
   a.slot_row = grouping.slot_row.ptr<int64_t>();
   if (n_experts <= 0) return;
   // Launched for zero slots too: expert_start must still become all zeros.
-  group_by_expert_kernel<<<static_cast<unsigned>(n_experts), kThreads, 0,
-                           static_cast<cudaStream_t>(exec.cuda().stream())>>>(a);
+  launch_kernel(group_by_expert_kernel, static_cast<unsigned>(n_experts), kThreads, 0,
+                           static_cast<cudaStream_t>(exec.cuda().stream()), a);
   strata::cuda::check_last_error("moe_group_by_expert");
 }
 

@@ -12,6 +12,7 @@
 #include <initializer_list>
 
 #include "strata/core/cuda_context.h"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -62,6 +63,7 @@ struct GatherArgs {
 // Block (r, chunk): gathered[r, cols] = x[row_token[r], cols].
 template <int V>
 __global__ void __launch_bounds__(kThreads) gather_kernel(GatherArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int64_t r = blockIdx.x;
   const int64_t c = (static_cast<int64_t>(blockIdx.y) * kThreads + threadIdx.x) * V;
   if (c >= a.width) return;
@@ -84,6 +86,7 @@ struct MixArgs {
 // Block (t, chunk): out[t, cols] (+)= Σ_j w_j · expert_out[row_j, cols] over the token's rows, ascending.
 template <int V>
 __global__ void __launch_bounds__(kThreads) mix_kernel(MixArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   __shared__ int64_t rows[kMaxRoutingTopK];
   __shared__ float weight[kMaxRoutingTopK];
   const int64_t t = blockIdx.x;
@@ -140,9 +143,9 @@ void moe_gather_rows(const Tensor& x, const MoeGrouping& grouping, const Tensor&
   if (rows == 0 || a.width == 0) return;
   const auto stream = static_cast<cudaStream_t>(exec.cuda().stream());
   if (vectorizable(a.width, {a.x, a.gathered}, {a.x_stride, a.gathered_stride}))
-    gather_kernel<4><<<grid_of(rows, a.width, 4), kThreads, 0, stream>>>(a);
+    launch_kernel(gather_kernel<4>, grid_of(rows, a.width, 4), kThreads, 0, stream, a);
   else
-    gather_kernel<1><<<grid_of(rows, a.width, 1), kThreads, 0, stream>>>(a);
+    launch_kernel(gather_kernel<1>, grid_of(rows, a.width, 1), kThreads, 0, stream, a);
   strata::cuda::check_last_error("moe_gather_rows");
 }
 
@@ -162,9 +165,9 @@ void moe_mix(const Tensor& expert_out, const MoeGrouping& grouping, const Tensor
   if (tokens == 0 || a.width == 0) return;
   const auto stream = static_cast<cudaStream_t>(exec.cuda().stream());
   if (vectorizable(a.width, {a.expert_out, a.out}, {a.expert_stride, a.out_stride}))
-    mix_kernel<4><<<grid_of(tokens, a.width, 4), kThreads, 0, stream>>>(a);
+    launch_kernel(mix_kernel<4>, grid_of(tokens, a.width, 4), kThreads, 0, stream, a);
   else
-    mix_kernel<1><<<grid_of(tokens, a.width, 1), kThreads, 0, stream>>>(a);
+    launch_kernel(mix_kernel<1>, grid_of(tokens, a.width, 1), kThreads, 0, stream, a);
   strata::cuda::check_last_error("moe_mix");
 }
 

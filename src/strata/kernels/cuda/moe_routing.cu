@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "strata/core/cuda_context.h"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -178,6 +179,7 @@ __device__ void select_learned(const RoutingArgs& a, const float* scores, int la
 }
 
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) moe_routing_kernel(RoutingArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int64_t t = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = static_cast<int>(threadIdx.x % 32);
   if (t >= a.tokens) return;  // the whole warp leaves together
@@ -251,7 +253,7 @@ void moe_routing(const Tensor& logits, const RoutingTables& tables, const Routin
     a.limit_groups = params.n_group > 1 && params.topk_group < params.n_group;
   }
   const auto blocks = static_cast<unsigned>((tokens + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  moe_routing_kernel<<<blocks, kWarpsPerBlock * 32, 0, static_cast<cudaStream_t>(exec.cuda().stream())>>>(a);
+  launch_kernel(moe_routing_kernel, blocks, kWarpsPerBlock * 32, 0, static_cast<cudaStream_t>(exec.cuda().stream()), a);
   strata::cuda::check_last_error("moe_routing");
 }
 

@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include "strata/core/cuda_context.h"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -27,6 +28,7 @@ struct RopeArgs {
 // __grid_constant__: the table is indexed at run time, so it is read from the parameter bank in place
 // rather than copied to local memory.
 __global__ void __launch_bounds__(kThreads) rope_kernel(const __grid_constant__ RopeArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   __shared__ float cos_table[kMaxHalf], sin_table[kMaxHalf];
   const int64_t t = blockIdx.x;
   const float position = static_cast<float>(a.positions[t]);
@@ -66,7 +68,7 @@ void apply_rope(const RopeParams& params, const Tensor& x, Mirrored<int64_t> pos
   a.first_step = neox ? 1 : 2;
   a.second_offset = neox ? a.half : 1;
   for (int i = 0; i < a.half; ++i) a.inv_freq[i] = rope_inv_freq(params, i);
-  rope_kernel<<<static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(exec.cuda().stream())>>>(a);
+  launch_kernel(rope_kernel, static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(exec.cuda().stream()), a);
   strata::cuda::check_last_error("apply_rope");
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "strata/core/cuda_runtime.h"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda::row_map {
 
@@ -31,6 +32,7 @@ struct RowArgs {
 // (`out` / `in` are 0 when the op does not read them).
 template <int V, typename Op>
 __global__ void __launch_bounds__(kThreads) map_rows(RowArgs a, Op op) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int64_t c = (static_cast<int64_t>(blockIdx.x) * kThreads + static_cast<int64_t>(threadIdx.x)) * V;
   if (c >= a.width) return;  // with V = 4 the width is a multiple of 4, so c..c+3 are all in range
   for (int64_t r = blockIdx.y; r < a.rows; r += gridDim.y) {
@@ -68,9 +70,9 @@ void launch(const RowArgs& a, Op op, cudaStream_t stream, const char* what) {
   const dim3 grid(static_cast<unsigned>((a.width + columns_per_block - 1) / columns_per_block),
                   static_cast<unsigned>(std::min(a.rows, kMaxRowBlocks)));
   if (vector)
-    map_rows<4, Op><<<grid, kThreads, 0, stream>>>(a, op);
+    launch_kernel(map_rows<4, Op>, grid, kThreads, 0, stream, a, op);
   else
-    map_rows<1, Op><<<grid, kThreads, 0, stream>>>(a, op);
+    launch_kernel(map_rows<1, Op>, grid, kThreads, 0, stream, a, op);
   strata::cuda::check_last_error(what);
 }
 

@@ -6,6 +6,7 @@
 #include "strata/core/cuda_context.h"
 #include "strata/kernels/cuda/ssd_kernels.h"
 #include "strata/kernels/cuda/ssd_tile_bf16.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 
@@ -18,6 +19,7 @@ int tiles(int extent) { return (extent + kTile - 1) / kTile; }
 // blockIdx: x = chunk·G + group, y = tile of t, z = tile of s. Tiles wholly above the diagonal are skipped.
 template <bool kBf16>
 __global__ void __launch_bounds__(kThreads) chunk_cb(SsdArgs args) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int chunk_index = static_cast<int>(blockIdx.x) / args.groups;
   const int g = static_cast<int>(blockIdx.x) % args.groups;
   if (chunk_index >= args.first_chunk[args.num_sequences]) return;
@@ -30,9 +32,17 @@ __global__ void __launch_bounds__(kThreads) chunk_cb(SsdArgs args) {
   float acc[4][4];
   zero(acc);
   const int64_t column = static_cast<int64_t>(g) * N;
-  const RowsLoad load_c{args.c + chunk.begin * args.ldc + column, args.ldc, t0, chunk.length};
-  const RowsLoad load_b{args.b + chunk.begin * args.ldb + column, args.ldb, s0, chunk.length};
-  tile_product</*kAKFast=*/true, /*kBKFast=*/true>(0, N, load_c, load_b, smem, acc);
+  const float* c_rows = args.c + chunk.begin * args.ldc + column;
+  const float* b_rows = args.b + chunk.begin * args.ldb + column;
+  if constexpr (kBf16) {
+    const RowsLoad4 load_c{c_rows, args.ldc, t0, chunk.length, aligned16(c_rows) && args.ldc % 4 == 0};
+    const RowsLoad4 load_b{b_rows, args.ldb, s0, chunk.length, aligned16(b_rows) && args.ldb % 4 == 0};
+    tile_product_bf16(0, N, load_c, load_b, smem, acc);
+  } else {
+    const RowsLoad load_c{c_rows, args.ldc, t0, chunk.length};
+    const RowsLoad load_b{b_rows, args.ldb, s0, chunk.length};
+    tile_product</*kAKFast=*/true, /*kBKFast=*/true>(0, N, load_c, load_b, smem, acc);
+  }
 
   float* cb = args.cb + (static_cast<int64_t>(chunk_index) * args.groups + g) * Q * Q;
   const int ty = static_cast<int>(threadIdx.x) / 16, tx = static_cast<int>(threadIdx.x) % 16;
@@ -68,6 +78,7 @@ struct MaskedCbLoad {
 // blockIdx: x = chunk·H + head, y = tile of t, z = tile of p.
 template <bool kBf16>
 __global__ void __launch_bounds__(kThreads) chunk_scan(SsdArgs args) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int chunk_index = static_cast<int>(blockIdx.x) / args.heads;
   const int h = static_cast<int>(blockIdx.x) % args.heads;
   if (chunk_index >= args.first_chunk[args.num_sequences]) return;
@@ -84,19 +95,30 @@ __global__ void __launch_bounds__(kThreads) chunk_scan(SsdArgs args) {
   float from_state[4][4], within[4][4];
   zero(from_state);
   zero(within);
-  if (!chunk.zero_state) {  // uniform per block; a known-zero entering state contributes nothing
-    const RowsLoad load_c{args.c + chunk.begin * args.ldc + static_cast<int64_t>(g) * N, args.ldc, t0,
-                          chunk.length};
-    const float* state = args.states + (static_cast<int64_t>(chunk.entry) * args.heads + h) * P * N;
-    const RowsLoad load_state{state, N, p0, P};  // S_in[p][n]: row p, contiguous along n
-    tile_product</*kAKFast=*/true, /*kBKFast=*/true>(0, N, load_c, load_state, smem, from_state);
-  }
-  const MaskedCbLoad load_m{args.cb + (static_cast<int64_t>(chunk_index) * args.groups + g) * Q * Q, Q,
-                            args.cumsum + vec, args.dt_out + vec, t0, chunk.length};
-  const ColsLoad load_x{x, args.ldx, p0, P};
+  const float* c_rows = args.c + chunk.begin * args.ldc + static_cast<int64_t>(g) * N;
+  const float* state = args.states + (static_cast<int64_t>(chunk.entry) * args.heads + h) * P * N;
+  const float* cb = args.cb + (static_cast<int64_t>(chunk_index) * args.groups + g) * Q * Q;
   // Causal: the tile's rows end at t0 + 64, so later tokens s contribute nothing.
-  tile_product</*kAKFast=*/true, /*kBKFast=*/false>(0, min(t0 + kTile, chunk.length), load_m, load_x, smem,
-                                                    within);
+  const int s_end = min(t0 + kTile, chunk.length);
+  if constexpr (kBf16) {
+    if (!chunk.zero_state) {  // uniform per block; a known-zero entering state contributes nothing
+      const RowsLoad4 load_c{c_rows, args.ldc, t0, chunk.length, aligned16(c_rows) && args.ldc % 4 == 0};
+      const RowsLoad4 load_state{state, N, p0, P, N % 4 == 0};  // S_in[p][n]: row p, contiguous along n
+      tile_product_bf16(0, N, load_c, load_state, smem, from_state);
+    }
+    const MaskedCbLoad4 load_m{cb, Q, args.cumsum + vec, args.dt_out + vec, t0, chunk.length, Q % 4 == 0};
+    const ColsLoad4 load_x{x, args.ldx, p0, P, aligned16(x) && args.ldx % 4 == 0};
+    tile_product_bf16(0, s_end, load_m, load_x, smem, within);
+  } else {
+    if (!chunk.zero_state) {
+      const RowsLoad load_c{c_rows, args.ldc, t0, chunk.length};
+      const RowsLoad load_state{state, N, p0, P};
+      tile_product</*kAKFast=*/true, /*kBKFast=*/true>(0, N, load_c, load_state, smem, from_state);
+    }
+    const MaskedCbLoad load_m{cb, Q, args.cumsum + vec, args.dt_out + vec, t0, chunk.length};
+    const ColsLoad load_x{x, args.ldx, p0, P};
+    tile_product</*kAKFast=*/true, /*kBKFast=*/false>(0, s_end, load_m, load_x, smem, within);
+  }
 
   const float d = args.d[h];
   float* y = args.y + chunk.begin * args.ldy + static_cast<int64_t>(h) * P;
@@ -126,9 +148,9 @@ void launch_ssd_chunk_cb(const SsdArgs& args, void* stream) {
                   static_cast<unsigned>(q_tiles));
   const auto s = static_cast<cudaStream_t>(stream);
   if (args.bf16_products)
-    chunk_cb<true><<<grid, kThreads, 0, s>>>(args);
+    launch_kernel(chunk_cb<true>, grid, kThreads, 0, s, args);
   else
-    chunk_cb<false><<<grid, kThreads, 0, s>>>(args);
+    launch_kernel(chunk_cb<false>, grid, kThreads, 0, s, args);
   strata::cuda::check_last_error("ssd_scan: C·Bᵀ");
 }
 
@@ -138,9 +160,9 @@ void launch_ssd_chunk_scan(const SsdArgs& args, void* stream) {
                   static_cast<unsigned>(tiles(args.head_dim)));
   const auto s = static_cast<cudaStream_t>(stream);
   if (args.bf16_products)
-    chunk_scan<true><<<grid, kThreads, 0, s>>>(args);
+    launch_kernel(chunk_scan<true>, grid, kThreads, 0, s, args);
   else
-    chunk_scan<false><<<grid, kThreads, 0, s>>>(args);
+    launch_kernel(chunk_scan<false>, grid, kThreads, 0, s, args);
   strata::cuda::check_last_error("ssd_scan: chunk scan");
 }
 

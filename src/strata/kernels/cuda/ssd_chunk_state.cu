@@ -5,6 +5,7 @@
 #include "strata/core/cuda_context.h"
 #include "strata/kernels/cuda/ssd_kernels.h"
 #include "strata/kernels/cuda/ssd_tile_bf16.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 
@@ -27,6 +28,7 @@ struct WeightedXLoad {
 // blockIdx: x = chunk·H + head, y = tile of P, z = tile of N.
 template <bool kBf16>
 __global__ void __launch_bounds__(kThreads) chunk_state(SsdArgs args) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int chunk_index = static_cast<int>(blockIdx.x) / args.heads;
   const int h = static_cast<int>(blockIdx.x) % args.heads;
   if (chunk_index >= args.first_chunk[args.num_sequences]) return;
@@ -39,10 +41,17 @@ __global__ void __launch_bounds__(kThreads) chunk_state(SsdArgs args) {
   __shared__ TileSmemFor<kBf16> smem;
   float acc[4][4];
   zero(acc);
-  const WeightedXLoad load_x{args.x + chunk.begin * args.ldx + static_cast<int64_t>(h) * P, args.ldx,
-                             args.weight + vec, p0, P};
-  const ColsLoad load_b{args.b + chunk.begin * args.ldb + static_cast<int64_t>(g) * N, args.ldb, n0, N};
-  tile_product</*kAKFast=*/false, /*kBKFast=*/false>(0, chunk.length, load_x, load_b, smem, acc);
+  const float* x_rows = args.x + chunk.begin * args.ldx + static_cast<int64_t>(h) * P;
+  const float* b_rows = args.b + chunk.begin * args.ldb + static_cast<int64_t>(g) * N;
+  if constexpr (kBf16) {
+    const ColsLoad4 load_x{x_rows, args.ldx, p0, P, aligned16(x_rows) && args.ldx % 4 == 0, args.weight + vec};
+    const ColsLoad4 load_b{b_rows, args.ldb, n0, N, aligned16(b_rows) && args.ldb % 4 == 0};
+    tile_product_bf16(0, chunk.length, load_x, load_b, smem, acc);
+  } else {
+    const WeightedXLoad load_x{x_rows, args.ldx, args.weight + vec, p0, P};
+    const ColsLoad load_b{b_rows, args.ldb, n0, N};
+    tile_product</*kAKFast=*/false, /*kBKFast=*/false>(0, chunk.length, load_x, load_b, smem, acc);
+  }
 
   float* out = args.states + (static_cast<int64_t>(chunk.entry + 1) * args.heads + h) * P * N;
   const int ty = static_cast<int>(threadIdx.x) / 16, tx = static_cast<int>(threadIdx.x) % 16;
@@ -67,9 +76,9 @@ void launch_ssd_chunk_state(const SsdArgs& args, void* stream) {
                   static_cast<unsigned>((args.state_size + kTile - 1) / kTile));
   const auto s = static_cast<cudaStream_t>(stream);
   if (args.bf16_products)
-    chunk_state<true><<<grid, kThreads, 0, s>>>(args);
+    launch_kernel(chunk_state<true>, grid, kThreads, 0, s, args);
   else
-    chunk_state<false><<<grid, kThreads, 0, s>>>(args);
+    launch_kernel(chunk_state<false>, grid, kThreads, 0, s, args);
   strata::cuda::check_last_error("ssd_scan: chunk states");
 }
 

@@ -6,6 +6,7 @@
 #include "strata/core/cuda_context.h"
 #include "strata/kernels/cuda/ssd_kernels.h"
 #include "strata/kernels/cuda/ssd_tile.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 
@@ -18,6 +19,7 @@ constexpr int kTableThreads = 256;
 // One block. Sequences are taken kTableThreads at a time; a block scan of their chunk counts (plus the
 // running carry) gives each sequence's first chunk, then each thread writes its sequence's chunks.
 __global__ void __launch_bounds__(kTableThreads) build_chunk_table(SsdArgs args) {
+  enter_kernel();  // launch.cuh: before any global memory access
   using Scan = cub::BlockScan<int, kTableThreads>;
   __shared__ typename Scan::TempStorage scan_storage;
   __shared__ int carry;
@@ -68,6 +70,7 @@ __device__ __forceinline__ float discretize(float raw, float bias, const SsdArgs
 // Double because the cumsum reaches −2500 over a 256-token chunk, where a float's ulp (2.4e-4) would be the
 // error of every decay exp(cs_t − cs_s) taken as a difference of two sums (the CPU does the same).
 __global__ void __launch_bounds__(kDtWarps * 32) chunk_dt(SsdArgs args) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int h = static_cast<int>(blockIdx.y) * kDtWarps + static_cast<int>(threadIdx.x) / 32;
   if (h >= args.heads) return;  // whole warps only; no block-wide synchronisation below
@@ -107,11 +110,11 @@ __global__ void __launch_bounds__(kDtWarps * 32) chunk_dt(SsdArgs args) {
 
 void launch_ssd_prepare(const SsdArgs& args, void* stream) {
   const auto s = static_cast<cudaStream_t>(stream);
-  build_chunk_table<<<1, kTableThreads, 0, s>>>(args);
+  launch_kernel(build_chunk_table, 1, kTableThreads, 0, s, args);
   strata::cuda::check_last_error("ssd_scan: chunk table");
   if (args.num_chunks == 0) return;
   const dim3 grid(static_cast<unsigned>(args.num_chunks), static_cast<unsigned>((args.heads + kDtWarps - 1) / kDtWarps));
-  chunk_dt<<<grid, kDtWarps * 32, 0, s>>>(args);
+  launch_kernel(chunk_dt, grid, kDtWarps * 32, 0, s, args);
   strata::cuda::check_last_error("ssd_scan: dt and cumsum");
 }
 

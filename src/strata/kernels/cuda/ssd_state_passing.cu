@@ -6,6 +6,7 @@
 #include "strata/core/cuda_context.h"
 #include "strata/kernels/cuda/ssd_kernels.h"
 #include "strata/kernels/cuda/ssd_tile.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 
@@ -17,6 +18,7 @@ constexpr int kPassThreads = 256;
 
 // blockIdx: x = block of P·N elements, y = head, z = sequence.
 __global__ void __launch_bounds__(kPassThreads) state_passing(SsdArgs args) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int64_t head_elems = static_cast<int64_t>(args.head_dim) * args.state_size;
   const int64_t e = static_cast<int64_t>(blockIdx.x) * kPassThreads + threadIdx.x;
   if (e >= head_elems) return;
@@ -52,7 +54,7 @@ void launch_ssd_state_passing(const SsdArgs& args, void* stream) {
   const int64_t head_elems = static_cast<int64_t>(args.head_dim) * args.state_size;
   const dim3 grid(static_cast<unsigned>((head_elems + kPassThreads - 1) / kPassThreads),
                   static_cast<unsigned>(args.heads), static_cast<unsigned>(args.num_sequences));
-  state_passing<<<grid, kPassThreads, 0, static_cast<cudaStream_t>(stream)>>>(args);
+  launch_kernel(state_passing, grid, kPassThreads, 0, static_cast<cudaStream_t>(stream), args);
   strata::cuda::check_last_error("ssd_scan: state passing");
 }
 

@@ -10,6 +10,7 @@
 
 #include "strata/core/cuda_context.h"
 #include "strata/kernels/cuda/state_storage.cuh"
+#include "strata/kernels/cuda/launch.cuh"
 
 namespace strata::kernels::cuda {
 namespace {
@@ -63,6 +64,7 @@ __device__ __forceinline__ float warp_sum(float v) {
 // V = state elements per lane (N <= 32·V). Grid: sequences · H · row_chunks blocks of kWarps warps.
 template <int V, typename StateT>
 __global__ void __launch_bounds__(kWarps * 32) update_kernel(UpdateArgs a) {
+  enter_kernel();  // launch.cuh: before any global memory access
   const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
   const int chunk = static_cast<int>(blockIdx.x) % a.row_chunks;
   const int head_item = static_cast<int>(blockIdx.x) / a.row_chunks;
@@ -156,15 +158,15 @@ template <typename StateT>
 void launch(const UpdateArgs& a, unsigned blocks, cudaStream_t stream) {
   const int N = a.state_size;
   if (N <= 32)
-    update_kernel<1, StateT><<<blocks, kWarps * 32, 0, stream>>>(a);
+    launch_kernel(update_kernel<1, StateT>, blocks, kWarps * 32, 0, stream, a);
   else if (N <= 64)
-    update_kernel<2, StateT><<<blocks, kWarps * 32, 0, stream>>>(a);
+    launch_kernel(update_kernel<2, StateT>, blocks, kWarps * 32, 0, stream, a);
   else if (N <= 128)
-    update_kernel<4, StateT><<<blocks, kWarps * 32, 0, stream>>>(a);
+    launch_kernel(update_kernel<4, StateT>, blocks, kWarps * 32, 0, stream, a);
   else if (N <= 256)
-    update_kernel<8, StateT><<<blocks, kWarps * 32, 0, stream>>>(a);
+    launch_kernel(update_kernel<8, StateT>, blocks, kWarps * 32, 0, stream, a);
   else
-    update_kernel<16, StateT><<<blocks, kWarps * 32, 0, stream>>>(a);  // N <= kMaxStateDim = 512
+    launch_kernel(update_kernel<16, StateT>, blocks, kWarps * 32, 0, stream, a);  // N <= kMaxStateDim = 512
   strata::cuda::check_last_error("selective_state_update");
 }
 
