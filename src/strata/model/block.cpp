@@ -37,8 +37,13 @@ void Block::forward(Tensor& hidden, const Tensor& embeddings, StepContext& step)
     return scaled_input;
   };
   const kernels::RmsNormParams norm{.eps = norm_eps};
+  // A plain Mamba block (no shared block, no parallel attention, input multiplier 1) leaves its norm to
+  // the mixer, whose in_proj can fuse it (kernels/norm_gemm.h); every other block norms here.
+  const bool mixer_takes_norm = mixer_norm.data && mamba && !attention && !shared && mamba_input_multiplier == 1.0f;
   if (mixer_norm.data) {
-    if (shared) {
+    if (mixer_takes_norm) {
+      // normed stays scratch for the mixer; nothing else reads it before the FFN norm refills it.
+    } else if (shared) {
       // Zamba2: the mixer reads norm(hidden + shared block output); the residual stays hidden.
       Tensor injected = ws.take(DType::f32, {T, D});
       shared->forward(hidden, embeddings, injected, step);
@@ -65,9 +70,10 @@ void Block::forward(Tensor& hidden, const Tensor& embeddings, StepContext& step)
                                    .speculative_ssm = states.speculative_ssm(mamba_layer)};
       const Mamba2Batch batch{.varlen = step.varlen, .decode_sequences = step.recurrent_sequences,
                               .verify = false, .keep_states = step.keep_states};
-      const Tensor& x = input_for(mamba_input_multiplier);
+      const Mamba2Mixer::InputNorm input_norm{.weight = &mixer_norm, .eps = norm_eps, .normed = normed};
+      const Tensor& x = mixer_takes_norm ? hidden : input_for(mamba_input_multiplier);
       add_part(mamba_output_multiplier, [&](Tensor& out, bool accumulate) {
-        mamba->forward(x, out, accumulate, batch, state, ws, step.exec);
+        mamba->forward(x, out, accumulate, batch, state, ws, step.exec, mixer_takes_norm ? &input_norm : nullptr);
       });
     }
   }

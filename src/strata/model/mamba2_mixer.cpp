@@ -12,6 +12,7 @@
 #include "strata/kernels/elementwise.h"
 #include "strata/kernels/gemm.h"
 #include "strata/kernels/norm.h"
+#include "strata/kernels/norm_gemm.h"
 #include "strata/kernels/ssd.h"
 #include "strata/kernels/state_update.h"
 
@@ -123,7 +124,8 @@ kernels::SsdParams Mamba2Mixer::ssd_params() const {
 }
 
 void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const Mamba2Batch& batch,
-                          const Mamba2LayerState& state, Workspace& workspace, const Exec& exec) const {
+                          const Mamba2LayerState& state, Workspace& workspace, const Exec& exec,
+                          const InputNorm* input_norm) const {
   const Mamba2Dims& d = dims_;
   const int64_t T = x.size(0), E = d.inner(), C = d.conv_dim(), GN = d.ssm.n_groups * d.ssm.state_size;
   if (T == 0) return;
@@ -132,7 +134,11 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   Tensor zxbcdt = workspace.take(DType::f32, {T, d.in_proj_width()});
   kernels::GemmParams in_params;
   if (weights_.in_proj_bias.data) in_params.bias = &weights_.in_proj_bias;
-  kernels::gemm(x, weights_.in_proj, zxbcdt, in_params, exec);
+  if (input_norm != nullptr)
+    kernels::rms_norm_gemm({.eps = input_norm->eps}, x, *input_norm->weight, input_norm->normed, weights_.in_proj,
+                           zxbcdt, in_params, exec);
+  else
+    kernels::gemm(x, weights_.in_proj, zxbcdt, in_params, exec);
   if (projection_scale_.data) kernels::scale_columns(zxbcdt, projection_scale_, exec);
   const Tensor z = columns(zxbcdt, 0, E);
   const Tensor xbc = columns(zxbcdt, E, C);
@@ -229,18 +235,19 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
                   scratch_bytes, exec);
   }
 
-  // Gated RMSNorm (or the gate alone) in place, then out_proj (accumulating into the residual when asked).
-  if (d.gated_norm) {
-    const k::GatedRmsNormParams norm_params{.n_groups = d.ssm.n_groups, .eps = d.norm_eps,
-                                            .norm_before_gate = d.norm_before_gate};
-    k::gated_rms_norm(norm_params, y, z, norm_weight_, y, exec);
-  } else {
-    k::ffn_activation(k::FfnActivation::silu_gated, y, z, exec);  // y ← silu(z)·y
-  }
+  // Gated RMSNorm (or the gate alone), then out_proj (accumulating into the residual when asked).
+  const k::GatedRmsNormParams norm_params{.n_groups = d.ssm.n_groups, .eps = d.norm_eps,
+                                          .norm_before_gate = d.norm_before_gate};
   kernels::GemmParams out_params;
   out_params.accumulate = accumulate;
   if (weights_.out_proj_bias.data) out_params.bias = &weights_.out_proj_bias;
-  kernels::gemm(y, weights_.out_proj, out, out_params, exec);
+  if (d.gated_norm) {
+    // y is its own scratch: normed in place where the norm is not fused into out_proj's reads.
+    k::gated_rms_norm_gemm(norm_params, y, z, norm_weight_, y, weights_.out_proj, out, out_params, exec);
+  } else {
+    k::ffn_activation(k::FfnActivation::silu_gated, y, z, exec);  // y ← silu(z)·y
+    kernels::gemm(y, weights_.out_proj, out, out_params, exec);
+  }
 }
 
 void Mamba2Mixer::visit_tensors(const TensorVisitor& visit) {

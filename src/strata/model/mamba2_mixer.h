@@ -79,10 +79,21 @@ class Mamba2Mixer {
 
   const Mamba2Dims& dims() const { return dims_; }
 
-  // x: f32 [T, D] (the normed residual); out: f32 [T, D]. With accumulate, out += mixer(x) (the residual
-  // add); otherwise out = mixer(x).
+  // The block's RMSNorm of the residual, handed to the mixer so its in_proj can fuse it
+  // (kernels/norm_gemm.h): forward then reads x un-normed, and `normed` ([T, D] f32) is scratch for the
+  // normed rows where the norm is not fused.
+  struct InputNorm {
+    const Tensor* weight = nullptr;
+    float eps = 1e-5f;
+    Tensor normed;
+  };
+
+  // x: f32 [T, D] (the normed residual, or the residual itself with input_norm); out: f32 [T, D]. With
+  // accumulate, out += mixer(x) (the residual add); otherwise out = mixer(x). out may be x only with
+  // input_norm (x is read by in_proj, before anything is written).
   void forward(const Tensor& x, Tensor& out, bool accumulate, const Mamba2Batch& batch,
-               const Mamba2LayerState& state, Workspace& workspace, const Exec& exec) const;
+               const Mamba2LayerState& state, Workspace& workspace, const Exec& exec,
+               const InputNorm* input_norm = nullptr) const;
 
   // Workspace bytes forward takes for at most `tokens` tokens in `sequences` sequences, of which at most
   // `kept_sequences` keep per-token states over at most `kept_length` tokens each, on `device` (the

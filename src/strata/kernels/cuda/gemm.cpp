@@ -239,6 +239,34 @@ void gemm(const Tensor& x, const Tensor& weight, Tensor& y, const GemmParams& pa
   gemm_with(GemmVariant::automatic, x, weight, y, params, exec);
 }
 
+bool gemm_normed(const Tensor& x, const Tensor* z, bool gate_after, int64_t n_groups, float eps,
+                 const Tensor& norm_weight, const Tensor& weight, Tensor& y, const GemmParams& params,
+                 const Exec& exec) {
+  GemmOperands g = operands_of(x, weight, y, params);
+  if (g.m == 0 || g.n == 0 || g.k == 0 || g.m > 2) return false;
+  if (gemm_variant_for(g.m, g.weight_dtype) != GemmVariant::skinny) return false;
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  const int64_t weight_bytes = static_cast<int64_t>(dtype_size(g.weight_dtype));
+  if (n_groups < 1 || n_groups > kMaxNormGroups || g.k % n_groups != 0) return false;
+  const int64_t group_size = g.k / n_groups;
+  const bool fits = g.k % 8 == 0 && group_size % 8 == 0 && aligned(g.x) && (g.m == 1 || g.ldx % 4 == 0) &&
+                    aligned(g.weight) && (g.n == 1 || (g.ldw * weight_bytes) % 16 == 0) &&
+                    norm_weight.dtype == DType::f32 && aligned(norm_weight.data) &&
+                    (z == nullptr || (z->dtype == DType::f32 && aligned(z->data) && (g.m == 1 || z->stride(0) % 4 == 0)));
+  if (!fits) return false;
+  g.prologue.norm = norm_weight.ptr<const float>();
+  if (z != nullptr) {
+    g.prologue.z = z->ptr<const float>();
+    g.prologue.ldz = z->stride(0);
+  }
+  g.prologue.gate_after = gate_after;
+  g.prologue.group_size = group_size;
+  g.prologue.groups = static_cast<int>(n_groups);
+  g.prologue.eps = eps;
+  launch_gemm_skinny(g, exec.cuda().stream());
+  return true;
+}
+
 }  // namespace strata::kernels::cuda
 
 #endif  // STRATA_HAVE_CUDA

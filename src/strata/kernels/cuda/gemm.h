@@ -50,6 +50,14 @@ void gemm(const Tensor& x, const Tensor& weight, Tensor& y, const GemmParams& pa
 void gemm_with(GemmVariant variant, const Tensor& x, const Tensor& weight, Tensor& y,
                const GemmParams& params, const Exec& exec);
 
+// The GEMM of an RMSNorm'd x (z given: the gated RMSNorm of kernels/norm.h, in n_groups groups) with
+// the norm applied inside the skinny kernel's loads (gemm_launch.h's NormPrologue), when `automatic`
+// picks the skinny kernel for x's rows and the operands suit it (16-byte aligned, K and the group size
+// multiples of 8, at most 8 groups); then it returns true. Otherwise it does nothing and returns false.
+bool gemm_normed(const Tensor& x, const Tensor* z, bool gate_after, int64_t n_groups, float eps,
+                 const Tensor& norm_weight, const Tensor& weight, Tensor& y, const GemmParams& params,
+                 const Exec& exec);
+
 // What `automatic` resolves to for m tokens of a weight in `weight_dtype`.
 GemmVariant gemm_variant_for(int64_t m, DType weight_dtype);
 const char* gemm_variant_name(GemmVariant variant);

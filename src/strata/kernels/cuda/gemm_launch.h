@@ -10,6 +10,24 @@
 
 namespace strata::kernels::cuda {
 
+// An RMSNorm applied to x as the skinny kernel reads it, so a decode step needs no norm kernel and no
+// round trip of the normed row through memory: the GEMM multiplies x'[m, k] = v·rstd(m, g)·norm[k]
+// (·silu(z[m, k]) with gate_after), v = x (·silu(z) when z is given and not gate_after), rstd =
+// 1 / sqrt(Σ_{k in g} v² / group_size + eps) over the group g = k / group_size — the formulas of
+// kernels/norm.h. Only the skinny kernel takes it, for m ≤ 2, with 16-byte aligned operands, k and
+// group_size multiples of 8 and at most kMaxNormGroups groups (norm_gemm.cpp checks, else it runs the
+// norm kernel and the GEMM apart).
+constexpr int kMaxNormGroups = 8;
+struct NormPrologue {
+  const float* norm = nullptr;  // [k] f32; nullptr: x is used as it is
+  const float* z = nullptr;     // the gate rows [m, k] (row stride ldz); nullptr: plain RMSNorm
+  int64_t ldz = 0;
+  bool gate_after = false;      // norm_before_gate: silu(z) multiplies after the norm
+  int64_t group_size = 0;
+  int groups = 1;
+  float eps = 0.0f;
+};
+
 // A GEMM flattened: y[m, n] (+)= Σ_k x[m, k] · weight[n, k] (+ bias[n]), m, n, k ≥ 1.
 struct GemmOperands {
   const float* x = nullptr;
@@ -24,6 +42,7 @@ struct GemmOperands {
   int64_t bias_stride = 1;
   int64_t m = 0, n = 0, k = 0;
   bool accumulate = false;
+  NormPrologue prologue;  // skinny kernel only
 };
 
 // The skinny kernel, for any m (tiles of up to 8 tokens), n, k and strides: y = (accumulate ? y : 0) +

@@ -7,8 +7,8 @@
 // taking chunks t, t + 128, ...: per chunk one 16-byte load per weight row (bf16/f16; two for f32), the
 // matching 8 x values per token (f32, through the read-only cache: x is a few KB to a few hundred KB and
 // every block of the SM re-reads it, so it stays in L1/L2), and 8·kRows·kTile FMAs into f32 registers.
-// A thread issues the weight loads of 2 to 4 chunks before using the first (the stream is latency-bound:
-// a thread has only a few chunks at these K), keeping them packed until used.
+// A thread issues the weight loads of up to 2 to 4 chunks before using the first (the stream is
+// latency-bound: a thread has only a few chunks at these K), keeping them packed until used.
 // The partial sums then reduce over the warp with shuffles and over the 4 warps through shared memory,
 // and one thread per output adds bias and the old y. Grid: ceil(M / kTile) · ceil(N / kRows) blocks, the
 // token tiles of one row group adjacent in launch order, so for M > 8 the tiles reading the same weight
@@ -54,7 +54,16 @@ struct SkinnyArgs {
   int64_t m = 0, n = 0, k = 0;
   int64_t m_tiles = 1;
   bool w_vector = false, x_vector = false, accumulate = false;
+  NormPrologue prologue;
 };
+
+// The prologue's per-(token, group) rstd, in shared memory for the whole block.
+template <int kTile>
+struct NormState {
+  float rstd[kTile * kMaxNormGroups];
+};
+
+__device__ __forceinline__ float silu(float v) { return v / (1.0f + expf(-v)); }  // cpu/activations.h's form
 
 // i, or the last valid index when i >= count.
 __device__ __forceinline__ int64_t clamp_below(int64_t i, int64_t count) { return i < count ? i : count - 1; }
@@ -106,17 +115,44 @@ __device__ __forceinline__ void widen(const RawChunk<kKind>& c, int r, float (&w
   }
 }
 
-// acc[r][t] += Σ_j w[r][j] · x[t][k0 + j] over 8 weights per row and the matching x values.
+__device__ __forceinline__ void load8(const float* p, float (&v)[kChunk]) {
+  const float4 a = __ldg(reinterpret_cast<const float4*>(p));
+  const float4 b = __ldg(reinterpret_cast<const float4*>(p + 4));
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+
+// x'[t][k0 .. k0 + 8) through the prologue's norm (the chunk lies in one group: group_size % 8 == 0).
 template <int kTile>
+__device__ __forceinline__ void normalize(const NormPrologue& p, const NormState<kTile>& state, int t,
+                                          int64_t m_row, int64_t k0, float (&xv)[kChunk]) {
+  const int g = static_cast<int>(k0 / p.group_size);
+  const float rstd = state.rstd[t * kMaxNormGroups + g];
+  float w[kChunk], z[kChunk];
+  load8(p.norm + k0, w);
+  if (p.z != nullptr) load8(p.z + m_row * p.ldz + k0, z);
+#pragma unroll
+  for (int j = 0; j < kChunk; ++j) {
+    const float v = p.z != nullptr && !p.gate_after ? xv[j] * silu(z[j]) : xv[j];
+    float r = v * rstd * w[j];
+    if (p.z != nullptr && p.gate_after) r = r * silu(z[j]);
+    xv[j] = r;
+  }
+}
+
+// acc[r][t] += Σ_j w[r][j] · x[t][k0 + j] over 8 weights per row and the matching x values (normed first
+// with kNorm).
+template <int kTile, bool kNorm = false>
 __device__ __forceinline__ void multiply(const float (&w)[kRows][kChunk], const float* const (&x_rows)[kTile],
-                                         int64_t k0, bool x_vector, int64_t k, float (&acc)[kRows][kTile]) {
+                                         int64_t k0, bool x_vector, int64_t k, float (&acc)[kRows][kTile],
+                                         const NormPrologue* prologue = nullptr,
+                                         const NormState<kTile>* state = nullptr, int64_t m0 = 0,
+                                         int64_t m = 1) {
 #pragma unroll
   for (int t = 0; t < kTile; ++t) {
     float xv[kChunk];
     if (x_vector) {
-      const float4 a = __ldg(reinterpret_cast<const float4*>(x_rows[t] + k0));
-      const float4 b = __ldg(reinterpret_cast<const float4*>(x_rows[t] + k0 + 4));
-      xv[0] = a.x, xv[1] = a.y, xv[2] = a.z, xv[3] = a.w, xv[4] = b.x, xv[5] = b.y, xv[6] = b.z, xv[7] = b.w;
+      load8(x_rows[t] + k0, xv);
+      if constexpr (kNorm) normalize<kTile>(*prologue, *state, t, m0 + t < m ? m0 + t : m - 1, k0, xv);
     } else {
 #pragma unroll
       for (int j = 0; j < kChunk; ++j) xv[j] = k0 + j < k ? __ldg(x_rows[t] + k0 + j) : 0.0f;
@@ -128,24 +164,74 @@ __device__ __forceinline__ void multiply(const float (&w)[kRows][kChunk], const 
   }
 }
 
-template <int kKind, int kTile>
+template <int kKind, int kTile, bool kNorm>
 __device__ __forceinline__ void multiply_chunk(const RawChunk<kKind>& c, const float* const (&x_rows)[kTile],
-                                               int64_t k0, float (&acc)[kRows][kTile]) {
+                                               int64_t k0, float (&acc)[kRows][kTile], const SkinnyArgs& a,
+                                               const NormState<kTile>& state, int64_t m0) {
   float w[kRows][kChunk];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) widen<kKind>(c, r, w[r]);
-  multiply<kTile>(w, x_rows, k0, true, k0 + kChunk, acc);
+  multiply<kTile, kNorm>(w, x_rows, k0, true, k0 + kChunk, acc, &a.prologue, &state, m0, a.m);
+}
+
+__device__ __forceinline__ float squares(float4 v, float sum) {
+  return fmaf(v.w, v.w, fmaf(v.z, v.z, fmaf(v.y, v.y, fmaf(v.x, v.x, sum))));
+}
+
+// The prologue's rstd for each token of the tile and each group: Σv² per thread over float4s, then over
+// the warp (shuffles) and the warps (shared memory, fixed order), so every block computes the same bits.
+// Every thread of the block calls it (it synchronises).
+template <int kTile>
+__device__ __forceinline__ void norm_prologue(const SkinnyArgs& a, const float* const (&x_rows)[kTile], int64_t m0,
+                                              NormState<kTile>& state) {
+  __shared__ float partial[kWarps][kTile * kMaxNormGroups];
+  const NormPrologue& p = a.prologue;
+  const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
+  const int64_t vectors = p.group_size / 4;
+  for (int g = 0; g < p.groups; ++g) {
+    float sum[kTile];
+#pragma unroll
+    for (int t = 0; t < kTile; ++t) sum[t] = 0.0f;
+    for (int64_t i = g * vectors + threadIdx.x; i < (g + 1) * vectors; i += kThreads)
+#pragma unroll
+      for (int t = 0; t < kTile; ++t) {
+        float4 v = __ldg(reinterpret_cast<const float4*>(x_rows[t]) + i);
+        if (p.z != nullptr && !p.gate_after) {
+          const int64_t row = clamp_below(m0 + t, a.m);
+          const float4 z = __ldg(reinterpret_cast<const float4*>(p.z + row * p.ldz) + i);
+          v = make_float4(v.x * silu(z.x), v.y * silu(z.y), v.z * silu(z.z), v.w * silu(z.w));
+        }
+        sum[t] = squares(v, sum[t]);
+      }
+#pragma unroll
+    for (int t = 0; t < kTile; ++t) {
+      float v = sum[t];
+#pragma unroll
+      for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+      if (lane == 0) partial[warp][t * kMaxNormGroups + g] = v;
+    }
+  }
+  __syncthreads();
+  for (int i = static_cast<int>(threadIdx.x); i < kTile * kMaxNormGroups; i += kThreads) {
+    if (i % kMaxNormGroups >= p.groups) continue;
+    float total = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) total += partial[w][i];
+    state.rstd[i] = 1.0f / sqrtf(total / static_cast<float>(p.group_size) + p.eps);
+  }
+  __syncthreads();
 }
 
 // Chunks whose loads one thread keeps in flight together: the weight stream is latency-bound at these
-// sizes (a thread has only a few chunks), so the next chunks' loads go out before this one is used.
-// Fewer for large tiles, whose accumulators already take the registers.
-template <int kTile>
+// sizes (a thread has only a few chunks: 2.5 for a 2560-wide row, 5 for 5120), so all of them go out
+// before the first is used and a thread waits for memory once, not once per chunk. Fewer for large
+// tiles, whose accumulators already take the registers.
+template <int kKind, int kTile>
 constexpr int unroll_for() {
   return kTile <= 2 ? 4 : 2;
 }
 
-template <int kKind, int kTile>
+template <int kKind, int kTile, bool kNorm>
 __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs a) {
   enter_kernel();  // launch.cuh: before any global memory access
   const int64_t block = blockIdx.x;
@@ -165,22 +251,31 @@ __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs 
 #pragma unroll
     for (int t = 0; t < kTile; ++t) acc[r][t] = 0.0f;
 
-  // Full chunks of aligned rows: 16-byte loads, kUnroll chunks in flight per thread, no branches.
-  constexpr int kUnroll = unroll_for<kTile>();
+  // Full chunks of aligned rows: 16-byte loads, up to kUnroll chunks in flight per thread (the last
+  // group predicated, so a thread with 3 chunks still issues all 3 before using any).
+  // With a norm prologue the first group's weight loads are issued before the rstd is computed from x
+  // (in L2), so the two latencies overlap.
+  constexpr int kUnroll = unroll_for<kKind, kTile>();
   const int64_t vector_chunks = a.w_vector && a.x_vector ? a.k / kChunk : 0;
-  int64_t c = threadIdx.x;
-  for (; c + (kUnroll - 1) * kThreads < vector_chunks; c += kUnroll * kThreads) {
-    RawChunk<kKind> raw[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) load_chunk<kKind>(w_rows, (c + u * kThreads) * kChunk, raw[u]);
+  __shared__ NormState<kTile> norm_state;
+  RawChunk<kKind> raw[kUnroll];
+  auto load_group = [&](int64_t c) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
-      multiply_chunk<kKind, kTile>(raw[u], x_rows, (c + u * kThreads) * kChunk, acc);
-  }
-  for (; c < vector_chunks; c += kThreads) {
-    RawChunk<kKind> raw;
-    load_chunk<kKind>(w_rows, c * kChunk, raw);
-    multiply_chunk<kKind, kTile>(raw, x_rows, c * kChunk, acc);
+      if (c + u * kThreads < vector_chunks) load_chunk<kKind>(w_rows, (c + u * kThreads) * kChunk, raw[u]);
+  };
+  auto use_group = [&](int64_t c) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+      if (c + u * kThreads < vector_chunks)
+        multiply_chunk<kKind, kTile, kNorm>(raw[u], x_rows, (c + u * kThreads) * kChunk, acc, a, norm_state, m0);
+  };
+  load_group(threadIdx.x);
+  if constexpr (kNorm) norm_prologue<kTile>(a, x_rows, m0, norm_state);
+  use_group(threadIdx.x);
+  for (int64_t c = threadIdx.x + kUnroll * kThreads; c < vector_chunks; c += kUnroll * kThreads) {
+    load_group(c);
+    use_group(c);
   }
   // The rest one element at a time with bounds: the last partial chunk, or every chunk of unaligned rows.
   const int64_t chunks = (a.k + kChunk - 1) / kChunk;
@@ -220,18 +315,25 @@ __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs 
 
 template <int kKind>
 void launch_for_kind(const SkinnyArgs& a, int tile, unsigned blocks, cudaStream_t stream) {
+  const bool norm = a.prologue.norm != nullptr;  // only with tiles of 1 and 2 (launch_gemm_skinny checks)
   switch (tile) {
     case 1:
-      launch_kernel(gemm_skinny_kernel<kKind, 1>, blocks, kThreads, 0, stream, a);
+      if (norm)
+        launch_kernel(gemm_skinny_kernel<kKind, 1, true>, blocks, kThreads, 0, stream, a);
+      else
+        launch_kernel(gemm_skinny_kernel<kKind, 1, false>, blocks, kThreads, 0, stream, a);
       break;
     case 2:
-      launch_kernel(gemm_skinny_kernel<kKind, 2>, blocks, kThreads, 0, stream, a);
+      if (norm)
+        launch_kernel(gemm_skinny_kernel<kKind, 2, true>, blocks, kThreads, 0, stream, a);
+      else
+        launch_kernel(gemm_skinny_kernel<kKind, 2, false>, blocks, kThreads, 0, stream, a);
       break;
     case 4:
-      launch_kernel(gemm_skinny_kernel<kKind, 4>, blocks, kThreads, 0, stream, a);
+      launch_kernel(gemm_skinny_kernel<kKind, 4, false>, blocks, kThreads, 0, stream, a);
       break;
     default:
-      launch_kernel(gemm_skinny_kernel<kKind, kMaxTile>, blocks, kThreads, 0, stream, a);
+      launch_kernel(gemm_skinny_kernel<kKind, kMaxTile, false>, blocks, kThreads, 0, stream, a);
       break;
   }
 }
@@ -261,6 +363,7 @@ void launch_gemm_skinny(const GemmOperands& g, void* stream) {
   // A lone row's stride is never used (every row index clamps to 0), so it does not decide alignment.
   a.w_vector = aligned16(a.weight) && (g.n == 1 || a.ldw_bytes % 16 == 0);
   a.x_vector = aligned16(a.x) && (g.m == 1 || (a.ldx * 4) % 16 == 0);
+  a.prologue = g.prologue;  // its preconditions (skinny_prologue_fits, norm_gemm.cpp) hold
   // The smallest power-of-two tile holding all tokens, up to kMaxTile.
   const int tile = g.m == 1 ? 1 : g.m == 2 ? 2 : g.m <= 4 ? 4 : kMaxTile;
   a.m_tiles = (g.m + tile - 1) / tile;
