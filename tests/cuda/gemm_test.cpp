@@ -6,7 +6,7 @@
 // Storage around every view holds NaN (x, weight, bias) or a sentinel (y): a kernel reading outside its
 // operands gives NaN, one writing outside y changes the sentinel. y starts as NaN unless accumulating.
 // Tolerances: f32 x on both sides (skinny, f32 cuBLAS) 1e-5 relative; the cuBLAS bf16/f16 path splits x
-// into two 16-bit halves (x ≈ hi + lo to 2^-17 in bf16) up to the context's split_gemm_max_rows, 1e-4,
+// into two 16-bit halves (x ≈ hi + lo to 2^-17 in bf16) up to the context's precise_max_rows, 1e-4,
 // and rounds x once beyond it, 5e-3 (bf16 keeps 8 bits: 2^-9 relative per element).
 #include "strata/kernels/cuda/gemm.h"
 
@@ -199,7 +199,7 @@ double tolerance(const Case& c, GemmVariant variant) {
   const GemmVariant resolved =
       variant == GemmVariant::automatic ? kernels::cuda::gemm_variant_for(c.m, c.weight) : variant;
   if (resolved != GemmVariant::cublas || c.weight == DType::f32) return kExact;
-  return c.m <= testing::gpu()->split_gemm_max_rows() ? kSplitX : kRoundedX;
+  return c.m <= testing::gpu()->precise_max_rows() ? kSplitX : kRoundedX;
 }
 
 // The [M, N] results within `tol`, and the row padding of y still the sentinel on the GPU side.
@@ -408,7 +408,7 @@ TEST(CudaGemm, ReplaysFromACudaGraph) {
 TEST(CudaGemm, SplitsSmallProductsAndRoundsLargeOnesOnce) {
   STRATA_REQUIRE_GPU();
   CudaContext& context = *testing::gpu();
-  const int64_t saved = context.split_gemm_max_rows();
+  const int64_t saved = context.precise_max_rows();
   for (DType dtype : {DType::bf16, DType::f16})
     for (int64_t m : {3, 64, 200}) {
       Case c{m, 512, 96};
@@ -416,7 +416,7 @@ TEST(CudaGemm, SplitsSmallProductsAndRoundsLargeOnesOnce) {
       c.bias = true;
       double errors[2];
       for (int split = 0; split < 2; ++split) {
-        context.set_split_gemm_max_rows(split ? m : m - 1);
+        context.set_precise_max_rows(split ? m : m - 1);
         Problem p(c, 21);
         const HostTensor cpu = p.run_cpu();
         const HostTensor gpu = p.run_gpu(GemmVariant::cublas);
@@ -432,7 +432,7 @@ TEST(CudaGemm, SplitsSmallProductsAndRoundsLargeOnesOnce) {
                   static_cast<long long>(m), errors[0], errors[1]);
       EXPECT_LT(errors[1] * 8, errors[0]) << dtype_name(dtype) << " M=" << m;
     }
-  context.set_split_gemm_max_rows(saved);
+  context.set_precise_max_rows(saved);
 }
 
 TEST(CudaGemm, AutomaticTakesSkinnyForFewTokens) {

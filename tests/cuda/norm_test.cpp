@@ -228,14 +228,15 @@ TEST(CudaRmsNorm, OddWidthsStridedAndAliasedMatchCpu) {
   run_plain(0, 64, false, 1.0f, seed++);      // zero tokens
 }
 
-// Prefill-sized batches with aligned rows take the warp-per-row float4 kernel (>= 1024 items): widths
-// within and past its register cache (2560, 5120 = the 2.7b block and gated norms), groups, aliasing.
+// Aligned rows take the float4 kernel: prefill-sized batches, widths within and past its register cache
+// (2560, 5120 = the 2.7b block and gated norms; 40000 re-reads its tail), groups, aliasing.
 TEST(CudaRmsNorm, ManyAlignedRowsMatchCpu) {
   STRATA_REQUIRE_GPU();
   uint32_t seed = 900;
   for (int64_t D : {64, 2560, 5120})
     for (bool alias : {false, true}) run_plain(1100, D, alias, 1.0f, seed++, true);
-  run_plain(1023, 2560, false, 1.0f, seed++, true);  // just below the switch: the block kernel
+  run_plain(3, 40000, false, 1.0f, seed++, true);
+  run_plain(1, 2560, true, 1.0f, seed++, true);
 }
 
 TEST(CudaGatedRmsNorm, ManyAlignedRowsMatchCpu) {

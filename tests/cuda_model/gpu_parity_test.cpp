@@ -2,8 +2,12 @@
 // decode, chunked prefill, all sequences of the fixture batched in one packed step) on cuda:0 — within
 // 1e-3 in `--precision exact` (as the CPU); on the default fast path (bf16 weights on tensor cores) within
 // 2e-2 of the logits' scale, max |diff| / max(1, max |logit|) (these fixtures' logits reach 2.4 to 10),
-// both as the fixtures' short prompts run it (GEMM activations split into two bf16 halves) and with
-// every GEMM rounding its activations to bf16 once, as long prefills do ("fast_rounded").
+// both as the fixtures' short prompts run it (near f32: GEMM activations split into two bf16 halves, SSD
+// products in f32) and with every product in bf16 as long prefills run it ("fast_rounded": GEMM
+// activations rounded once, SSD products on the tensor cores). The rounded variant covers the fixtures
+// without routed experts: the two MoE fixtures have near-tied router scores (random weights), which any
+// bf16 pass flips — measured: nemotron_h_hybrid's group-limited choice moves logits by 0.65 of their
+// scale, granite_moe_hybrid's top-k by 0.043 — so there it would test the tie, not the arithmetic.
 #include <cmath>
 #include <cstdio>
 
@@ -11,6 +15,7 @@
 #include "strata/core/thread_pool.h"
 #include "strata/model/logits_runner.h"
 #include "strata/model/model.h"
+#include "strata/model/model_config.h"
 
 namespace strata::model {
 namespace {
@@ -20,7 +25,7 @@ using testing::gpu;
 struct Case {
   std::string fixture;
   Precision precision;
-  bool round_once = false;  // split_gemm_max_rows = 0: every bf16 GEMM rounds x once
+  bool round_once = false;  // precise_max_rows = 0: every bf16 GEMM rounds x once
 };
 
 std::string case_name(const Case& c) {
@@ -32,8 +37,8 @@ std::string case_name(const Case& c) {
 // Restores the context's split limit on every way out of a test.
 struct SplitLimit {
   int64_t saved;
-  explicit SplitLimit(int64_t rows) : saved(gpu()->split_gemm_max_rows()) { gpu()->set_split_gemm_max_rows(rows); }
-  ~SplitLimit() { gpu()->set_split_gemm_max_rows(saved); }
+  explicit SplitLimit(int64_t rows) : saved(gpu()->precise_max_rows()) { gpu()->set_precise_max_rows(rows); }
+  ~SplitLimit() { gpu()->set_precise_max_rows(saved); }
 };
 
 class GpuParity : public ::testing::TestWithParam<Case> {};
@@ -41,7 +46,7 @@ class GpuParity : public ::testing::TestWithParam<Case> {};
 TEST_P(GpuParity, EveryModeMatchesTransformers) {
   STRATA_REQUIRE_GPU();
   const Case c = GetParam();
-  const SplitLimit limit(c.round_once ? 0 : gpu()->split_gemm_max_rows());
+  const SplitLimit limit(c.round_once ? 0 : gpu()->precise_max_rows());
   const std::filesystem::path dir = testing::kFixtures / c.fixture;
   const auto model = Model::load(dir);
   model->to_device(c.precision);
@@ -74,7 +79,8 @@ std::vector<Case> cases() {
   for (const std::string& name : testing::fixture_names()) {
     all.push_back({name, Precision::exact});
     all.push_back({name, Precision::fast});
-    all.push_back({name, Precision::fast, true});
+    if (load_model_config(testing::kFixtures / name).moe.n_routed_experts == 0)
+      all.push_back({name, Precision::fast, true});
   }
   return all;
 }

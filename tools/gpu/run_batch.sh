@@ -46,7 +46,19 @@ for phase in "$@"; do
         timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 8192 -b 1 -n 0 -r 2 --ubatch 16384
         timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1,16,64 -n 256
         echo "== without programmatic dependent launch"
-        STRATA_CUDA_PDL=0 timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1,64 -n 256; } >> $OUT/bench.log 2>&1; echo "quick rc=$?" ;;
+        STRATA_CUDA_PDL=0 timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1,64 -n 256
+        echo "== without the norms fused into the skinny GEMM"
+        STRATA_CUDA_FUSE_NORM=0 timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1 -n 256; } >> $OUT/bench.log 2>&1; echo "quick rc=$?" ;;
+    decodeprof)  # kernel durations of steady B1 decode steps, summed per kernel and grid
+      timeout 150 ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 1400 --launch-count 400 \
+        $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1 -n 12 -r 1 2>/dev/null | grep '^"' | python3 -c "
+import csv, sys, collections
+rows = list(csv.reader(sys.stdin))[1:]
+agg = collections.defaultdict(lambda: [0, 0.0])
+for r in rows:
+    key = r[4][:90] + ' ' + r[8]; agg[key][0] += 1; agg[key][1] += float(r[14].replace(',', ''))
+for k, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1])[:16]: print(f'{n:5d} {t/1e3:9.1f} us {t/n/1e3:7.2f} us/call  {k}')
+" > $OUT/decode_profile.txt 2>&1; echo "decodeprof rc=$?" ;;
     profile)  # kernel durations (ncu, no clock control) of a 2.7b B8 x 2048 prefill and of B1 decode steps
       prefill=(-p 2048 -b 8 -n 0 -r 1 --ubatch 16384); decode=(-p 16 -b 1 -n 6 -r 1)
       for name in prefill decode; do

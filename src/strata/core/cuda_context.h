@@ -40,11 +40,13 @@ class CudaContext {
   bool capturing() const { return capturing_; }
   void set_capturing(bool capturing) { capturing_ = capturing; }
 
-  // The fast path's rounding of f32 activations for a 16-bit weight (kernels/cuda/gemm.h): products of
-  // up to this many rows split x into two halves (near-f32 results, free while the weight stream bounds
-  // the product), larger ones round x to the weight's dtype once. Tests move it to reach either path.
-  int64_t split_gemm_max_rows() const { return split_gemm_max_rows_; }
-  void set_split_gemm_max_rows(int64_t rows) { split_gemm_max_rows_ = rows; }
+  // Where the fast path (16-bit weights) trades precision for speed. Work of up to this many token rows
+  // stays near f32: a GEMM splits its f32 activations into two bf16 halves (free while the weight stream
+  // bounds it), an SSD scan multiplies in f32. Larger work — prefill — rounds GEMM activations to bf16
+  // once and takes the SSD's products on the tensor cores in bf16, as bf16 engines do. Tests move it to
+  // reach either path.
+  int64_t precise_max_rows() const { return precise_max_rows_; }
+  void set_precise_max_rows(int64_t rows) { precise_max_rows_ = rows; }
 
   void synchronize() const;
 
@@ -57,7 +59,7 @@ class CudaContext {
   Buffer cublas_workspace_, lt_workspace_;
   Buffer scratch_;
   bool capturing_ = false;
-  int64_t split_gemm_max_rows_ = 64;
+  int64_t precise_max_rows_ = 64;
 };
 
 }  // namespace strata

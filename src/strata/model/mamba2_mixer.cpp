@@ -5,6 +5,7 @@
 #include <string>
 
 #include "strata/core/convert.h"
+#include "strata/core/cuda_context.h"
 #include "strata/core/error.h"
 #include "strata/kernels/conv1d.h"
 #include "strata/kernels/activations.h"
@@ -114,13 +115,14 @@ Mamba2Mixer::Mamba2Mixer(const Mamba2Dims& dims, const Mamba2Weights& w, const s
   }
 }
 
-kernels::SsdParams Mamba2Mixer::ssd_params() const {
+kernels::SsdParams Mamba2Mixer::ssd_params(int64_t tokens, const Exec* exec) const {
   const Mamba2Dims& d = dims_;
   const DType projection = weights_.in_proj.dtype;
+  const bool fast = exec != nullptr && exec->device() == Device::cuda &&
+                    (projection == DType::bf16 || projection == DType::f16) && tokens > exec->cuda().precise_max_rows();
   return {.n_heads = d.ssm.n_heads, .head_dim = d.ssm.head_dim, .state_size = d.ssm.state_size,
           .n_groups = d.ssm.n_groups, .chunk_size = d.ssm.chunk_size, .dt_min = d.dt_min, .dt_max = d.dt_max,
-          .dt_softplus = true,
-          .bf16_products = weights_.in_proj.device == Device::cuda && (projection == DType::bf16 || projection == DType::f16)};
+          .dt_softplus = true, .bf16_products = fast};
 }
 
 void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const Mamba2Batch& batch,
@@ -220,7 +222,7 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
     const Tensor part_conv_out = rows_of(conv_out, decode_tokens, T);
     k::causal_conv1d_prefill(conv_params, rows_of(xbc, decode_tokens, T), conv_weight_, conv_bias_, part,
                                state.conv_pool, part_conv_out, exec);
-    const k::SsdParams ssd_params = this->ssd_params();
+    const k::SsdParams ssd_params = this->ssd_params(T - decode_tokens, &exec);
     const k::SsdInputs inputs{.x = columns(part_conv_out, 0, E),
                                 .dt = rows_of(dt, decode_tokens, T),
                                 .B = columns(part_conv_out, E, GN),
@@ -262,7 +264,7 @@ size_t Mamba2Mixer::scratch_bytes(int64_t tokens, int64_t sequences, int64_t kep
   const auto f32 = [](int64_t elements) { return Workspace::rounded(static_cast<size_t>(elements) * sizeof(float)); };
   const size_t state_bytes = dtype_size(DType::f32);  // intermediates take the pool dtype, at most f32
   const int64_t K1 = d.ssm.conv_kernel - 1;
-  const k::SsdParams ssd_params = this->ssd_params();
+  const k::SsdParams ssd_params = this->ssd_params(tokens, nullptr);  // the workspace is the same either way
   size_t bytes = f32(tokens * d.in_proj_width()) + f32(tokens * d.conv_dim()) + f32(tokens * d.inner());
   bytes += 2 * Workspace::rounded(sizeof(int64_t) * static_cast<size_t>(sequences + 1));
   bytes += Workspace::rounded(static_cast<size_t>(kept_sequences * kept_length * K1 * d.conv_dim()) * state_bytes);

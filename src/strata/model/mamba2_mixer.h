@@ -104,9 +104,10 @@ class Mamba2Mixer {
   void visit_tensors(const TensorVisitor& visit);
 
  private:
-  // The scan's parameters; the fast path (16-bit in_proj weights, as uploaded without --precision exact)
-  // takes the SSD's products on the CUDA tensor cores in bf16.
-  kernels::SsdParams ssd_params() const;
+  // The scan's parameters for `tokens` prefill rows on `exec` (nullptr: sizes only): the fast path
+  // (16-bit in_proj weights, as uploaded without --precision exact) takes the SSD's products on the CUDA
+  // tensor cores in bf16 beyond CudaContext::precise_max_rows rows.
+  kernels::SsdParams ssd_params(int64_t tokens, const Exec* exec) const;
 
   Mamba2Dims dims_;
   Mamba2Weights weights_;

@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
 
 #include "strata/core/cuda_context.h"
 #include "strata/core/error.h"
@@ -154,7 +156,7 @@ void half_product(const GemmOperands& g, const void* xh, int64_t ldxh, int64_t r
 // bf16/f16 weights on the tensor cores. cuBLAS multiplies two matrices of one type, so the f32
 // activations must meet the weight in its 16-bit type. Rounding them once (2^-9 relative in bf16) is what
 // every bf16 engine does and what prefill takes; it moves fixture logits by up to ~2 % of their scale.
-// Small products (decode and verification rows, up to CudaContext::split_gemm_max_rows) instead split x,
+// Small products (decode and verification rows, up to CudaContext::precise_max_rows) instead split x,
 // x ≈ hi + lo with hi = bf16(x) and lo = bf16(x − hi) (2^-17), both halves stacked as 2·rows of one
 // product whose halves are then summed into y: the weight is still read once, so a weight-bound product
 // costs what it did, and a decode step is near f32. Rows go in chunks within kScratchBytes.
@@ -191,7 +193,7 @@ void cublas_half_rounded(const GemmOperands& g, CudaContext& context) {
 }
 
 void cublas_half(const GemmOperands& g, CudaContext& context) {
-  if (g.m <= context.split_gemm_max_rows())
+  if (g.m <= context.precise_max_rows())
     cublas_half_split(g, context);
   else
     cublas_half_rounded(g, context);
@@ -242,6 +244,12 @@ void gemm(const Tensor& x, const Tensor& weight, Tensor& y, const GemmParams& pa
 bool gemm_normed(const Tensor& x, const Tensor* z, bool gate_after, int64_t n_groups, float eps,
                  const Tensor& norm_weight, const Tensor& weight, Tensor& y, const GemmParams& params,
                  const Exec& exec) {
+  // STRATA_CUDA_FUSE_NORM=0: never fuse (A/B measurements).
+  static const bool enabled = [] {
+    const char* value = std::getenv("STRATA_CUDA_FUSE_NORM");
+    return value == nullptr || std::string_view(value) != "0";
+  }();
+  if (!enabled) return false;
   GemmOperands g = operands_of(x, weight, y, params);
   if (g.m == 0 || g.n == 0 || g.k == 0 || g.m > 2) return false;
   if (gemm_variant_for(g.m, g.weight_dtype) != GemmVariant::skinny) return false;

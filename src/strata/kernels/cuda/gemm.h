@@ -8,7 +8,7 @@
 //           bias and accumulate fused. For few tokens (decode), where the GEMM is a weight stream.
 //   cublas  f32 weights: cublasSgemm (the context's handle is in pedantic math: no TF32, exact f32).
 //           bf16/f16 weights: one cuBLASLt matmul with f32 output and compute on the tensor cores, x
-//           in the weight's dtype in the GEMM scratch — up to CudaContext::split_gemm_max_rows rows split
+//           in the weight's dtype in the GEMM scratch — up to CudaContext::precise_max_rows rows split
 //           into two halves (x ≈ hi + lo, 2^-17 in bf16) stacked as 2·M rows (the weight read once)
 //           and summed into y; beyond it (prefill) rounded once, as bf16 engines do. For many tokens.
 // `automatic` takes skinny up to kSkinnyMaxM tokens (bf16/f16) or kSkinnyMaxMExact tokens (f32), cublas
@@ -53,7 +53,8 @@ void gemm_with(GemmVariant variant, const Tensor& x, const Tensor& weight, Tenso
 // The GEMM of an RMSNorm'd x (z given: the gated RMSNorm of kernels/norm.h, in n_groups groups) with
 // the norm applied inside the skinny kernel's loads (gemm_launch.h's NormPrologue), when `automatic`
 // picks the skinny kernel for x's rows and the operands suit it (16-byte aligned, K and the group size
-// multiples of 8, at most 8 groups); then it returns true. Otherwise it does nothing and returns false.
+// multiples of 8, at most 8 groups); then it returns true. Otherwise (or with STRATA_CUDA_FUSE_NORM=0
+// in the environment) it does nothing and returns false.
 bool gemm_normed(const Tensor& x, const Tensor* z, bool gate_after, int64_t n_groups, float eps,
                  const Tensor& norm_weight, const Tensor& weight, Tensor& y, const GemmParams& params,
                  const Exec& exec);

@@ -1,7 +1,7 @@
-// RMSNorm / gated RMSNorm on CUDA. Few rows (decode): a block owns one group of one row; its threads take
+// RMSNorm / gated RMSNorm on CUDA. A block owns one group of one row; its threads take
 // consecutive channels (coalesced), keep up to kCached values each in registers, reduce Σv² with warp
 // shuffles and one shared-memory pass, then scale and write the same channels they read (so out may
-// alias y). Many rows (prefill): a warp per group of a row with float4s (rms_norm_rows_kernel).
+// alias y). Aligned rows take float4s (rms_norm_vector_kernel).
 // Arithmetic follows cpu/rms_norm.cpp: v = y·silu(z) (or y), rstd = 1 / sqrt(Σv²/n + eps) with IEEE
 // division and square root, out = v·rstd·w (·silu(z) after the norm with norm_before_gate). Only the
 // order of the f32 sum differs (a tree here, 16 lanes on the CPU): ~1e-7 relative on rstd.
@@ -101,12 +101,11 @@ __global__ void __launch_bounds__(kMaxThreads) rms_norm_kernel(NormArgs a) {
   }
 }
 
-// Many rows (prefill): a warp per (row, group) item, eight items per block, float4 loads and stores,
-// up to kCachedVectors float4s per lane held in registers (wider groups re-read the tail), Σv² over the
-// warp with shuffles only — no block barrier, and every lane keeps many loads in flight. Needs 16-byte
-// aligned rows and a group size that is a multiple of 4 (launch() checks; otherwise the block kernel).
-constexpr int kRowWarps = 8;
-constexpr int kCachedVectors = 16;
+// Aligned rows: the same block per (row, group) item, but with float4 loads and stores and about
+// four float4s per thread (up to kCachedVectors held in registers; wider groups re-read the tail), so a
+// row moves in one round trip per thread. Needs 16-byte aligned rows and a group size that is a multiple
+// of 4 (launch() checks; otherwise the scalar kernel above).
+constexpr int kCachedVectors = 8;
 
 __device__ __forceinline__ float4 operator*(float4 a, float4 b) { return make_float4(a.x * b.x, a.y * b.y, a.z * b.z, a.w * b.w); }
 __device__ __forceinline__ float4 silu4(float4 v) { return make_float4(silu(v.x), silu(v.y), silu(v.z), silu(v.w)); }
@@ -114,18 +113,15 @@ __device__ __forceinline__ float squares(float4 v, float sum) {
   return fmaf(v.w, v.w, fmaf(v.z, v.z, fmaf(v.y, v.y, fmaf(v.x, v.x, sum))));
 }
 
-__global__ void __launch_bounds__(kRowWarps * 32) rms_norm_rows_kernel(NormArgs a, int64_t items) {
+__global__ void __launch_bounds__(kMaxThreads) rms_norm_vector_kernel(NormArgs a) {
   enter_kernel();  // launch.cuh: before any global memory access
-  const int lane = static_cast<int>(threadIdx.x) % 32;
-  const int64_t item = static_cast<int64_t>(blockIdx.x) * kRowWarps + static_cast<int>(threadIdx.x) / 32;
-  if (item >= items) return;  // whole warps leave; no block barrier below
-  const int64_t row = item / a.groups;
-  const int64_t c0 = item % a.groups * a.group_size;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) / a.groups;
+  const int64_t c0 = static_cast<int64_t>(blockIdx.x) % a.groups * a.group_size;
   const float4* y = reinterpret_cast<const float4*>(a.y + row * a.y_stride + c0);
   const float4* z = a.z ? reinterpret_cast<const float4*>(a.z + row * a.z_stride + c0) : nullptr;
   const float4* w = reinterpret_cast<const float4*>(a.weight + c0);
   float4* out = reinterpret_cast<float4*>(a.out + row * a.out_stride + c0);
-  const int vectors = a.group_size / 4;
+  const int vectors = a.group_size / 4, tid = static_cast<int>(threadIdx.x), threads = static_cast<int>(blockDim.x);
   const bool gate_first = z != nullptr && !a.gate_last;
   const bool gate_after = z != nullptr && a.gate_last;
   auto value = [&](int i) { return gate_first ? y[i] * silu4(z[i]) : y[i]; };
@@ -134,26 +130,24 @@ __global__ void __launch_bounds__(kRowWarps * 32) rms_norm_rows_kernel(NormArgs 
   float sum = 0.0f;
 #pragma unroll
   for (int j = 0; j < kCachedVectors; ++j) {
-    const int i = lane + 32 * j;
+    const int i = tid + threads * j;
     v[j] = i < vectors ? value(i) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     sum = squares(v[j], sum);
   }
-  for (int i = lane + 32 * kCachedVectors; i < vectors; i += 32) sum = squares(value(i), sum);
-#pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-  // Every lane has read its channels before any writes them (out may alias y; same lane, same channels).
+  for (int i = tid + threads * kCachedVectors; i < vectors; i += threads) sum = squares(value(i), sum);
+  sum = block_sum(sum);  // its barrier orders every read above before any write below (out may alias y)
   const float rstd = 1.0f / sqrtf(sum / static_cast<float>(a.group_size) + a.eps);
   const float4 scale = make_float4(rstd, rstd, rstd, rstd);
 #pragma unroll
   for (int j = 0; j < kCachedVectors; ++j) {
-    const int i = lane + 32 * j;
+    const int i = tid + threads * j;
     if (i < vectors) {
       float4 r = v[j] * scale * w[i];
       if (gate_after) r = r * silu4(z[i]);
       out[i] = r;
     }
   }
-  for (int i = lane + 32 * kCachedVectors; i < vectors; i += 32) {
+  for (int i = tid + threads * kCachedVectors; i < vectors; i += threads) {
     float4 r = value(i) * scale * w[i];
     if (gate_after) r = r * silu4(z[i]);
     out[i] = r;
@@ -189,14 +183,16 @@ void launch(const Tensor& y, const Tensor* z, const Tensor& weight, const Tensor
   a.gate_last = gate_last;
   const int64_t items = rows * groups;
   const auto stream = static_cast<cudaStream_t>(exec.cuda().stream());
-  // Few items (decode) keep a block each, so one row's loads spread over many threads; many items go a
-  // warp each once there are enough to fill the GPU (132 SMs × 8 warps).
+  // Aligned rows: about four float4s per thread; otherwise four scalars per thread.
   const bool vector = a.group_size % 4 == 0 && aligned16(a.y) && a.y_stride % 4 == 0 && aligned16(a.out) &&
                       a.out_stride % 4 == 0 && aligned16(a.weight) &&
                       (a.z == nullptr || (aligned16(a.z) && a.z_stride % 4 == 0));
-  if (vector && items >= 1024)
-    launch_kernel(rms_norm_rows_kernel, static_cast<unsigned>((items + kRowWarps - 1) / kRowWarps),
-                  kRowWarps * 32, 0, stream, a, items);
+  if (vector) {
+    const int64_t vectors = a.group_size / 4;
+    const int64_t wanted = ((vectors + 3) / 4 + 31) / 32 * 32;  // about four float4s per thread
+    const int threads = static_cast<int>(std::clamp<int64_t>(wanted, 32, kMaxThreads));
+    launch_kernel(rms_norm_vector_kernel, static_cast<unsigned>(items), threads, 0, stream, a);
+  }
   else
     launch_kernel(rms_norm_kernel, static_cast<unsigned>(items), threads_for(a.group_size), 0, stream, a);
   strata::cuda::check_last_error(what);

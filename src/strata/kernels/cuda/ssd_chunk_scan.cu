@@ -18,7 +18,7 @@ int tiles(int extent) { return (extent + kTile - 1) / kTile; }
 
 // blockIdx: x = chunk·G + group, y = tile of t, z = tile of s. Tiles wholly above the diagonal are skipped.
 template <bool kBf16>
-__global__ void __launch_bounds__(kThreads) chunk_cb(SsdArgs args) {
+__global__ void __launch_bounds__(kThreads, kBf16 ? 3 : 1) chunk_cb(SsdArgs args) {
   enter_kernel();  // launch.cuh: before any global memory access
   const int chunk_index = static_cast<int>(blockIdx.x) / args.groups;
   const int g = static_cast<int>(blockIdx.x) % args.groups;
@@ -77,7 +77,7 @@ struct MaskedCbLoad {
 
 // blockIdx: x = chunk·H + head, y = tile of t, z = tile of p.
 template <bool kBf16>
-__global__ void __launch_bounds__(kThreads) chunk_scan(SsdArgs args) {
+__global__ void __launch_bounds__(kThreads, kBf16 ? 3 : 1) chunk_scan(SsdArgs args) {
   enter_kernel();  // launch.cuh: before any global memory access
   const int chunk_index = static_cast<int>(blockIdx.x) / args.heads;
   const int h = static_cast<int>(blockIdx.x) % args.heads;

@@ -27,7 +27,7 @@ struct WeightedXLoad {
 
 // blockIdx: x = chunk·H + head, y = tile of P, z = tile of N.
 template <bool kBf16>
-__global__ void __launch_bounds__(kThreads) chunk_state(SsdArgs args) {
+__global__ void __launch_bounds__(kThreads, kBf16 ? 3 : 1) chunk_state(SsdArgs args) {
   enter_kernel();  // launch.cuh: before any global memory access
   const int chunk_index = static_cast<int>(blockIdx.x) / args.heads;
   const int h = static_cast<int>(blockIdx.x) % args.heads;
