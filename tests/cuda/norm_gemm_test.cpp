@@ -109,7 +109,9 @@ TEST(CudaNormGemm, ModelShapes) {
   STRATA_REQUIRE_GPU();
   EXPECT_TRUE(run(make(1, 2560, 1000, false), 50));
   EXPECT_TRUE(run(make(1, 5120, 640, true, 1, false, DType::bf16, true), 51));
-  EXPECT_TRUE(run(make(2, 8192, 256, true, 8, false, DType::bf16, true), 52));
+  EXPECT_TRUE(run(make(1, 8192, 256, true, 8, false, DType::bf16, true), 52));
+  EXPECT_TRUE(run(make(2, 4096, 300, false), 53));  // Nemotron-H-8B's in_proj, two tokens
+  EXPECT_FALSE(run(make(2, 8192, 256, true, 8, false, DType::bf16, true), 54));  // 64 KiB of normed rows
 }
 
 // What the fused kernel does not take still gives the right answer, through the norm kernel and GEMM.

@@ -44,7 +44,8 @@ class CudaContext {
   // stays near f32: a GEMM splits its f32 activations into two bf16 halves (free while the weight stream
   // bounds it), an SSD scan multiplies in f32. Larger work — prefill — rounds GEMM activations to bf16
   // once and takes the SSD's products on the tensor cores in bf16, as bf16 engines do. Tests move it to
-  // reach either path.
+  // reach either path. 128: a GEMM of that many rows is still mostly a weight stream, so splitting
+  // costs little, and prompts of a chat turn's length stay near f32.
   int64_t precise_max_rows() const { return precise_max_rows_; }
   void set_precise_max_rows(int64_t rows) { precise_max_rows_ = rows; }
 
@@ -59,7 +60,7 @@ class CudaContext {
   Buffer cublas_workspace_, lt_workspace_;
   Buffer scratch_;
   bool capturing_ = false;
-  int64_t precise_max_rows_ = 64;
+  int64_t precise_max_rows_ = 128;
 };
 
 }  // namespace strata

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "strata/core/error.h"
+#include "strata/io/json_depth.h"
 #include "strata/io/json_error.h"
 
 namespace strata::io {
@@ -83,6 +84,8 @@ void decode_floats(json& value, std::string_view filename) {
 }  // namespace
 
 json parse_config_json(std::string_view text, std::string_view filename) {
+  // decode_floats walks the tree recursively: bound its depth before anything is parsed.
+  if (auto too_deep = json_depth_error(text, filename)) fail("config {}", *too_deep);
   json config;
   try {
     config = json::parse(quote_non_finite(text));

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "strata/core/error.h"
+#include "strata/io/json_depth.h"
 
 namespace strata::io {
 
@@ -190,6 +191,10 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   if (header_size == 0 || header[0] != '{')
     fail("{}: header does not start with '{{': not a safetensors file", file);
 
+  // describe_json dumps values recursively: bound the header's depth before parsing it.
+  if (const auto at = find_excess_json_depth(std::string_view(header, header_size)))
+    fail("{}: header nests JSON arrays and objects more than {} levels deep (line {}, column {} of the header); "
+         "refusing it", file, kMaxJsonDepth, at->line, at->column);
   DuplicateKeyCheck duplicates;
   json root;
   try {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "strata/core/error.h"
+#include "strata/io/json_depth.h"
 #include "strata/io/json_error.h"
 
 namespace strata::io {
@@ -19,8 +20,10 @@ json read_index(const std::filesystem::path& index_path) {
   if (!in) fail("{}: cannot open", index_path.string());
   std::stringstream text;
   text << in.rdbuf();
+  const std::string content = text.str();
+  check_json_depth(content, index_path.string());
   try {
-    return json::parse(text.str());
+    return json::parse(content);
   } catch (const json::exception& e) {
     fail("{}", json_error_message(index_path.string(), e));
   }

@@ -257,7 +257,9 @@ bool gemm_normed(const Tensor& x, const Tensor* z, bool gate_after, int64_t n_gr
   const int64_t weight_bytes = static_cast<int64_t>(dtype_size(g.weight_dtype));
   if (n_groups < 1 || n_groups > kMaxNormGroups || g.k % n_groups != 0) return false;
   const int64_t group_size = g.k / n_groups;
-  const bool fits = g.k % 8 == 0 && group_size % 8 == 0 && aligned(g.x) && (g.m == 1 || g.ldx % 4 == 0) &&
+  // The kernel stages the normed rows in shared memory: m·K floats within the default 48 KiB.
+  const bool fits = g.m * g.k * static_cast<int64_t>(sizeof(float)) <= kMaxPrologueBytes && g.k % 8 == 0 &&
+                    group_size % 8 == 0 && aligned(g.x) && (g.m == 1 || g.ldx % 4 == 0) &&
                     aligned(g.weight) && (g.n == 1 || (g.ldw * weight_bytes) % 16 == 0) &&
                     norm_weight.dtype == DType::f32 && aligned(norm_weight.data) &&
                     (z == nullptr || (z->dtype == DType::f32 && aligned(z->data) && (g.m == 1 || z->stride(0) % 4 == 0)));

@@ -14,10 +14,12 @@ namespace strata::kernels::cuda {
 // round trip of the normed row through memory: the GEMM multiplies x'[m, k] = v·rstd(m, g)·norm[k]
 // (·silu(z[m, k]) with gate_after), v = x (·silu(z) when z is given and not gate_after), rstd =
 // 1 / sqrt(Σ_{k in g} v² / group_size + eps) over the group g = k / group_size — the formulas of
-// kernels/norm.h. Only the skinny kernel takes it, for m ≤ 2, with 16-byte aligned operands, k and
-// group_size multiples of 8 and at most kMaxNormGroups groups (norm_gemm.cpp checks, else it runs the
-// norm kernel and the GEMM apart).
+// kernels/norm.h. The kernel norms its tile's rows into shared memory first (m·k floats, at most
+// kMaxPrologueBytes), then multiplies from there. Only the skinny kernel takes it, for m ≤ 2, with 16-byte
+// aligned operands, k and group_size multiples of 8 and at most kMaxNormGroups groups (gemm_normed in
+// cuda/gemm.cpp checks, else kernels/norm_gemm.cpp runs the norm kernel and the GEMM apart).
 constexpr int kMaxNormGroups = 8;
+constexpr int64_t kMaxPrologueBytes = 48 * 1024;  // the normed rows, staged in (dynamic) shared memory
 struct NormPrologue {
   const float* norm = nullptr;  // [k] f32; nullptr: x is used as it is
   const float* z = nullptr;     // the gate rows [m, k] (row stride ldz); nullptr: plain RMSNorm

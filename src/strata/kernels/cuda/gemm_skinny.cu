@@ -57,12 +57,6 @@ struct SkinnyArgs {
   NormPrologue prologue;
 };
 
-// The prologue's per-(token, group) rstd, in shared memory for the whole block.
-template <int kTile>
-struct NormState {
-  float rstd[kTile * kMaxNormGroups];
-};
-
 __device__ __forceinline__ float silu(float v) { return v / (1.0f + expf(-v)); }  // cpu/activations.h's form
 
 // i, or the last valid index when i >= count.
@@ -121,38 +115,20 @@ __device__ __forceinline__ void load8(const float* p, float (&v)[kChunk]) {
   v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
 }
 
-// x'[t][k0 .. k0 + 8) through the prologue's norm (the chunk lies in one group: group_size % 8 == 0).
-template <int kTile>
-__device__ __forceinline__ void normalize(const NormPrologue& p, const NormState<kTile>& state, int t,
-                                          int64_t m_row, int64_t k0, float (&xv)[kChunk]) {
-  const int g = static_cast<int>(k0 / p.group_size);
-  const float rstd = state.rstd[t * kMaxNormGroups + g];
-  float w[kChunk], z[kChunk];
-  load8(p.norm + k0, w);
-  if (p.z != nullptr) load8(p.z + m_row * p.ldz + k0, z);
-#pragma unroll
-  for (int j = 0; j < kChunk; ++j) {
-    const float v = p.z != nullptr && !p.gate_after ? xv[j] * silu(z[j]) : xv[j];
-    float r = v * rstd * w[j];
-    if (p.z != nullptr && p.gate_after) r = r * silu(z[j]);
-    xv[j] = r;
-  }
-}
-
-// acc[r][t] += Σ_j w[r][j] · x[t][k0 + j] over 8 weights per row and the matching x values (normed first
-// with kNorm).
-template <int kTile, bool kNorm = false>
+// acc[r][t] += Σ_j w[r][j] · x[t][k0 + j] over 8 weights per row and the matching x values. kShared: the
+// x rows are the prologue's normed rows in shared memory (plain loads; __ldg is for global memory).
+template <int kTile, bool kShared = false>
 __device__ __forceinline__ void multiply(const float (&w)[kRows][kChunk], const float* const (&x_rows)[kTile],
-                                         int64_t k0, bool x_vector, int64_t k, float (&acc)[kRows][kTile],
-                                         const NormPrologue* prologue = nullptr,
-                                         const NormState<kTile>* state = nullptr, int64_t m0 = 0,
-                                         int64_t m = 1) {
+                                         int64_t k0, bool x_vector, int64_t k, float (&acc)[kRows][kTile]) {
 #pragma unroll
   for (int t = 0; t < kTile; ++t) {
     float xv[kChunk];
-    if (x_vector) {
+    if (kShared) {
+      const float4 a = *reinterpret_cast<const float4*>(x_rows[t] + k0);
+      const float4 b = *reinterpret_cast<const float4*>(x_rows[t] + k0 + 4);
+      xv[0] = a.x, xv[1] = a.y, xv[2] = a.z, xv[3] = a.w, xv[4] = b.x, xv[5] = b.y, xv[6] = b.z, xv[7] = b.w;
+    } else if (x_vector) {
       load8(x_rows[t] + k0, xv);
-      if constexpr (kNorm) normalize<kTile>(*prologue, *state, t, m0 + t < m ? m0 + t : m - 1, k0, xv);
     } else {
 #pragma unroll
       for (int j = 0; j < kChunk; ++j) xv[j] = k0 + j < k ? __ldg(x_rows[t] + k0 + j) : 0.0f;
@@ -164,51 +140,69 @@ __device__ __forceinline__ void multiply(const float (&w)[kRows][kChunk], const 
   }
 }
 
-template <int kKind, int kTile, bool kNorm>
+template <int kKind, int kTile, bool kShared>
 __device__ __forceinline__ void multiply_chunk(const RawChunk<kKind>& c, const float* const (&x_rows)[kTile],
-                                               int64_t k0, float (&acc)[kRows][kTile], const SkinnyArgs& a,
-                                               const NormState<kTile>& state, int64_t m0) {
+                                               int64_t k0, float (&acc)[kRows][kTile]) {
   float w[kRows][kChunk];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) widen<kKind>(c, r, w[r]);
-  multiply<kTile, kNorm>(w, x_rows, k0, true, k0 + kChunk, acc, &a.prologue, &state, m0, a.m);
+  multiply<kTile, kShared>(w, x_rows, k0, true, k0 + kChunk, acc);
 }
 
 __device__ __forceinline__ float squares(float4 v, float sum) {
   return fmaf(v.w, v.w, fmaf(v.z, v.z, fmaf(v.y, v.y, fmaf(v.x, v.x, sum))));
 }
 
-// The prologue's rstd for each token of the tile and each group: Σv² per thread over float4s, then over
-// the warp (shuffles) and the warps (shared memory, fixed order), so every block computes the same bits.
+constexpr int kPrologueBatch = 5;  // float4 loads per thread in flight at once in the prologue
+
+// The prologue: the tile's x rows normed into shared memory, normed[t][k] = x'[m0 + t][k]. Pass 1 stores
+// v = x (·silu(z)) and sums v² per group; the sums reduce over the warp (shuffles) and the warps (shared
+// memory, fixed order), so every block computes the same bits; pass 2 scales by rstd and the norm weight
+// (·silu(z) after the norm). Each pass issues kPrologueBatch float4 loads per thread before using any,
+// so it costs a round trip to L2 or two, while the block's first weight loads are already in flight.
 // Every thread of the block calls it (it synchronises).
 template <int kTile>
 __device__ __forceinline__ void norm_prologue(const SkinnyArgs& a, const float* const (&x_rows)[kTile], int64_t m0,
-                                              NormState<kTile>& state) {
+                                              float* normed) {
   __shared__ float partial[kWarps][kTile * kMaxNormGroups];
+  __shared__ float rstd[kTile * kMaxNormGroups];
   const NormPrologue& p = a.prologue;
   const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
-  const int64_t vectors = p.group_size / 4;
-  for (int g = 0; g < p.groups; ++g) {
-    float sum[kTile];
+  const int64_t vectors = p.group_size / 4, k = a.k;
+  const bool gate_first = p.z != nullptr && !p.gate_after, gate_after = p.z != nullptr && p.gate_after;
 #pragma unroll
-    for (int t = 0; t < kTile; ++t) sum[t] = 0.0f;
-    for (int64_t i = g * vectors + threadIdx.x; i < (g + 1) * vectors; i += kThreads)
+  for (int t = 0; t < kTile; ++t) {
+    const float4* x = reinterpret_cast<const float4*>(x_rows[t]);
+    const float4* z = p.z ? reinterpret_cast<const float4*>(p.z + clamp_below(m0 + t, a.m) * p.ldz) : nullptr;
+    float4* out = reinterpret_cast<float4*>(normed + t * k);
+    for (int g = 0; g < p.groups; ++g) {
+      const int64_t end = (g + 1) * vectors;
+      float sum = 0.0f;
+      for (int64_t base = g * vectors + threadIdx.x; base < end; base += kPrologueBatch * kThreads) {
+        float4 v[kPrologueBatch], gate[kPrologueBatch];
 #pragma unroll
-      for (int t = 0; t < kTile; ++t) {
-        float4 v = __ldg(reinterpret_cast<const float4*>(x_rows[t]) + i);
-        if (p.z != nullptr && !p.gate_after) {
-          const int64_t row = clamp_below(m0 + t, a.m);
-          const float4 z = __ldg(reinterpret_cast<const float4*>(p.z + row * p.ldz) + i);
-          v = make_float4(v.x * silu(z.x), v.y * silu(z.y), v.z * silu(z.z), v.w * silu(z.w));
+        for (int u = 0; u < kPrologueBatch; ++u) {
+          const int64_t i = base + u * kThreads;
+          if (i < end) {
+            v[u] = __ldg(x + i);
+            if (gate_first) gate[u] = __ldg(z + i);
+          }
         }
-        sum[t] = squares(v, sum[t]);
+#pragma unroll
+        for (int u = 0; u < kPrologueBatch; ++u) {
+          const int64_t i = base + u * kThreads;
+          if (i < end) {
+            if (gate_first)
+              v[u] = make_float4(v[u].x * silu(gate[u].x), v[u].y * silu(gate[u].y), v[u].z * silu(gate[u].z),
+                                 v[u].w * silu(gate[u].w));
+            out[i] = v[u];
+            sum = squares(v[u], sum);
+          }
+        }
       }
 #pragma unroll
-    for (int t = 0; t < kTile; ++t) {
-      float v = sum[t];
-#pragma unroll
-      for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-      if (lane == 0) partial[warp][t * kMaxNormGroups + g] = v;
+      for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+      if (lane == 0) partial[warp][t * kMaxNormGroups + g] = sum;
     }
   }
   __syncthreads();
@@ -217,15 +211,47 @@ __device__ __forceinline__ void norm_prologue(const SkinnyArgs& a, const float* 
     float total = 0.0f;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) total += partial[w][i];
-    state.rstd[i] = 1.0f / sqrtf(total / static_cast<float>(p.group_size) + p.eps);
+    rstd[i] = 1.0f / sqrtf(total / static_cast<float>(p.group_size) + p.eps);
+  }
+  __syncthreads();
+  const float4* norm = reinterpret_cast<const float4*>(p.norm);
+#pragma unroll
+  for (int t = 0; t < kTile; ++t) {
+    const float4* z = p.z ? reinterpret_cast<const float4*>(p.z + clamp_below(m0 + t, a.m) * p.ldz) : nullptr;
+    float4* out = reinterpret_cast<float4*>(normed + t * k);
+    for (int64_t base = threadIdx.x; base < k / 4; base += kPrologueBatch * kThreads) {
+      float4 w[kPrologueBatch], gate[kPrologueBatch];
+#pragma unroll
+      for (int u = 0; u < kPrologueBatch; ++u) {
+        const int64_t i = base + u * kThreads;
+        if (i < k / 4) {
+          w[u] = __ldg(norm + i);
+          if (gate_after) gate[u] = __ldg(z + i);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kPrologueBatch; ++u) {
+        const int64_t i = base + u * kThreads;
+        if (i < k / 4) {
+          const float r = rstd[t * kMaxNormGroups + static_cast<int>(4 * i / p.group_size)];
+          float4 v = out[i];
+          // The order of kernels/norm.h: v·rstd·w, then ·silu(z) after the norm.
+          v = make_float4(v.x * r * w[u].x, v.y * r * w[u].y, v.z * r * w[u].z, v.w * r * w[u].w);
+          if (gate_after)
+            v = make_float4(v.x * silu(gate[u].x), v.y * silu(gate[u].y), v.z * silu(gate[u].z),
+                            v.w * silu(gate[u].w));
+          out[i] = v;
+        }
+      }
+    }
   }
   __syncthreads();
 }
 
 // Chunks whose loads one thread keeps in flight together: the weight stream is latency-bound at these
 // sizes (a thread has only a few chunks: 2.5 for a 2560-wide row, 5 for 5120), so all of them go out
-// before the first is used and a thread waits for memory once, not once per chunk. Fewer for large
-// tiles, whose accumulators already take the registers.
+// before the first is used and a thread waits for memory once or twice, not once per chunk. Fewer for
+// large tiles, whose accumulators already take the registers.
 template <int kKind, int kTile>
 constexpr int unroll_for() {
   return kTile <= 2 ? 4 : 2;
@@ -253,12 +279,13 @@ __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs 
 
   // Full chunks of aligned rows: 16-byte loads, up to kUnroll chunks in flight per thread (the last
   // group predicated, so a thread with 3 chunks still issues all 3 before using any).
-  // With a norm prologue the first group's weight loads are issued before the rstd is computed from x
-  // (in L2), so the two latencies overlap.
+  // With a norm prologue the first group's weight loads are issued before the prologue norms x into
+  // shared memory (dynamic, kTile·K floats), from where the products then read it.
   constexpr int kUnroll = unroll_for<kKind, kTile>();
   const int64_t vector_chunks = a.w_vector && a.x_vector ? a.k / kChunk : 0;
-  __shared__ NormState<kTile> norm_state;
+  extern __shared__ float4 prologue_rows[];
   RawChunk<kKind> raw[kUnroll];
+  const float* normed_rows[kTile];
   auto load_group = [&](int64_t c) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
@@ -267,11 +294,20 @@ __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs 
   auto use_group = [&](int64_t c) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
-      if (c + u * kThreads < vector_chunks)
-        multiply_chunk<kKind, kTile, kNorm>(raw[u], x_rows, (c + u * kThreads) * kChunk, acc, a, norm_state, m0);
+      if (c + u * kThreads < vector_chunks) {
+        if constexpr (kNorm)
+          multiply_chunk<kKind, kTile, true>(raw[u], normed_rows, (c + u * kThreads) * kChunk, acc);
+        else
+          multiply_chunk<kKind, kTile, false>(raw[u], x_rows, (c + u * kThreads) * kChunk, acc);
+      }
   };
   load_group(threadIdx.x);
-  if constexpr (kNorm) norm_prologue<kTile>(a, x_rows, m0, norm_state);
+  if constexpr (kNorm) {
+    float* normed = reinterpret_cast<float*>(prologue_rows);
+#pragma unroll
+    for (int t = 0; t < kTile; ++t) normed_rows[t] = normed + t * a.k;
+    norm_prologue<kTile>(a, x_rows, m0, normed);
+  }
   use_group(threadIdx.x);
   for (int64_t c = threadIdx.x + kUnroll * kThreads; c < vector_chunks; c += kUnroll * kThreads) {
     load_group(c);
@@ -313,19 +349,21 @@ __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs 
   }
 }
 
+size_t prologue_bytes(const SkinnyArgs& a, int tile) { return static_cast<size_t>(tile * a.k) * sizeof(float); }
+
 template <int kKind>
 void launch_for_kind(const SkinnyArgs& a, int tile, unsigned blocks, cudaStream_t stream) {
   const bool norm = a.prologue.norm != nullptr;  // only with tiles of 1 and 2 (launch_gemm_skinny checks)
   switch (tile) {
     case 1:
       if (norm)
-        launch_kernel(gemm_skinny_kernel<kKind, 1, true>, blocks, kThreads, 0, stream, a);
+        launch_kernel(gemm_skinny_kernel<kKind, 1, true>, blocks, kThreads, prologue_bytes(a, 1), stream, a);
       else
         launch_kernel(gemm_skinny_kernel<kKind, 1, false>, blocks, kThreads, 0, stream, a);
       break;
     case 2:
       if (norm)
-        launch_kernel(gemm_skinny_kernel<kKind, 2, true>, blocks, kThreads, 0, stream, a);
+        launch_kernel(gemm_skinny_kernel<kKind, 2, true>, blocks, kThreads, prologue_bytes(a, 2), stream, a);
       else
         launch_kernel(gemm_skinny_kernel<kKind, 2, false>, blocks, kThreads, 0, stream, a);
       break;
