@@ -15,6 +15,7 @@
 
 #include "command_registry.h"
 #include "strata/core/error.h"
+#include "strata/io/json_depth.h"
 #include "strata/server/chat_renderer.h"
 #include "strata/tokenizer/tokenizer.h"
 
@@ -33,7 +34,9 @@ ordered_json read_json(const std::string& path, const char* what) {
   if (!in) fail("{}: cannot read the {} file", path, what);
   std::stringstream ss;
   ss << in.rdbuf();
-  const ordered_json j = ordered_json::parse(ss.str(), nullptr, false);
+  const std::string text = ss.str();
+  io::check_json_depth(text, path);
+  const ordered_json j = ordered_json::parse(text, nullptr, false);
   if (j.is_discarded()) fail("{}: the {} file is not valid JSON", path, what);
   return j;
 }
@@ -48,6 +51,7 @@ void run(const TemplateArgs& a) {
   const ordered_json tools = a.tools_file.empty() ? ordered_json(nullptr) : read_json(a.tools_file, "tools");
   ordered_json kwargs = ordered_json::object();
   if (!a.kwargs.empty()) {
+    io::check_json_depth(a.kwargs, "--kwargs");
     kwargs = ordered_json::parse(a.kwargs, nullptr, false);
     if (kwargs.is_discarded() || !kwargs.is_object()) fail("--kwargs must be a JSON object, got {}", a.kwargs);
   }

@@ -6,6 +6,7 @@
 
 #include "strata/cache/hash64.h"
 #include "strata/core/error.h"
+#include "strata/io/json_depth.h"
 
 namespace strata::engine {
 
@@ -98,6 +99,8 @@ ConversationFile load_conversation(const std::filesystem::path& path) {
   ConversationFile c;
   const uint64_t json_bytes = r.get<uint64_t>("the JSON length");
   const auto* json_data = reinterpret_cast<const char*>(r.take(json_bytes, "the JSON"));
+  if (io::find_excess_json_depth(std::string_view(json_data, json_bytes)))
+    fail("{}: the conversation's JSON nests more than {} levels deep", where, io::kMaxJsonDepth);
   const nlohmann::json header = nlohmann::json::parse(json_data, json_data + json_bytes, nullptr, false);
   if (header.is_discarded() || !header.is_object() || !header.contains("model") || !header["model"].is_string() ||
       !header.contains("messages") || !header["messages"].is_array())

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "strata/core/error.h"
+#include "strata/io/json_depth.h"
 
 namespace strata::engine {
 
@@ -29,9 +30,11 @@ GenerationDefaults read_generation_defaults(const std::filesystem::path& model_d
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
+  const std::string text = ss.str();
+  io::check_json_depth(text, path.string());
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(ss.str());
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     fail("{}: not valid JSON ({})", path.string(), e.what());
   }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "strata/core/error.h"
+#include "strata/io/json_depth.h"
 #include "strata/server/api_error.h"
 #include "strata/server/call.h"
 #include "strata/server/openai_request.h"
@@ -226,6 +227,11 @@ void Server::install_routes() {
     http.Post(path, [this, endpoint](const httplib::Request& req, httplib::Response& res) {
       json body;
       nlohmann::ordered_json ordered;
+      if (auto too_deep = io::json_depth_error(req.body, "the request body")) {
+        metrics_.count_request(endpoint, 400);
+        send_json(res, 400, ApiError(400, *too_deep).to_json());
+        return;
+      }
       try {
         body = json::parse(req.body);
         ordered = nlohmann::ordered_json::parse(req.body);
