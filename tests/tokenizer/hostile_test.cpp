@@ -105,7 +105,7 @@ TEST(HostileTokenizerJson, BadSplitPatternAndBehavior) {
 TEST(HostileTokenizerJson, BadVocabularyAndAddedTokens) {
   auto json = base();
   json["model"]["vocab"]["h"] = -3;
-  EXPECT_NE(error_of_json(json).find("model.vocab[\"h\"]"), std::string::npos);
+  EXPECT_NE(error_of_json(json).find("model.vocab: token \"h\" has id -3"), std::string::npos);
 
   json = base();
   json["model"]["unk_token"] = "<missing>";
@@ -116,6 +116,29 @@ TEST(HostileTokenizerJson, BadVocabularyAndAddedTokens) {
   EXPECT_NE(error_of_json(json).find("added_tokens[0]"), std::string::npos);
 
   EXPECT_NE(error_of_json(nlohmann::json::array()).find("top level"), std::string::npos);
+}
+
+TEST(HostileTokenizerJson, TokenIdsOutsideTheVocabularyAreNamed) {
+  // The neox fixture defines 488 tokens (482 in model.vocab, 6 added), so ids may run from 0 to
+  // 2 * 488 + 1024 - 1 = 1999.
+  for (const std::string id : {"4294967296", "2147483647", "300000000", "2000", "1e12", "-1", "18446744073709551615", "\"7\""}) {
+    auto json = base();
+    json["added_tokens"][1]["id"] = nlohmann::json::parse(id);
+    const std::string content = json["added_tokens"][1]["content"].get<std::string>();
+    auto message = error_of_json(json);
+    EXPECT_NE(message.find("added_tokens[1]: token \"" + content + "\" has id " + json["added_tokens"][1]["id"].dump() +
+                           "; expected an integer from 0 to 1999"), std::string::npos) << message;
+
+    json = base();
+    json["model"]["vocab"]["h"] = nlohmann::json::parse(id);
+    message = error_of_json(json);
+    EXPECT_NE(message.find("model.vocab: token \"h\" has id " + json["model"]["vocab"]["h"].dump()), std::string::npos)
+        << message;
+  }
+  // The largest id the file allows still loads (a sparse numbering), and sets the vocabulary's size.
+  auto json = base();
+  json["added_tokens"][1]["id"] = 1999;
+  EXPECT_EQ(Tokenizer::from_json(json).vocab_size(), 2000u);
 }
 
 TEST(HostileTokenizerFiles, MissingUnparsableAndBadConfig) {
@@ -135,6 +158,17 @@ TEST(HostileTokenizerFiles, MissingUnparsableAndBadConfig) {
   message = error_of([&] { Tokenizer::load(fixture_dir("neox") + "/tokenizer.json", config); });
   EXPECT_NE(message.find("tokenizer_config.json"), std::string::npos) << message;
   EXPECT_NE(message.find("bos_token"), std::string::npos) << message;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(HostileTokenizerFiles, DeepNestingIsRefusedBeforeParsing) {
+  const auto dir = std::filesystem::temp_directory_path() / "strata_tokenizer_deep";
+  std::filesystem::create_directories(dir);
+  const auto deep = dir / "tokenizer.json";
+  std::ofstream(deep) << "{\"model\": " << std::string(100000, '[') << std::string(100000, ']') << "}";
+  const auto message = error_of([&] { Tokenizer::load(deep); });
+  EXPECT_EQ(message, "tokenizer.json " + deep.string() +
+                         ":1:522: JSON nested more than 512 levels deep (arrays and objects); refusing it");
   std::filesystem::remove_all(dir);
 }
 

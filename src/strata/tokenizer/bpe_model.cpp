@@ -8,7 +8,7 @@
 
 namespace strata::tokenizer {
 
-std::unique_ptr<BpeModel> BpeModel::from_json(const Json& model, const std::string& where) {
+std::unique_ptr<BpeModel> BpeModel::from_json(const Json& model, const std::string& where, size_t added_token_count) {
   auto bpe = std::make_unique<BpeModel>();
   const std::string type = model.is_object() && model.contains("type") ? type_field(model, where) : "BPE";
   if (type != "BPE") fail("{}: unsupported model type '{}' (only BPE is supported)", where, type);
@@ -20,13 +20,10 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const Json& model, const std::stri
   }
   const Json& vocab = require_field(model, "vocab", where);
   if (!vocab.is_object()) fail("{}.vocab: expected an object of token -> id", where);
+  const size_t defined_tokens = vocab.size() + added_token_count;
   int64_t max_id = -1;
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > INT32_MAX) {
-      fail("{}.vocab[\"{}\"]: expected a non-negative integer id", where, it.key());
-    }
-    max_id = std::max(max_id, it.value().get<int64_t>());
-  }
+  for (auto it = vocab.begin(); it != vocab.end(); ++it)
+    max_id = std::max<int64_t>(max_id, token_id_field(it.value(), defined_tokens, where + ".vocab", it.key()));
   bpe->tokens_.resize(static_cast<size_t>(max_id + 1));
   bpe->has_token_.resize(static_cast<size_t>(max_id + 1), false);
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {

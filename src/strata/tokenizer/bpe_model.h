@@ -27,8 +27,9 @@ using StringMap = std::unordered_map<std::string, Value, StringViewHash, std::eq
 class BpeModel {
  public:
   // Reads {"type":"BPE","vocab":{...},"merges":[...], "unk_token", "fuse_unk", "byte_fallback",
-  // "ignore_merges", ...}. Merges may be "a b" strings or ["a","b"] pairs.
-  static std::unique_ptr<BpeModel> from_json(const Json& model, const std::string& where);
+  // "ignore_merges", ...}. Merges may be "a b" strings or ["a","b"] pairs. Ids are bounded by the number of
+  // tokens the file defines, the vocab's entries plus `added_token_count` (json_fields.h token_id_field).
+  static std::unique_ptr<BpeModel> from_json(const Json& model, const std::string& where, size_t added_token_count = 0);
 
   // Appends the ids of one piece (already mapped to the byte-level alphabet when the pre-tokenizer
   // includes ByteLevel).

@@ -3,7 +3,10 @@
 // Internal to the tokenizer module.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +34,21 @@ inline bool bool_field(const Json& object, const char* key, bool fallback, const
   if (it == object.end() || it->is_null()) return fallback;
   if (!it->is_boolean()) fail("{}.{}: expected true or false, got {}", where, key, it->type_name());
   return it->get<bool>();
+}
+
+// A token's id from model.vocab or added_tokens: a non-negative integer below twice the number of tokens
+// the file defines (vocab entries plus added tokens) plus 1024. Real tokenizers number their tokens
+// densely or nearly so; the bound keeps every id-indexed table within a small multiple of the file, so
+// no table is ever sized by a hostile id such as 2^31 - 1 or 4294967296.
+inline int32_t token_id_field(const Json& id, size_t defined_tokens, const std::string& where, std::string_view token) {
+  const size_t limit = std::min<size_t>(2 * defined_tokens + 1024, size_t{INT32_MAX});
+  const bool in_range = id.is_number_unsigned() ? id.get<uint64_t>() < limit
+                        : id.is_number_integer() ? id.get<int64_t>() >= 0 && static_cast<uint64_t>(id.get<int64_t>()) < limit
+                                                 : false;
+  if (!in_range)
+    fail("{}: token \"{}\" has id {}; expected an integer from 0 to {} (twice the {} tokens the file defines in "
+         "model.vocab and added_tokens, plus 1024)", where, token, id.dump(), limit - 1, defined_tokens);
+  return static_cast<int32_t>(id.get<int64_t>());
 }
 
 // The "type" of a component object.

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "strata/io/json_depth.h"
 #include "strata/tokenizer/utf8.h"
 
 namespace strata::tokenizer {
@@ -13,21 +14,20 @@ Json read_json(const std::filesystem::path& path, const char* what) {
   if (!file) fail("cannot open {} '{}'", what, path.string());
   std::stringstream buffer;
   buffer << file.rdbuf();
+  const std::string text = buffer.str();
+  // The components are copied out of the tree (recursively): bound its depth before parsing.
+  if (auto too_deep = io::json_depth_error(text, path.string())) fail("{} {}", what, *too_deep);
   try {
-    return Json::parse(buffer.str());
+    return Json::parse(text);
   } catch (const Json::parse_error& error) {
     fail("{} '{}' is not valid JSON: {}", what, path.string(), error.what());
   }
 }
 
-AddedToken parse_added_token(const Json& spec, const std::string& where) {
+AddedToken parse_added_token(const Json& spec, size_t defined_tokens, const std::string& where) {
   AddedToken token;
-  const Json& id = require_field(spec, "id", where);
-  if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-    fail("{}.id: expected a non-negative integer", where);
-  }
-  token.id = id.get<int32_t>();
   token.content = string_field(spec, "content", where);
+  token.id = token_id_field(require_field(spec, "id", where), defined_tokens, where, token.content);
   if (token.content.empty()) fail("{}.content: an added token cannot be empty", where);
   if (!is_valid_utf8(token.content)) fail("{}.content: not valid UTF-8", where);
   token.single_word = bool_field(spec, "single_word", false, where);
@@ -74,18 +74,19 @@ Tokenizer Tokenizer::load(const std::filesystem::path& tokenizer_json, const std
 Tokenizer Tokenizer::from_json(const Json& json, const Json& config, const std::string& source) {
   if (!json.is_object()) fail("{}: expected a JSON object at the top level", source);
   Tokenizer t;
-  t.model_ = BpeModel::from_json(require_field(json, "model", source), source + ": model");
+  const Json added = json.value("added_tokens", Json::array());
+  if (!added.is_array()) fail("{}: added_tokens: expected an array", source);
+  t.model_ = BpeModel::from_json(require_field(json, "model", source), source + ": model", added.size());
+  const size_t defined_tokens = json.at("model").at("vocab").size() + added.size();  // from_json checked both
   t.normalizer_ = Normalizer::from_json(json.value("normalizer", Json(nullptr)), source + ": normalizer");
   t.pre_tokenizer_ = PreTokenizer::from_json(json.value("pre_tokenizer", Json(nullptr)), source + ": pre_tokenizer");
   t.post_processor_ = PostProcessor::from_json(json.value("post_processor", Json(nullptr)), source + ": post_processor");
   t.decoder_ = Decoder::from_json(json.value("decoder", Json(nullptr)), source + ": decoder");
 
-  const Json added = json.value("added_tokens", Json::array());
-  if (!added.is_array()) fail("{}: added_tokens: expected an array", source);
   std::vector<AddedToken> raw, normalized;
   std::vector<std::string> raw_patterns, normalized_patterns;
   for (size_t i = 0; i < added.size(); ++i) {
-    AddedToken token = parse_added_token(added[i], fmt::format("{}: added_tokens[{}]", source, i));
+    AddedToken token = parse_added_token(added[i], defined_tokens, fmt::format("{}: added_tokens[{}]", source, i));
     if (t.added_by_content_.contains(token.content)) continue;  // HF keeps the first
     t.added_by_content_.emplace(token.content, token.id);
     if (t.added_index_by_id_.size() <= static_cast<size_t>(token.id)) t.added_index_by_id_.resize(token.id + 1, -1);
