@@ -59,5 +59,14 @@ TEST(ConfigRanges, ANegativeIntermediateSizeIsRefused) {
   EXPECT_NE(e.find("-112"), std::string::npos) << e;
 }
 
+TEST(ConfigRanges, HugeSizesAreRefusedAsWritten) {
+  // 2^64 - 1 used to be read as -1; 2^40 experts would size tables from it.
+  std::string e = load_error(with_field(fixture_config("nemotron_h_hybrid"), "intermediate_size", "18446744073709551615"));
+  EXPECT_NE(e.find("config.json: field 'intermediate_size' is 18446744073709551615; expected an integer of magnitude at "
+                   "most 2147483647"), std::string::npos) << e;
+  e = load_error(with_field(fixture_config("nemotron_h_hybrid"), "n_routed_experts", "1099511627776"));
+  EXPECT_NE(e.find("field 'n_routed_experts' is 1099511627776"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace strata::model

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "strata/core/error.h"
 #include "strata/io/config_json.h"
@@ -194,6 +197,50 @@ TEST(HfSchedule, MambaSsmFormat) {
   expect_error([&] { schedule_from_hf_config(c, "h.json"); }, {"attn_layer_idx", "[0, 3)"});
   c.erase("n_layer");
   expect_error([&] { schedule_from_hf_config(c, "h.json"); }, {"h.json", "'n_layer'"});
+}
+
+// Sizes past 2^31 - 1 are refused naming the field and its value as written (2^64 - 1 used to read as -1),
+// and what the mappings derive from them (a padded vocabulary, expand · d_model) never overflows.
+TEST(HfSchedule, HugeSizesAreRefusedNamingTheFieldAndValue) {
+  const json ssm = json::parse(R"({"d_model": 64, "n_layer": 2, "vocab_size": 100, "pad_vocab_size_multiple": 16,
+                                   "ssm_cfg": {"headdim": 32}})");
+  const std::string limit = "expected an integer of magnitude at most 2147483647";
+  {
+    json c = ssm;
+    c["vocab_size"] = INT64_MAX;  // vocab + multiple - 1 used to wrap negative
+    expect_error([&] { schedule_from_hf_config(c, "s.json"); },
+                 {"s.json", "field 'vocab_size' is 9223372036854775807", limit});
+  }
+  {
+    json c = ssm;
+    c["d_model"] = int64_t{1} << 62;  // expand · d_model used to wrap
+    expect_error([&] { schedule_from_hf_config(c, "s.json"); }, {"field 'd_model' is 4611686018427387904", limit});
+    c["d_model"] = 64;
+    c["ssm_cfg"]["expand"] = int64_t{1} << 62;
+    expect_error([&] { schedule_from_hf_config(c, "s.json"); }, {"field 'ssm_cfg.expand' is 4611686018427387904"});
+    c["ssm_cfg"]["expand"] = -(int64_t{1} << 62);
+    expect_error([&] { schedule_from_hf_config(c, "s.json"); }, {"field 'ssm_cfg.expand' is -4611686018427387904"});
+    c["ssm_cfg"]["expand"] = 1e300;
+    expect_error([&] { schedule_from_hf_config(c, "s.json"); }, {"field 'ssm_cfg.expand' is 1e+300", limit});
+  }
+  {
+    json c = ssm;
+    c["vocab_size"] = 2147483647;  // fits, but padded to a multiple of 16 it does not
+    expect_error([&] { schedule_from_hf_config(c, "s.json"); },
+                 {"vocab_size 2147483647 padded to a multiple of pad_vocab_size_multiple 16 is 2147483648"});
+  }
+  {
+    json c = ssm;
+    c["d_model"] = 1 << 30;  // each field fits; the derived head count does not
+    c["ssm_cfg"] = {{"headdim", 1}, {"expand", 4}};
+    expect_error([&] { schedule_from_hf_config(c, "s.json"); }, {"s.json", "mamba heads is 4294967296"});
+  }
+  for (const char* field : {"hidden_size", "vocab_size", "mamba_num_heads"}) {
+    json c = tiny_nemotron();
+    c[field] = UINT64_MAX;
+    expect_error([&] { schedule_from_hf_config(c, "tiny.json"); },
+                 {"tiny.json", fmt::format("field '{}' is 18446744073709551615", field), limit});
+  }
 }
 
 }  // namespace

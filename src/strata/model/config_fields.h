@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "strata/core/error.h"
+#include "strata/schedule/schedule.h"
 
 namespace strata::model {
 
@@ -33,9 +34,7 @@ class ConfigFields {
       if (fallback) return *fallback;
       fail("{}: missing required field '{}'", filename_, key);
     }
-    const auto& v = json_[key];
-    if (!v.is_number_integer()) fail("{}: field '{}' must be an integer, got {}", filename_, key, v.dump());
-    return v.get<int64_t>();
+    return bounded_integer(json_[key], key);
   }
   bool boolean(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
@@ -55,7 +54,7 @@ class ConfigFields {
     if (v.is_array()) {  // some configs list several EOS ids; the first is the canonical one
       if (v.empty()) return std::nullopt;
       if (!v[0].is_number_integer()) fail("{}: field '{}' must hold integers, got {}", filename_, key, v.dump());
-      return v[0].get<int64_t>();
+      return bounded_integer(v[0], key);
     }
     return integer(key);
   }
@@ -63,6 +62,19 @@ class ConfigFields {
   const std::string& filename() const { return filename_; }
 
  private:
+  // An integer within ±kMaxConfigInteger; an unsigned one is checked before get<int64_t>, which would
+  // wrap 2^64 - 1 to -1.
+  int64_t bounded_integer(const nlohmann::json& v, const char* key) const {
+    if (!v.is_number_integer()) fail("{}: field '{}' must be an integer, got {}", filename_, key, v.dump());
+    const bool in_range = v.is_number_unsigned()
+                              ? v.get<uint64_t>() <= static_cast<uint64_t>(schedule::kMaxConfigInteger)
+                              : v.get<int64_t>() >= -schedule::kMaxConfigInteger && v.get<int64_t>() <= schedule::kMaxConfigInteger;
+    if (!in_range)
+      fail("{}: field '{}' is {}; expected an integer of magnitude at most {} (2^31 - 1)", filename_, key, v.dump(),
+           schedule::kMaxConfigInteger);
+    return v.get<int64_t>();
+  }
+
   const nlohmann::json& json_;
   const std::string& filename_;
 };

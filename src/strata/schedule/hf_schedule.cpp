@@ -41,17 +41,26 @@ class Fields {
     std::string key;
     const json* v = find(keys, &key);
     if (!v) return std::nullopt;
-    if (v->is_number_integer()) return v->get<int64_t>();
+    // Unsigned first: nlohmann counts an unsigned number as an integer too, and get<int64_t> would wrap
+    // 2^64 - 1 to -1.
+    std::optional<int64_t> value;
     if (v->is_number_unsigned()) {
-      if (v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-        fail("config {}: field '{}{}' is {}; expected a smaller integer", filename_, prefix_, key, v->dump());
-      return static_cast<int64_t>(v->get<uint64_t>());
-    }
-    if (v->is_number_float()) {
+      if (v->get<uint64_t>() <= static_cast<uint64_t>(kMaxConfigInteger)) value = static_cast<int64_t>(v->get<uint64_t>());
+    } else if (v->is_number_integer()) {
+      const int64_t i = v->get<int64_t>();
+      if (i >= -kMaxConfigInteger && i <= kMaxConfigInteger) value = i;
+    } else if (v->is_number_float()) {
       const double d = v->get<double>();
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) return static_cast<int64_t>(d);
+      if (!std::isfinite(d) || d != std::floor(d))
+        fail("config {}: field '{}{}' is {}; expected an integer", filename_, prefix_, key, v->dump());
+      if (std::fabs(d) <= static_cast<double>(kMaxConfigInteger)) value = static_cast<int64_t>(d);
+    } else {
+      fail("config {}: field '{}{}' is {}; expected an integer", filename_, prefix_, key, v->dump());
     }
-    fail("config {}: field '{}{}' is {}; expected an integer", filename_, prefix_, key, v->dump());
+    if (!value)
+      fail("config {}: field '{}{}' is {}; expected an integer of magnitude at most {} (2^31 - 1)", filename_, prefix_,
+           key, v->dump(), kMaxConfigInteger);
+    return value;
   }
 
   int64_t required_int(std::initializer_list<const char*> keys, std::string_view why) const {
@@ -201,7 +210,10 @@ HfModel mamba2_ssm(const json& config, std::string_view filename) {
   const int64_t multiple = f.optional_int({"pad_vocab_size_multiple"}).value_or(1);
   if (vocab < 1 || multiple < 1)
     fail("config {}: vocab_size {} / pad_vocab_size_multiple {}; expected both >= 1", filename, vocab, multiple);
-  dims.vocab_size = (vocab + multiple - 1) / multiple * multiple;
+  dims.vocab_size = (vocab + multiple - 1) / multiple * multiple;  // both <= 2^31 - 1: no overflow
+  if (dims.vocab_size > kMaxConfigInteger)
+    fail("config {}: vocab_size {} padded to a multiple of pad_vocab_size_multiple {} is {}; expected at most {}",
+         filename, vocab, multiple, dims.vocab_size, kMaxConfigInteger);
 
   json empty = json::object();
   const json* ssm_cfg = f.find({"ssm_cfg"});
@@ -219,7 +231,7 @@ HfModel mamba2_ssm(const json& config, std::string_view filename) {
   if (expand < 1 || dims.mamba.head_dim < 1 || d_model < 1 || (expand * d_model) % dims.mamba.head_dim != 0)
     fail("config {}: expand ({}) x d_model ({}) must be a positive multiple of ssm_cfg.headdim ({})", filename,
          expand, d_model, dims.mamba.head_dim);
-  dims.mamba.n_heads = expand * d_model / dims.mamba.head_dim;
+  dims.mamba.n_heads = expand * d_model / dims.mamba.head_dim;  // operands <= 2^31 - 1: no overflow
 
   std::vector<bool> attention(static_cast<size_t>(n_layers), false);
   if (const json* idx = f.find({"attn_layer_idx"})) {

@@ -175,7 +175,8 @@ void validate_dims(const Schedule& schedule, const ModelDims& dims) {
       {"attention head dim", a.head_dim},    {"shared kv width", a.shared_kv_width},
       {"indexer key width", a.indexer_key_width}};
   for (const auto& [name, value] : all)
-    if (value < 0) fail("model dims: {} is {}; expected a non-negative number", name, value);
+    if (value < 0 || value > kMaxConfigInteger)
+      fail("model dims: {} is {}; expected a non-negative number of at most {}", name, value, kMaxConfigInteger);
 
   for (const LayerSpec& l : schedule.layers) {
     if (has_mamba2(l)) {

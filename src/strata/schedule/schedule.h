@@ -66,6 +66,11 @@ struct AttentionDims {
   bool operator==(const AttentionDims&) const = default;
 };
 
+// The largest magnitude of any integer a config gives (a width, a count, a vocabulary size) and of any
+// model dimension: 2^31 - 1. Real models are far below it, and with every input bounded so, what the
+// config mappings derive from two of them (expand · d_model, a padded vocabulary) cannot overflow.
+inline constexpr int64_t kMaxConfigInteger = 2147483647;
+
 struct ModelDims {
   int64_t hidden_size = 0;
   int64_t vocab_size = 0;
@@ -77,7 +82,7 @@ struct ModelDims {
 };
 
 // Checks that every dimension the schedule's layers need is present and positive (and none is
-// negative), naming the first layer that needs a missing one and the flag/field that sets it.
+// negative or above kMaxConfigInteger), naming the first layer that needs a missing one and the flag/field that sets it.
 void validate_dims(const Schedule& schedule, const ModelDims& dims);
 
 }  // namespace strata::schedule
