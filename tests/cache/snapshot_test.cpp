@@ -211,5 +211,30 @@ TEST_F(SnapshotTest, SectionTableIsCheckedEvenBehindAValidChecksum) {
   expect_error([&] { restore_snapshot(cache, slot, edited(32, int64_t{-1})); }, "negative position");
 }
 
+// A section claiming [2^40, 2^40, 2^40, 2^40] elements (or [2^40, 2^24] f32: 2^66 bytes) of 0 bytes: the
+// element count wraps to 0 in 64 bits, which used to match the 0 bytes declared and pass the parser.
+TEST_F(SnapshotTest, SectionSizesThatWrapAreRefusedByTheParser) {
+  MambaStateCache cache(small_config(1));
+  const std::vector<uint8_t> good = save_snapshot(cache, cache.allocate());
+  const size_t record = 64 + std::string("test-model").size();
+  auto crafted = [&](std::initializer_list<int64_t> shape) {
+    std::vector<uint8_t> bytes = good;
+    bytes[record + 2] = static_cast<uint8_t>(shape.size());  // ndim
+    size_t d = 0;
+    for (int64_t n : shape) std::memcpy(bytes.data() + record + 8 + 8 * d++, &n, 8);
+    const uint64_t zero = 0;
+    std::memcpy(bytes.data() + record + 48, &zero, 8);  // bytes
+    reseal(bytes);
+    return bytes;
+  };
+  const int64_t big = int64_t{1} << 40;
+  expect_error([&] { parse_snapshot(crafted({big, big, big, big})); },
+               "snapshot section 0 is f32[1099511627776, 1099511627776, 1099511627776, 1099511627776], whose byte "
+               "size does not fit in 64 bits");
+  expect_error([&] { parse_snapshot(crafted({big, int64_t{1} << 24})); }, "does not fit in 64 bits");
+  // One that fits but is not what the section holds is still the byte-count error.
+  expect_error([&] { parse_snapshot(crafted({big})); }, "declares 0 bytes but f32[1099511627776] needs 4398046511104");
+}
+
 }  // namespace
 }  // namespace strata::cache

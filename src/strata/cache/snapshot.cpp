@@ -248,20 +248,25 @@ SnapshotInfo parse_snapshot(std::span<const uint8_t> bytes) {
     s.ndim = get<uint8_t>(bytes, record + 2);
     if (s.ndim < 1 || s.ndim > 4) fail("snapshot section {} has rank {}, expected 1 to 4", i, s.ndim);
     s.layer = get<uint32_t>(bytes, record + 4);
+    // Checked products: [2^40] x 4 would wrap to 0 elements and match a section of 0 bytes.
     uint64_t elements = 1;
+    bool overflow = false;
     for (size_t d = 0; d < 4; ++d) {
       s.shape[d] = get<int64_t>(bytes, record + 8 + 8 * d);
       if (static_cast<int>(d) < s.ndim) {
         if (s.shape[d] <= 0 || s.shape[d] > (int64_t{1} << 40))
           fail("snapshot section {} has dimension {} of size {}", i, d, s.shape[d]);
-        elements *= static_cast<uint64_t>(s.shape[d]);
+        overflow = overflow || __builtin_mul_overflow(elements, static_cast<uint64_t>(s.shape[d]), &elements);
       }
     }
+    uint64_t needed = 0;
+    overflow = overflow || __builtin_mul_overflow(elements, uint64_t{dtype_size(s.dtype)}, &needed);
+    if (overflow)
+      fail("snapshot section {} is {}, whose byte size does not fit in 64 bits", i, describe_section(s));
     s.offset = get<uint64_t>(bytes, record + 40);
     s.bytes = get<uint64_t>(bytes, record + 48);
-    if (s.bytes != elements * dtype_size(s.dtype))
-      fail("snapshot section {} declares {} bytes but {} needs {}", i, s.bytes, describe_section(s),
-           elements * dtype_size(s.dtype));
+    if (s.bytes != needed)
+      fail("snapshot section {} declares {} bytes but {} needs {}", i, s.bytes, describe_section(s), needed);
     if (s.offset < table_end || s.offset > total || s.bytes > total - s.offset)
       fail("snapshot section {} ({} bytes at offset {}) lies outside the payload [{}, {})", i, s.bytes, s.offset,
            table_end, total);
