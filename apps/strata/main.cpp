@@ -1,9 +1,12 @@
 // The `strata` command line: one subcommand per job (pattern, plan, run, bench, ...).
 // Exit status: 0 success, 2 bad input (one `error: ...` line on stderr), 1 internal failure.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <functional>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -140,6 +143,13 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "internal error: %s\n", strata::cli::one_line(e.what()).c_str());
     return 1;
+  }
+  // Output that never arrived (stdout on a full disk or /dev/full) is a failure, not a success.
+  std::cout.flush();
+  if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    const int error = errno;
+    std::fprintf(stderr, "error: cannot write to standard output: %s\n", error ? std::strerror(error) : "write failed");
+    return 2;
   }
   return 0;
 }

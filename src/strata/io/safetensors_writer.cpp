@@ -91,9 +91,19 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   std::string header_text = header.dump();
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
+  // An existing path that is not a regular file (/dev/null, /dev/full, a pipe) is written through: renaming
+  // a temporary over it would replace the device node with a file.
+  std::error_code status_error;
+  const std::filesystem::file_status status = std::filesystem::status(path, status_error);
+  if (std::filesystem::is_directory(status)) fail("{}: is a directory; expected a file to write", file);
+  const bool write_through = std::filesystem::exists(status) && !std::filesystem::is_regular_file(status);
   TemporaryFile temporary;
   temporary.path = path;
-  temporary.path += fmt::format(".tmp.{}", ::getpid());
+  if (write_through) {
+    temporary.keep = true;
+  } else {
+    temporary.path += fmt::format(".tmp.{}", ::getpid());
+  }
   temporary.stream = std::fopen(temporary.path.c_str(), "wb");
   if (!temporary.stream)
     fail("{}: cannot create {}: {}", file, temporary.path.string(), std::strerror(errno));
@@ -117,6 +127,7 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   const int closed = std::fclose(temporary.stream);
   temporary.stream = nullptr;
   if (closed != 0) fail("{}: closing {} failed: {}", file, temporary.path.string(), std::strerror(errno));
+  if (write_through) return;
   std::error_code error;
   std::filesystem::rename(temporary.path, path, error);
   if (error) fail("{}: cannot rename {} into place: {}", file, temporary.path.string(), error.message());
