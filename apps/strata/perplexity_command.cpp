@@ -2,10 +2,8 @@
 // with the model's tokenizer (BOS as its post-processor adds it), cuts it into non-overlapping windows,
 // runs each from an empty state and reports mean negative log-likelihood and perplexity.
 #include "device_option.h"
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +12,7 @@
 
 #include "command_registry.h"
 #include "model_dir.h"
+#include "text_file.h"
 #include "strata/core/error.h"
 #include "strata/model/perplexity.h"
 #include "strata/tokenizer/tokenizer.h"
@@ -32,15 +31,12 @@ struct PerplexityArgs {
 void run(const PerplexityArgs& a) {
   if (a.context < 2) fail("--context must be at least 2, got {}", a.context);
   if (a.max_windows < 0 || a.parallel < 1 || a.threads < 0) fail("--max-windows, --parallel and --threads must be >= 0 (--parallel >= 1)");
-  std::ifstream in(a.text_file, std::ios::binary);
-  if (!in) fail("{}: cannot read the text file", a.text_file);
-  std::stringstream text;
-  text << in.rdbuf();
   const std::filesystem::path dir = checked_model_dir(a.model_dir);
+  const std::string text = read_text_file(a.text_file);  // regular files of at most 1 GiB: not /dev/zero
   const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
   const auto model = model::Model::load(dir);
   const Placement placement = place_model(*model, a.device);
-  const std::vector<int32_t> ids = tokenizer.encode(text.str(), /*add_special_tokens=*/true);
+  const std::vector<int32_t> ids = tokenizer.encode(text, /*add_special_tokens=*/true);
   ThreadPool pool(a.threads);
   const model::PerplexityResult r = model::perplexity(
       *model, ids, model::PerplexityOptions{.window = a.context, .max_windows = a.max_windows, .parallel_windows = a.parallel},
