@@ -115,6 +115,9 @@ TEST(Server, BadRequestsGetOpenAiErrors) {
   };
   expect_error("/v1/completions", "{\"prompt\": \"x\",", 400, "", "not valid JSON");
   expect_error("/v1/completions", "[1, 2]", 400, "", "JSON object");
+  // 100k-deep nesting is refused before parsing (handlers copy and dump the body recursively).
+  expect_error("/v1/completions", "{\"prompt\": " + std::string(100000, '[') + std::string(100000, ']') + "}", 400, "",
+               "the request body:1:523: JSON nested more than 512 levels deep");
   expect_error("/v1/completions", R"({"prompt": "x", "temperature": "hot"})", 400, "temperature", "number");
   expect_error("/v1/completions", R"({"prompt": "x", "temperature": 3})", 400, "temperature", "between 0 and 2");
   expect_error("/v1/completions", R"({"prompt": "x", "max_tokens": 0})", 400, "max_tokens", "between 1");
