@@ -4,6 +4,7 @@
 // (each step one token of every sequence), timing the forward passes only.
 #include "device_option.h"
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -16,6 +17,7 @@
 
 #include "command_registry.h"
 #include "model_dir.h"
+#include "progress.h"
 #include "strata/core/error.h"
 #include "strata/core/thread_pool.h"
 #include "strata/model/model.h"
@@ -41,8 +43,14 @@ struct Result {
 
 using Clock = std::chrono::steady_clock;
 
+// Steps run_one takes: the prompt in chunks of ubatch tokens (over all sequences), then one per token.
+int64_t steps_of(int64_t batch, int64_t prompt, int64_t generate, int64_t ubatch) {
+  const int64_t chunk = std::max<int64_t>(1, ubatch / batch);
+  return (prompt + chunk - 1) / chunk + generate;
+}
+
 std::vector<Result> run_one(const model::Model& m, int64_t batch, int64_t prompt, int64_t generate, int64_t ubatch,
-                            const Exec& exec) {
+                            const Exec& exec, const std::function<void()>& on_step) {
   model::CacheOptions options;
   options.max_sequences = static_cast<int>(batch);
   options.max_context = prompt + generate;
@@ -69,7 +77,9 @@ std::vector<Result> run_one(const model::Model& m, int64_t batch, int64_t prompt
     const auto start = Clock::now();
     m.forward(fb, cache, logits, ws, exec, exec.device() == Device::cuda ? &graphs : nullptr);
     if (exec.device() == Device::cuda) exec.cuda().synchronize();  // the step is done when the GPU is
-    return std::chrono::duration<double>(Clock::now() - start).count();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    on_step();
+    return seconds;
   };
 
   std::vector<Result> results;
@@ -115,11 +125,16 @@ void run(const BenchArgs& a) {
     for (int64_t prompt : a.prompts) {
       std::vector<double> best;
       std::vector<Result> results;
+      Progress progress(fmt::format("bench batch {}, prompt {}:", batch, prompt), "steps", a.json);
+      const int64_t total = a.repetitions * steps_of(batch, prompt, a.generate, a.ubatch);
+      int64_t done = 0;
       for (int r = 0; r < a.repetitions; ++r) {
-        std::vector<Result> run = run_one(*m, batch, prompt, a.generate, a.ubatch, exec);
+        std::vector<Result> run =
+            run_one(*m, batch, prompt, a.generate, a.ubatch, exec, [&] { progress.update(++done, total); });
         if (results.empty()) results = run;
         for (size_t i = 0; i < run.size(); ++i) results[i].seconds = std::min(results[i].seconds, run[i].seconds);
       }
+      progress.clear();
       for (const Result& r : results) {
         // The decode result is the same for every prompt length only if the context is; keep both.
         const double rate = static_cast<double>(r.tokens) / r.seconds;

@@ -12,6 +12,7 @@
 
 #include "command_registry.h"
 #include "model_dir.h"
+#include "progress.h"
 #include "text_file.h"
 #include "strata/core/error.h"
 #include "strata/model/perplexity.h"
@@ -38,9 +39,14 @@ void run(const PerplexityArgs& a) {
   const Placement placement = place_model(*model, a.device);
   const std::vector<int32_t> ids = tokenizer.encode(text, /*add_special_tokens=*/true);
   ThreadPool pool(a.threads);
-  const model::PerplexityResult r = model::perplexity(
-      *model, ids, model::PerplexityOptions{.window = a.context, .max_windows = a.max_windows, .parallel_windows = a.parallel},
-      placement.exec(pool));
+  Progress progress("perplexity", "windows", a.json);
+  model::PerplexityOptions options;
+  options.window = a.context;
+  options.max_windows = a.max_windows;
+  options.parallel_windows = a.parallel;
+  options.on_progress = [&](int64_t done, int64_t total) { progress.update(done, total); };
+  const model::PerplexityResult r = model::perplexity(*model, ids, options, placement.exec(pool));
+  progress.clear();
   if (a.json) {
     std::cout << nlohmann::ordered_json{{"tokens", r.tokens},       {"windows", r.windows},
                                         {"scored_tokens", r.scored_tokens}, {"mean_nll", r.mean_nll()},

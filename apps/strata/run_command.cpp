@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <set>
 #include <string>
@@ -24,6 +25,7 @@
 
 #include "command_registry.h"
 #include "model_dir.h"
+#include "progress.h"
 #include "text_file.h"
 #include "strata/core/error.h"
 #include "strata/engine/generation_defaults.h"
@@ -113,10 +115,21 @@ void run(RunArgs a) {
   engine::Session session(tokenizer, eng);
 
   const auto start = std::chrono::steady_clock::now();
-  if (!a.no_echo) {
+  // A prompt longer than one engine step shows its prefill on a terminal; the prompt is then echoed when
+  // the first token comes, so the progress line never overwrites echoed text. The engine thread streams
+  // tokens while this one draws, so both take `output`.
+  Progress prefill("prefill", "tokens");
+  const bool show_prefill = prefill.enabled() && prompt_tokens > options.token_budget;
+  std::mutex output;
+  bool echoed = a.no_echo;
+  auto echo_prompt = [&] {
+    prefill.clear();
+    if (echoed) return;
     std::fwrite(a.prompt.data(), 1, a.prompt.size(), stdout);
     std::fflush(stdout);
-  }
+    echoed = true;
+  };
+  if (!show_prefill) echo_prompt();
   // The engine steps on its own thread while this one waits, so Ctrl-C can stop the request cleanly: the
   // text so far, a newline, the --verbose summary, exit status 130.
   struct sigaction action {};
@@ -127,6 +140,8 @@ void run(RunArgs a) {
   std::promise<engine::Event> finished;
   std::future<engine::Event> done = finished.get_future();
   const engine::RequestId id = session.submit(prompt, a.sampling, [&](const engine::Event& event) {
+    std::lock_guard lock(output);
+    echo_prompt();
     if (event.kind == engine::Event::Kind::token) {
       std::fwrite(event.text.data(), 1, event.text.size(), stdout);
       std::fflush(stdout);
@@ -135,8 +150,14 @@ void run(RunArgs a) {
     }
   });
   bool cancelled = false;
-  while (done.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
+  while (done.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
     if (g_interrupted && !cancelled) cancelled = eng.cancel(id);
+    if (show_prefill) {
+      const engine::EngineStats s = eng.stats();
+      std::lock_guard lock(output);
+      if (!echoed) prefill.update(s.prompt_tokens_computed + s.prompt_tokens_reused, prompt_tokens);
+    }
+  }
   const engine::Event end = done.get();
   eng.stop();
   std::fputc('\n', stdout);

@@ -65,6 +65,7 @@ PerplexityResult perplexity(const Model& model, std::span<const int32_t> ids, co
       result.tokens += static_cast<int64_t>(window.size());
     }
     for (int slot : slots) cache.free(slot);
+    if (options.on_progress) options.on_progress(static_cast<int64_t>(first + count), result.windows);
   }
   return result;
 }

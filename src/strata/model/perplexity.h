@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct PerplexityOptions {
   int64_t window = 256;
   int64_t max_windows = 0;  // 0: all
   int parallel_windows = 4; // windows run together in one step
+  // Called after each batch of windows with the windows scored so far and in all (progress display).
+  std::function<void(int64_t done, int64_t total)> on_progress;
 };
 
 // Throws strata::Error when no window has two tokens or an id is outside the vocabulary.
