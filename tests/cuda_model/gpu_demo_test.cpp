@@ -46,7 +46,10 @@ TEST(GpuDemo, HeldOutPerplexityWithinHalfAPercentOfTheCpu) {
   const auto tokenizer = tokenizer::Tokenizer::load(kDemo / "tokenizer.json");
   std::vector<int32_t> ids = tokenizer.encode(text.str(), true);
   ThreadPool pool(2);
-  const model::PerplexityOptions options{.window = 256, .max_windows = 40, .parallel_windows = 8};
+  model::PerplexityOptions options;
+  options.window = 256;
+  options.max_windows = 40;
+  options.parallel_windows = 8;
   const auto cpu_model = model::Model::load(kDemo);
   const double cpu = model::perplexity(*cpu_model, ids, options, pool).perplexity();
   const auto gpu_model = model::Model::load(kDemo);
