@@ -35,7 +35,7 @@ TEST(DemoModel, PerplexityMatchesTransformers) {
 TEST(DemoModel, PerplexityRejectsBadInput) {
   const auto missing = testing::run_strata("perplexity", kDemo.string(), "-f", "/nonexistent/text.txt");
   EXPECT_EQ(missing.status, 2);
-  EXPECT_NE(missing.err.find("cannot read"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("'/nonexistent/text.txt' does not exist"), std::string::npos) << missing.err;
   const auto tiny = testing::run_strata("perplexity", kDemo.string(), "-f", (kDemo / "heldout.txt").string(),
                                         "--context", "1");
   EXPECT_EQ(tiny.status, 2);

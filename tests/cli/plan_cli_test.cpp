@@ -107,7 +107,10 @@ TEST(PlanCli, BadInputExitsTwoWithOneErrorLine) {
   expect_bad_input("--preset dsv4-pro --budget-gib nan", "budget");
   expect_bad_input("--preset dsv4-pro --budget-gib -1", "budget");
   expect_bad_input("--preset dsv4-pro --state-dtype q4", "q4");
-  expect_bad_input("--preset nemotron-h-8b --mamba-heads 1125899906842624 --mamba-groups 1", "overflows");
+  expect_bad_input("--preset nemotron-h-8b --mamba-heads 1125899906842624 --mamba-groups 1", "at most 2147483647");
+  // Each dim within bounds, their product past 64 bits.
+  expect_bad_input("--preset nemotron-h-8b --mamba-heads 2147483647 --mamba-groups 1 --mamba-head-dim 2147483647",
+                   "overflows");
   expect_bad_input("--preset nemotron-h-8b --head-dim -3", "--head-dim");
   expect_bad_input("--preset \"$(printf 'a\\nb')\"", "unknown preset");
 }

@@ -163,8 +163,15 @@ TEST(MemoryPlan, HostileInputsThrow) {
   EXPECT_THROW(plan_memory(p.schedule, p.dims, 10, 0), Error);
   EXPECT_THROW(plan_memory(p.schedule, p.dims, 10, 1, 0), Error);
   ModelDims huge = p.dims;
-  huge.mamba.n_heads = int64_t{1} << 50;
+  huge.mamba.n_heads = int64_t{1} << 50;  // past the 2^31 - 1 every dim is bounded by
   huge.mamba.n_groups = 1;
+  try {
+    plan_memory(p.schedule, huge, 10, 1);
+    ADD_FAILURE() << "expected a bound error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("at most 2147483647"), std::string::npos) << e.what();
+  }
+  huge.mamba.n_heads = huge.mamba.head_dim = 2147483647;  // each within bounds, the state bytes past 2^64
   try {
     plan_memory(p.schedule, huge, 10, 1);
     ADD_FAILURE() << "expected an overflow error";
