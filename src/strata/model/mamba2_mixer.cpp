@@ -12,6 +12,7 @@
 #include "strata/kernels/copy.h"
 #include "strata/kernels/elementwise.h"
 #include "strata/kernels/gemm.h"
+#include "strata/kernels/in_proj_conv.h"
 #include "strata/kernels/norm.h"
 #include "strata/kernels/norm_gemm.h"
 #include "strata/kernels/ssd.h"
@@ -132,20 +133,10 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   const int64_t T = x.size(0), E = d.inner(), C = d.conv_dim(), GN = d.ssm.n_groups * d.ssm.state_size;
   if (T == 0) return;
 
-  // in_proj: [T, z | xBC | dt].
   Tensor zxbcdt = workspace.take(DType::f32, {T, d.in_proj_width()});
-  kernels::GemmParams in_params;
-  if (weights_.in_proj_bias.data) in_params.bias = &weights_.in_proj_bias;
-  if (input_norm != nullptr)
-    kernels::rms_norm_gemm({.eps = input_norm->eps}, x, *input_norm->weight, input_norm->normed, weights_.in_proj,
-                           zxbcdt, in_params, exec);
-  else
-    kernels::gemm(x, weights_.in_proj, zxbcdt, in_params, exec);
-  if (projection_scale_.data) kernels::scale_columns(zxbcdt, projection_scale_, exec);
   const Tensor z = columns(zxbcdt, 0, E);
   const Tensor xbc = columns(zxbcdt, E, C);
   const Tensor dt = columns(zxbcdt, E + C, d.ssm.n_heads);
-
   Tensor conv_out = workspace.take(DType::f32, {T, C});
   Tensor y = workspace.take(DType::f32, {T, E});
 
@@ -181,16 +172,41 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
         .device = part_device};
   };
 
+  // Verification keeps the state after every token. The kernels write them per batch sequence in the
+  // pool's dtype; the cache keeps them per slot in f32 (exact: pool values are representable in f32).
+  bool keep_any = batch.verify;
+  int64_t max_length = 0;
+  for (int64_t i = 0; i < decode_sequences; ++i) {
+    max_length = std::max(max_length, batch.varlen.length(i));
+    keep_any = keep_any || (!batch.keep_states.empty() && batch.keep_states[static_cast<size_t>(i)]);
+  }
+  // A step of plain one-token decodes (the steady state) runs its front — [norm →] in_proj → conv — as
+  // one call the GPU fuses (kernels/in_proj_conv.h); column multipliers (Falcon-H1) sit between the two,
+  // so those models take the separate path.
+  const bool plain_decode = decode_sequences == num_sequences && decode_tokens == num_sequences &&
+                            max_length == 1 && !keep_any && !projection_scale_.data;
+  const kernels::VarlenBatch decode_part = part_of(0, decode_sequences, 0);
+
+  // in_proj: [T, z | xBC | dt].
+  kernels::GemmParams in_params;
+  if (weights_.in_proj_bias.data) in_params.bias = &weights_.in_proj_bias;
+  const kernels::InProjNorm front_norm{.weight = input_norm ? input_norm->weight : nullptr,
+                                       .eps = input_norm ? input_norm->eps : 0.0f,
+                                       .normed = input_norm ? input_norm->normed : Tensor{}};
+  if (plain_decode) {
+    k::in_proj_conv_decode(x, input_norm ? &front_norm : nullptr, weights_.in_proj, zxbcdt, in_params, conv_params, E,
+                           conv_weight_, conv_bias_, decode_part, state.conv_pool, conv_out, exec);
+  } else {
+    if (input_norm != nullptr)
+      kernels::rms_norm_gemm({.eps = input_norm->eps}, x, *input_norm->weight, input_norm->normed, weights_.in_proj,
+                             zxbcdt, in_params, exec);
+    else
+      kernels::gemm(x, weights_.in_proj, zxbcdt, in_params, exec);
+    if (projection_scale_.data) kernels::scale_columns(zxbcdt, projection_scale_, exec);
+  }
+
   if (decode_sequences > 0) {
-    const kernels::VarlenBatch part = part_of(0, decode_sequences, 0);
-    // Verification keeps the state after every token. The kernels write them per batch sequence in the
-    // pool's dtype; the cache keeps them per slot in f32 (exact: pool values are representable in f32).
-    bool keep_any = batch.verify;
-    int64_t max_length = 0;
-    for (int64_t i = 0; i < decode_sequences; ++i) {
-      max_length = std::max(max_length, batch.varlen.length(i));
-      keep_any = keep_any || (!batch.keep_states.empty() && batch.keep_states[static_cast<size_t>(i)]);
-    }
+    const kernels::VarlenBatch& part = decode_part;
     const Tensor conv_intermediate =
         keep_any ? workspace.take(state.conv_pool.dtype, {decode_sequences, max_length, d.ssm.conv_kernel - 1, C})
                      : absent();
@@ -199,7 +215,8 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
             ? workspace.take(state.ssm_pool.dtype, {decode_sequences, max_length, d.ssm.n_heads, d.ssm.head_dim, d.ssm.state_size})
             : absent();
     const Tensor part_conv_out = rows_of(conv_out, 0, decode_tokens);
-    k::causal_conv1d_decode(conv_params, rows_of(xbc, 0, decode_tokens), conv_weight_, conv_bias_, part,
+    if (!plain_decode)  // else the front already convolved
+      k::causal_conv1d_decode(conv_params, rows_of(xbc, 0, decode_tokens), conv_weight_, conv_bias_, part,
                               state.conv_pool, conv_intermediate, part_conv_out, exec);
     const k::SelectiveStateUpdateInputs inputs{.x = columns(part_conv_out, 0, E),
                                                  .dt = rows_of(dt, 0, decode_tokens),

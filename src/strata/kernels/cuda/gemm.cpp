@@ -241,38 +241,87 @@ void gemm(const Tensor& x, const Tensor& weight, Tensor& y, const GemmParams& pa
   gemm_with(GemmVariant::automatic, x, weight, y, params, exec);
 }
 
+namespace {
+
+bool env_enabled(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr || std::string_view(value) != "0";
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// The skinny kernel for g, and its operands 16-byte aligned (every fused variant needs both).
+bool skinny_fits(const GemmOperands& g) {
+  if (g.m == 0 || g.n == 0 || g.k == 0 || g.m > 2) return false;
+  if (gemm_variant_for(g.m, g.weight_dtype) != GemmVariant::skinny) return false;
+  const int64_t weight_bytes = static_cast<int64_t>(dtype_size(g.weight_dtype));
+  return g.k % 8 == 0 && aligned16(g.x) && (g.m == 1 || g.ldx % 4 == 0) && aligned16(g.weight) &&
+         (g.n == 1 || (g.ldw * weight_bytes) % 16 == 0);
+}
+
+// Fills g.norm for the (gated) RMSNorm; false when the kernel cannot take it.
+bool set_norm(GemmOperands& g, const Tensor* z, bool gate_after, int64_t n_groups, float eps,
+              const Tensor& norm_weight) {
+  const bool fits = n_groups == 1 && norm_weight.dtype == DType::f32 && aligned16(norm_weight.data) &&
+                    (z == nullptr || (z->dtype == DType::f32 && aligned16(z->data) && (g.m == 1 || z->stride(0) % 4 == 0)));
+  if (!fits) return false;
+  g.norm.norm = norm_weight.ptr<const float>();
+  if (z != nullptr) {
+    g.norm.z = z->ptr<const float>();
+    g.norm.ldz = z->stride(0);
+  }
+  g.norm.gate_after = gate_after;
+  g.norm.eps = eps;
+  return true;
+}
+
+}  // namespace
+
 bool gemm_normed(const Tensor& x, const Tensor* z, bool gate_after, int64_t n_groups, float eps,
                  const Tensor& norm_weight, const Tensor& weight, Tensor& y, const GemmParams& params,
                  const Exec& exec) {
-  // STRATA_CUDA_FUSE_NORM=0: never fuse (A/B measurements).
-  static const bool enabled = [] {
-    const char* value = std::getenv("STRATA_CUDA_FUSE_NORM");
-    return value == nullptr || std::string_view(value) != "0";
-  }();
+  static const bool enabled = env_enabled("STRATA_CUDA_FUSE_NORM");  // 0: never fuse (A/B measurements)
   if (!enabled) return false;
   GemmOperands g = operands_of(x, weight, y, params);
-  if (g.m == 0 || g.n == 0 || g.k == 0 || g.m > 2) return false;
-  if (gemm_variant_for(g.m, g.weight_dtype) != GemmVariant::skinny) return false;
-  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  const int64_t weight_bytes = static_cast<int64_t>(dtype_size(g.weight_dtype));
-  if (n_groups < 1 || n_groups > kMaxNormGroups || g.k % n_groups != 0) return false;
-  const int64_t group_size = g.k / n_groups;
-  // The kernel stages the normed rows in shared memory: m·K floats within the default 48 KiB.
-  const bool fits = g.m * g.k * static_cast<int64_t>(sizeof(float)) <= kMaxPrologueBytes && g.k % 8 == 0 &&
-                    group_size % 8 == 0 && aligned(g.x) && (g.m == 1 || g.ldx % 4 == 0) &&
-                    aligned(g.weight) && (g.n == 1 || (g.ldw * weight_bytes) % 16 == 0) &&
-                    norm_weight.dtype == DType::f32 && aligned(norm_weight.data) &&
-                    (z == nullptr || (z->dtype == DType::f32 && aligned(z->data) && (g.m == 1 || z->stride(0) % 4 == 0)));
-  if (!fits) return false;
-  g.prologue.norm = norm_weight.ptr<const float>();
-  if (z != nullptr) {
-    g.prologue.z = z->ptr<const float>();
-    g.prologue.ldz = z->stride(0);
-  }
-  g.prologue.gate_after = gate_after;
-  g.prologue.group_size = group_size;
-  g.prologue.groups = static_cast<int>(n_groups);
-  g.prologue.eps = eps;
+  if (!skinny_fits(g) || !set_norm(g, z, gate_after, n_groups, eps, norm_weight)) return false;
+  launch_gemm_skinny(g, exec.cuda().stream());
+  return true;
+}
+
+bool gemm_front(const Tensor& x, const Tensor* norm_weight, float eps, const Tensor& weight, Tensor& y,
+                const GemmParams& params, const FusedConv& conv, const Exec& exec) {
+  static const bool enabled = env_enabled("STRATA_CUDA_FUSE_CONV");
+  if (!enabled) return false;
+  GemmOperands g = operands_of(x, weight, y, params);
+  if (!skinny_fits(g)) return false;
+  if (norm_weight != nullptr && !(env_enabled("STRATA_CUDA_FUSE_NORM") && set_norm(g, nullptr, false, 1, eps, *norm_weight)))
+    return false;
+  const VarlenBatch& batch = *conv.batch;
+  const Tensor& state = *conv.state;
+  const int64_t K = conv.conv.kernel_width;
+  if (batch.num_sequences() != g.m || batch.num_tokens() != g.m || batch.device.slots == nullptr ||
+      batch.device.has_initial_state == nullptr || state.dtype != DType::f32 || K < 2 || K > 8 ||
+      conv.col0 < 0 || conv.col0 + conv.conv.conv_dim > g.n || conv.weight->dtype != DType::f32 ||
+      conv.out->dtype != DType::f32 || (conv.bias->data != nullptr && conv.bias->dtype != DType::f32))
+    return false;
+  // Row m is sequence m's only token (the kernel reads no cu_seqlens, so row_offset does not matter).
+  for (int64_t i = 0; i < g.m; ++i)
+    if (batch.length(i) != 1) return false;
+  ConvEpilogue& e = g.conv;
+  e.col0 = conv.col0;
+  e.channels = conv.conv.conv_dim;
+  e.width = static_cast<int>(K);
+  e.weight = conv.weight->ptr<const float>();
+  e.weight_stride = conv.weight->stride(0);
+  e.bias = conv.bias->data != nullptr ? conv.bias->ptr<const float>() : nullptr;
+  e.state = state.ptr<float>();
+  e.state_slot_stride = state.stride(0);
+  e.state_row_stride = state.stride(1);
+  e.out = conv.out->ptr<float>();
+  e.out_stride = conv.out->stride(0);
+  e.slots = batch.device.slots;
+  e.has_initial = batch.device.has_initial_state;
+  e.silu = conv.conv.silu;
   launch_gemm_skinny(g, exec.cuda().stream());
   return true;
 }

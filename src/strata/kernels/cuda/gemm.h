@@ -20,7 +20,9 @@
 #include "strata/core/dtype.h"
 #include "strata/core/exec.h"
 #include "strata/core/tensor.h"
+#include "strata/kernels/conv1d.h"
 #include "strata/kernels/gemm.h"
+#include "strata/kernels/varlen.h"
 
 namespace strata::kernels::cuda {
 
@@ -50,14 +52,31 @@ void gemm(const Tensor& x, const Tensor& weight, Tensor& y, const GemmParams& pa
 void gemm_with(GemmVariant variant, const Tensor& x, const Tensor& weight, Tensor& y,
                const GemmParams& params, const Exec& exec);
 
-// The GEMM of an RMSNorm'd x (z given: the gated RMSNorm of kernels/norm.h, in n_groups groups) with
-// the norm applied inside the skinny kernel's loads (gemm_launch.h's NormPrologue), when `automatic`
-// picks the skinny kernel for x's rows and the operands suit it (16-byte aligned, K and the group size
-// multiples of 8, at most 8 groups); then it returns true. Otherwise (or with STRATA_CUDA_FUSE_NORM=0
-// in the environment) it does nothing and returns false.
+// The GEMM of an RMSNorm'd x (z given: the gated RMSNorm of kernels/norm.h) with the norm folded into
+// the skinny kernel (gemm_launch.h's FusedNorm), when `automatic` picks the skinny kernel for x's rows and
+// the operands suit it (one norm group, 16-byte aligned, K a multiple of 8); then it returns true.
+// Otherwise (or with STRATA_CUDA_FUSE_NORM=0 in the environment) it does nothing and returns false.
 bool gemm_normed(const Tensor& x, const Tensor* z, bool gate_after, int64_t n_groups, float eps,
                  const Tensor& norm_weight, const Tensor& weight, Tensor& y, const GemmParams& params,
                  const Exec& exec);
+
+// The decode conv to fuse into the skinny GEMM's outputs (kernels/in_proj_conv.h).
+struct FusedConv {
+  CausalConv1dParams conv;
+  int64_t col0 = 0;
+  const Tensor* weight = nullptr;
+  const Tensor* bias = nullptr;  // absent (no data): none
+  const VarlenBatch* batch = nullptr;
+  const Tensor* state = nullptr;
+  const Tensor* out = nullptr;
+};
+
+// y = [rms_norm](x)·weightᵀ (+ bias) and the conv of its columns [col0, col0 + conv_dim) in one skinny
+// kernel, when it takes the shapes (as gemm_normed for the norm; an f32 conv pool, K <= 8, one token per
+// sequence with the batch's device arrays); then it returns true. Otherwise it does nothing and returns
+// false. STRATA_CUDA_FUSE_CONV=0 in the environment: never.
+bool gemm_front(const Tensor& x, const Tensor* norm_weight, float eps, const Tensor& weight, Tensor& y,
+                const GemmParams& params, const FusedConv& conv, const Exec& exec);
 
 // What `automatic` resolves to for m tokens of a weight in `weight_dtype`.
 GemmVariant gemm_variant_for(int64_t m, DType weight_dtype);

@@ -10,24 +10,45 @@
 
 namespace strata::kernels::cuda {
 
-// An RMSNorm applied to x as the skinny kernel reads it, so a decode step needs no norm kernel and no
-// round trip of the normed row through memory: the GEMM multiplies x'[m, k] = v·rstd(m, g)·norm[k]
-// (·silu(z[m, k]) with gate_after), v = x (·silu(z) when z is given and not gate_after), rstd =
-// 1 / sqrt(Σ_{k in g} v² / group_size + eps) over the group g = k / group_size — the formulas of
-// kernels/norm.h. The kernel norms its tile's rows into shared memory first (m·k floats, at most
-// kMaxPrologueBytes), then multiplies from there. Only the skinny kernel takes it, for m ≤ 2, with 16-byte
-// aligned operands, k and group_size multiples of 8 and at most kMaxNormGroups groups (gemm_normed in
-// cuda/gemm.cpp checks, else kernels/norm_gemm.cpp runs the norm kernel and the GEMM apart).
-constexpr int kMaxNormGroups = 8;
-constexpr int64_t kMaxPrologueBytes = 48 * 1024;  // the normed rows, staged in (dynamic) shared memory
-struct NormPrologue {
+// An RMSNorm of x's whole row folded into the skinny kernel, so a decode step needs no norm kernel and no
+// round trip of the normed row through memory. The norm is y = ((accumulate ? y : 0) + bias) +
+// rstd(m) · Σ_k v[m, k]·norm[k]·W[n, k] (·silu(z[m, k]) inside the sum with gate_after), v = x (·silu(z)
+// when z is given and not gate_after), rstd = 1 / sqrt(Σ_k v² / k + eps) — kernels/norm.h's formulas with
+// rstd taken out of the sum. A block's threads read every chunk of x's row once for their products anyway,
+// so they sum v² on the way and reduce it with the products: no prologue, no extra pass, no extra barrier
+// (a first version normed the tile into shared memory before multiplying; that prologue's round trips
+// and barriers, repeated by each of the thousands of 4-row blocks, made decode 1.5x slower than a norm
+// kernel plus the GEMM). One group only (the block norm; a gated norm of ngroups = 1), m ≤ 2, 16-byte
+// aligned operands, k a multiple of 8 (gemm_normed in cuda/gemm.cpp checks; else kernels/norm_gemm.cpp
+// runs the norm kernel and the GEMM apart). Against norm-then-GEMM the sums differ in order: ~1e-7
+// relative.
+struct FusedNorm {
   const float* norm = nullptr;  // [k] f32; nullptr: x is used as it is
   const float* z = nullptr;     // the gate rows [m, k] (row stride ldz); nullptr: plain RMSNorm
   int64_t ldz = 0;
   bool gate_after = false;      // norm_before_gate: silu(z) multiplies after the norm
-  int64_t group_size = 0;
-  int groups = 1;
   float eps = 0.0f;
+};
+
+// The Mamba2 decode conv applied as the skinny kernel writes its outputs (in_proj of one token per
+// sequence): output columns [col0, col0 + channels) are the conv's inputs (xBC). For each, the kernel
+// convolves the output value with the slot's K-1 previous inputs exactly as the conv decode kernel does
+// (bias, taps in order, one fma each, then SiLU), writes the result to out[m, c] and shifts the slot's
+// window (f32 pools only). Row m is sequence m's only token; slot < 0 (padding) writes 0 and leaves the
+// pool alone; has_initial 0 reads a zero window. y's own columns there are not written.
+struct ConvEpilogue {
+  int64_t col0 = 0, channels = 0;  // channels 0: no epilogue
+  int width = 0;                   // K, 2..8
+  const float* weight = nullptr;   // [channels, K] with row stride weight_stride
+  int64_t weight_stride = 0;
+  const float* bias = nullptr;     // nullptr: none
+  float* state = nullptr;          // [slots, K-1, channels] pool
+  int64_t state_slot_stride = 0, state_row_stride = 0;
+  float* out = nullptr;            // [m, channels]
+  int64_t out_stride = 0;
+  const int32_t* slots = nullptr;
+  const uint8_t* has_initial = nullptr;
+  bool silu = true;
 };
 
 // A GEMM flattened: y[m, n] (+)= Σ_k x[m, k] · weight[n, k] (+ bias[n]), m, n, k ≥ 1.
@@ -44,7 +65,8 @@ struct GemmOperands {
   int64_t bias_stride = 1;
   int64_t m = 0, n = 0, k = 0;
   bool accumulate = false;
-  NormPrologue prologue;  // skinny kernel only
+  FusedNorm norm;         // skinny kernel only
+  ConvEpilogue conv;      // skinny kernel only
 };
 
 // The skinny kernel, for any m (tiles of up to 8 tokens), n, k and strides: y = (accumulate ? y : 0) +

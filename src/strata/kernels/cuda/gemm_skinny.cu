@@ -18,6 +18,8 @@
 // checked once on the host (w_vector, x_vector); otherwise, and for the last partial chunk of a row,
 // elements load one by one with the bound checked. Out-of-range rows (n ≥ N, m ≥ M in the last block
 // and tile) read the last valid row and are not written, which keeps the inner loops free of branches.
+// A fused RMSNorm (gemm_launch.h's FusedNorm) scales x's values by the norm weight (and gate) as they load
+// and sums their squares with the products; the row's rstd multiplies each output at the end.
 // Arithmetic: exact f32 products of f32 x and the widened weight, summed in a different order than the
 // CPU's (per-thread chunks, then a tree): ~1e-6 relative.
 #include <cuda_runtime.h>
@@ -54,7 +56,8 @@ struct SkinnyArgs {
   int64_t m = 0, n = 0, k = 0;
   int64_t m_tiles = 1;
   bool w_vector = false, x_vector = false, accumulate = false;
-  NormPrologue prologue;
+  FusedNorm norm;
+  ConvEpilogue conv;
 };
 
 __device__ __forceinline__ float silu(float v) { return v / (1.0f + expf(-v)); }  // cpu/activations.h's form
@@ -115,19 +118,14 @@ __device__ __forceinline__ void load8(const float* p, float (&v)[kChunk]) {
   v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
 }
 
-// acc[r][t] += Σ_j w[r][j] · x[t][k0 + j] over 8 weights per row and the matching x values. kShared: the
-// x rows are the prologue's normed rows in shared memory (plain loads; __ldg is for global memory).
-template <int kTile, bool kShared = false>
+// acc[r][t] += Σ_j w[r][j] · x[t][k0 + j] over 8 weights per row and the matching x values.
+template <int kTile>
 __device__ __forceinline__ void multiply(const float (&w)[kRows][kChunk], const float* const (&x_rows)[kTile],
                                          int64_t k0, bool x_vector, int64_t k, float (&acc)[kRows][kTile]) {
 #pragma unroll
   for (int t = 0; t < kTile; ++t) {
     float xv[kChunk];
-    if (kShared) {
-      const float4 a = *reinterpret_cast<const float4*>(x_rows[t] + k0);
-      const float4 b = *reinterpret_cast<const float4*>(x_rows[t] + k0 + 4);
-      xv[0] = a.x, xv[1] = a.y, xv[2] = a.z, xv[3] = a.w, xv[4] = b.x, xv[5] = b.y, xv[6] = b.z, xv[7] = b.w;
-    } else if (x_vector) {
+    if (x_vector) {
       load8(x_rows[t] + k0, xv);
     } else {
 #pragma unroll
@@ -140,112 +138,79 @@ __device__ __forceinline__ void multiply(const float (&w)[kRows][kChunk], const 
   }
 }
 
-template <int kKind, int kTile, bool kShared>
+// One aligned chunk of weight rows against x; with kNorm (gemm_launch.h's FusedNorm) x's values become
+// v·norm (·silu(z) with gate_after) and squares[t] gathers Σ v² for the row's rstd.
+template <int kKind, int kTile, bool kNorm>
 __device__ __forceinline__ void multiply_chunk(const RawChunk<kKind>& c, const float* const (&x_rows)[kTile],
-                                               int64_t k0, float (&acc)[kRows][kTile]) {
+                                               const float* const (&z_rows)[kTile], const FusedNorm& norm,
+                                               int64_t k0, float (&acc)[kRows][kTile], float (&squares)[kTile]) {
   float w[kRows][kChunk];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) widen<kKind>(c, r, w[r]);
-  multiply<kTile, kShared>(w, x_rows, k0, true, k0 + kChunk, acc);
-}
-
-__device__ __forceinline__ float squares(float4 v, float sum) {
-  return fmaf(v.w, v.w, fmaf(v.z, v.z, fmaf(v.y, v.y, fmaf(v.x, v.x, sum))));
-}
-
-constexpr int kPrologueBatch = 5;  // float4 loads per thread in flight at once in the prologue
-
-// The prologue: the tile's x rows normed into shared memory, normed[t][k] = x'[m0 + t][k]. Pass 1 stores
-// v = x (·silu(z)) and sums v² per group; the sums reduce over the warp (shuffles) and the warps (shared
-// memory, fixed order), so every block computes the same bits; pass 2 scales by rstd and the norm weight
-// (·silu(z) after the norm). Each pass issues kPrologueBatch float4 loads per thread before using any,
-// so it costs a round trip to L2 or two, while the block's first weight loads are already in flight.
-// Every thread of the block calls it (it synchronises).
-template <int kTile>
-__device__ __forceinline__ void norm_prologue(const SkinnyArgs& a, const float* const (&x_rows)[kTile], int64_t m0,
-                                              float* normed) {
-  __shared__ float partial[kWarps][kTile * kMaxNormGroups];
-  __shared__ float rstd[kTile * kMaxNormGroups];
-  const NormPrologue& p = a.prologue;
-  const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
-  const int64_t vectors = p.group_size / 4, k = a.k;
-  const bool gate_first = p.z != nullptr && !p.gate_after, gate_after = p.z != nullptr && p.gate_after;
+  if constexpr (!kNorm) {
+    multiply<kTile>(w, x_rows, k0, true, k0 + kChunk, acc);
+  } else {
+    float scale[kChunk];
+    load8(norm.norm + k0, scale);
 #pragma unroll
-  for (int t = 0; t < kTile; ++t) {
-    const float4* x = reinterpret_cast<const float4*>(x_rows[t]);
-    const float4* z = p.z ? reinterpret_cast<const float4*>(p.z + clamp_below(m0 + t, a.m) * p.ldz) : nullptr;
-    float4* out = reinterpret_cast<float4*>(normed + t * k);
-    for (int g = 0; g < p.groups; ++g) {
-      const int64_t end = (g + 1) * vectors;
-      float sum = 0.0f;
-      for (int64_t base = g * vectors + threadIdx.x; base < end; base += kPrologueBatch * kThreads) {
-        float4 v[kPrologueBatch], gate[kPrologueBatch];
+    for (int t = 0; t < kTile; ++t) {
+      float xv[kChunk];
+      load8(x_rows[t] + k0, xv);
+      if (norm.z != nullptr) {
+        float zv[kChunk];
+        load8(z_rows[t] + k0, zv);
 #pragma unroll
-        for (int u = 0; u < kPrologueBatch; ++u) {
-          const int64_t i = base + u * kThreads;
-          if (i < end) {
-            v[u] = __ldg(x + i);
-            if (gate_first) gate[u] = __ldg(z + i);
+        for (int j = 0; j < kChunk; ++j) {
+          const float gate = silu(zv[j]);
+          if (norm.gate_after) {
+            squares[t] = fmaf(xv[j], xv[j], squares[t]);
+            xv[j] = xv[j] * scale[j] * gate;
+          } else {
+            xv[j] = xv[j] * gate;
+            squares[t] = fmaf(xv[j], xv[j], squares[t]);
+            xv[j] = xv[j] * scale[j];
           }
         }
+      } else {
 #pragma unroll
-        for (int u = 0; u < kPrologueBatch; ++u) {
-          const int64_t i = base + u * kThreads;
-          if (i < end) {
-            if (gate_first)
-              v[u] = make_float4(v[u].x * silu(gate[u].x), v[u].y * silu(gate[u].y), v[u].z * silu(gate[u].z),
-                                 v[u].w * silu(gate[u].w));
-            out[i] = v[u];
-            sum = squares(v[u], sum);
-          }
+        for (int j = 0; j < kChunk; ++j) {
+          squares[t] = fmaf(xv[j], xv[j], squares[t]);
+          xv[j] = xv[j] * scale[j];
         }
       }
 #pragma unroll
-      for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-      if (lane == 0) partial[warp][t * kMaxNormGroups + g] = sum;
+      for (int r = 0; r < kRows; ++r)
+#pragma unroll
+        for (int j = 0; j < kChunk; ++j) acc[r][t] = fmaf(w[r][j], xv[j], acc[r][t]);
     }
   }
-  __syncthreads();
-  for (int i = static_cast<int>(threadIdx.x); i < kTile * kMaxNormGroups; i += kThreads) {
-    if (i % kMaxNormGroups >= p.groups) continue;
-    float total = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) total += partial[w][i];
-    rstd[i] = 1.0f / sqrtf(total / static_cast<float>(p.group_size) + p.eps);
+}
+
+// The conv of channel c for token (and sequence) m, its input `current` just computed (ConvEpilogue).
+__device__ __forceinline__ void conv_epilogue(const ConvEpilogue& e, int64_t m, int64_t c, float current) {
+  constexpr int kMaxWindow = 7;
+  float* out = e.out + m * e.out_stride + c;
+  const int64_t slot = e.slots[m];
+  if (slot < 0) {
+    *out = 0.0f;
+    return;
   }
-  __syncthreads();
-  const float4* norm = reinterpret_cast<const float4*>(p.norm);
+  float* state = e.state + slot * e.state_slot_stride + c;
+  const float* w = e.weight + c * e.weight_stride;
+  const bool initial = e.has_initial[m] != 0;
+  const int taps = e.width - 1;
+  float window[kMaxWindow];
 #pragma unroll
-  for (int t = 0; t < kTile; ++t) {
-    const float4* z = p.z ? reinterpret_cast<const float4*>(p.z + clamp_below(m0 + t, a.m) * p.ldz) : nullptr;
-    float4* out = reinterpret_cast<float4*>(normed + t * k);
-    for (int64_t base = threadIdx.x; base < k / 4; base += kPrologueBatch * kThreads) {
-      float4 w[kPrologueBatch], gate[kPrologueBatch];
+  for (int r = 0; r < kMaxWindow; ++r) window[r] = r < taps && initial ? state[r * e.state_row_stride] : 0.0f;
+  float acc = e.bias != nullptr ? e.bias[c] : 0.0f;
 #pragma unroll
-      for (int u = 0; u < kPrologueBatch; ++u) {
-        const int64_t i = base + u * kThreads;
-        if (i < k / 4) {
-          w[u] = __ldg(norm + i);
-          if (gate_after) gate[u] = __ldg(z + i);
-        }
-      }
+  for (int r = 0; r < kMaxWindow; ++r)
+    if (r < taps) acc = fmaf(w[r], window[r], acc);
+  acc = fmaf(w[taps], current, acc);
+  *out = e.silu ? silu(acc) : acc;
 #pragma unroll
-      for (int u = 0; u < kPrologueBatch; ++u) {
-        const int64_t i = base + u * kThreads;
-        if (i < k / 4) {
-          const float r = rstd[t * kMaxNormGroups + static_cast<int>(4 * i / p.group_size)];
-          float4 v = out[i];
-          // The order of kernels/norm.h: v·rstd·w, then ·silu(z) after the norm.
-          v = make_float4(v.x * r * w[u].x, v.y * r * w[u].y, v.z * r * w[u].z, v.w * r * w[u].w);
-          if (gate_after)
-            v = make_float4(v.x * silu(gate[u].x), v.y * silu(gate[u].y), v.z * silu(gate[u].z),
-                            v.w * silu(gate[u].w));
-          out[i] = v;
-        }
-      }
-    }
-  }
-  __syncthreads();
+  for (int r = 0; r < kMaxWindow; ++r)
+    if (r < taps) state[r * e.state_row_stride] = r + 1 < taps ? window[r + 1] : current;
 }
 
 // Chunks whose loads one thread keeps in flight together: the weight stream is latency-bound at these
@@ -259,7 +224,9 @@ constexpr int unroll_for() {
 
 template <int kKind, int kTile, bool kNorm>
 __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs a) {
-  enter_kernel();  // launch.cuh: before any global memory access
+  // launch.cuh: the first group of weight loads goes out before waiting for the kernel before this one
+  // (weights are never written by a kernel); x, the norm's inputs and y only after.
+  start_dependents();
   const int64_t block = blockIdx.x;
   const int64_t m0 = (block % a.m_tiles) * kTile;
   const int64_t n0 = (block / a.m_tiles) * kRows;
@@ -279,13 +246,15 @@ __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs 
 
   // Full chunks of aligned rows: 16-byte loads, up to kUnroll chunks in flight per thread (the last
   // group predicated, so a thread with 3 chunks still issues all 3 before using any).
-  // With a norm prologue the first group's weight loads are issued before the prologue norms x into
-  // shared memory (dynamic, kTile·K floats), from where the products then read it.
   constexpr int kUnroll = unroll_for<kKind, kTile>();
   const int64_t vector_chunks = a.w_vector && a.x_vector ? a.k / kChunk : 0;
-  extern __shared__ float4 prologue_rows[];
+  const float* z_rows[kTile];
+#pragma unroll
+  for (int t = 0; t < kTile; ++t) z_rows[t] = kNorm && a.norm.z ? a.norm.z + clamp_below(m0 + t, a.m) * a.norm.ldz : nullptr;
+  float squares[kTile];  // Σ v² of this thread's chunks (kNorm)
+#pragma unroll
+  for (int t = 0; t < kTile; ++t) squares[t] = 0.0f;
   RawChunk<kKind> raw[kUnroll];
-  const float* normed_rows[kTile];
   auto load_group = [&](int64_t c) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
@@ -294,27 +263,20 @@ __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs 
   auto use_group = [&](int64_t c) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
-      if (c + u * kThreads < vector_chunks) {
-        if constexpr (kNorm)
-          multiply_chunk<kKind, kTile, true>(raw[u], normed_rows, (c + u * kThreads) * kChunk, acc);
-        else
-          multiply_chunk<kKind, kTile, false>(raw[u], x_rows, (c + u * kThreads) * kChunk, acc);
-      }
+      if (c + u * kThreads < vector_chunks)
+        multiply_chunk<kKind, kTile, kNorm>(raw[u], x_rows, z_rows, a.norm, (c + u * kThreads) * kChunk, acc,
+                                            squares);
   };
   load_group(threadIdx.x);
-  if constexpr (kNorm) {
-    float* normed = reinterpret_cast<float*>(prologue_rows);
-#pragma unroll
-    for (int t = 0; t < kTile; ++t) normed_rows[t] = normed + t * a.k;
-    norm_prologue<kTile>(a, x_rows, m0, normed);
-  }
+  wait_for_predecessors();
   use_group(threadIdx.x);
   for (int64_t c = threadIdx.x + kUnroll * kThreads; c < vector_chunks; c += kUnroll * kThreads) {
     load_group(c);
     use_group(c);
   }
-  // The rest one element at a time with bounds: the last partial chunk, or every chunk of unaligned rows.
-  const int64_t chunks = (a.k + kChunk - 1) / kChunk;
+  // The rest one element at a time with bounds: the last partial chunk, or every chunk of unaligned rows
+  // (never with kNorm, whose operands are aligned with k a multiple of 8).
+  const int64_t chunks = kNorm ? 0 : (a.k + kChunk - 1) / kChunk;
   for (int64_t s = vector_chunks + threadIdx.x; s < chunks; s += kThreads) {
     const int64_t k0 = s * kChunk;
     float w[kRows][kChunk];
@@ -325,18 +287,18 @@ __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs 
     multiply<kTile>(w, x_rows, k0, false, a.k, acc);
   }
 
-  // Σ over the warp (every lane ends with the total), then over the warps in a fixed order.
-  __shared__ float partial[kWarps][kRows * kTile];
+  // Σ over the warp (every lane ends with the total), then over the warps in a fixed order; with kNorm
+  // the squares reduce the same way, after the products.
+  constexpr int kSums = kRows * kTile + (kNorm ? kTile : 0);
+  __shared__ float partial[kWarps][kSums];
   const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
 #pragma unroll
-  for (int r = 0; r < kRows; ++r)
+  for (int i = 0; i < kSums; ++i) {
+    float v = i < kRows * kTile ? acc[i / kTile][i % kTile] : squares[(i - kRows * kTile) % kTile];
 #pragma unroll
-    for (int t = 0; t < kTile; ++t) {
-      float v = acc[r][t];
-#pragma unroll
-      for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-      if (lane == 0) partial[warp][r * kTile + t] = v;
-    }
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    if (lane == 0) partial[warp][i] = v;
+  }
   __syncthreads();
   for (int i = static_cast<int>(threadIdx.x); i < kRows * kTile; i += kThreads) {
     const int64_t n = n0 + i / kTile, m = m0 + i % kTile;
@@ -344,26 +306,34 @@ __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs 
     float sum = 0.0f;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) sum += partial[w][i];
+    if constexpr (kNorm) {
+      float total = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) total += partial[w][kRows * kTile + i % kTile];
+      sum *= 1.0f / sqrtf(total / static_cast<float>(a.k) + a.norm.eps);  // kernels/norm.h's rstd
+    }
     float* out = a.y + m * a.ldy + n;
-    *out = ((a.accumulate ? *out : 0.0f) + bias_at(a.bias, a.bias_kind, a.bias_stride, n)) + sum;
+    const float value = ((a.accumulate ? *out : 0.0f) + bias_at(a.bias, a.bias_kind, a.bias_stride, n)) + sum;
+    if (a.conv.channels > 0 && n >= a.conv.col0 && n < a.conv.col0 + a.conv.channels)
+      conv_epilogue(a.conv, m, n - a.conv.col0, value);
+    else
+      *out = value;
   }
 }
 
-size_t prologue_bytes(const SkinnyArgs& a, int tile) { return static_cast<size_t>(tile * a.k) * sizeof(float); }
-
 template <int kKind>
 void launch_for_kind(const SkinnyArgs& a, int tile, unsigned blocks, cudaStream_t stream) {
-  const bool norm = a.prologue.norm != nullptr;  // only with tiles of 1 and 2 (launch_gemm_skinny checks)
+  const bool norm = a.norm.norm != nullptr;  // only with tiles of 1 and 2 (launch_gemm_skinny checks)
   switch (tile) {
     case 1:
       if (norm)
-        launch_kernel(gemm_skinny_kernel<kKind, 1, true>, blocks, kThreads, prologue_bytes(a, 1), stream, a);
+        launch_kernel(gemm_skinny_kernel<kKind, 1, true>, blocks, kThreads, 0, stream, a);
       else
         launch_kernel(gemm_skinny_kernel<kKind, 1, false>, blocks, kThreads, 0, stream, a);
       break;
     case 2:
       if (norm)
-        launch_kernel(gemm_skinny_kernel<kKind, 2, true>, blocks, kThreads, prologue_bytes(a, 2), stream, a);
+        launch_kernel(gemm_skinny_kernel<kKind, 2, true>, blocks, kThreads, 0, stream, a);
       else
         launch_kernel(gemm_skinny_kernel<kKind, 2, false>, blocks, kThreads, 0, stream, a);
       break;
@@ -401,7 +371,8 @@ void launch_gemm_skinny(const GemmOperands& g, void* stream) {
   // A lone row's stride is never used (every row index clamps to 0), so it does not decide alignment.
   a.w_vector = aligned16(a.weight) && (g.n == 1 || a.ldw_bytes % 16 == 0);
   a.x_vector = aligned16(a.x) && (g.m == 1 || (a.ldx * 4) % 16 == 0);
-  a.prologue = g.prologue;  // its preconditions (skinny_prologue_fits, norm_gemm.cpp) hold
+  a.norm = g.norm;  // its preconditions (set_norm in gemm.cpp) hold
+  a.conv = g.conv;
   // The smallest power-of-two tile holding all tokens, up to kMaxTile.
   const int tile = g.m == 1 ? 1 : g.m == 2 ? 2 : g.m <= 4 ? 4 : kMaxTile;
   a.m_tiles = (g.m + tile - 1) / tile;

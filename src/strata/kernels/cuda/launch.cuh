@@ -8,6 +8,10 @@
 //   global memory before it. A kernel waiting this way never sees partial results of its predecessor
 //   (griddepcontrol.wait waits for the whole predecessor grid), so the order of a stream is kept;
 //   only the launch latency overlaps. Kernels of other libraries (cuBLAS) launch as they always do.
+//   One exception, for memory no kernel ever writes: a model's weights are uploaded with synchronous
+//   copies (model/device_weights.cpp) and only read afterwards, so a kernel may start loading them between
+//   start_dependents() and wait_for_predecessors() — the skinny GEMM does, which overlaps its first
+//   weight stream with the tail of the kernel before it (decode is a chain of such handovers).
 // STRATA_CUDA_PDL=0 in the environment launches plainly (for A/B measurements and debugging).
 #pragma once
 
@@ -19,11 +23,22 @@
 
 namespace strata::kernels::cuda {
 
-__device__ __forceinline__ void enter_kernel() {
+// The two halves of enter_kernel(), for a kernel that reads constant inputs before waiting (below).
+__device__ __forceinline__ void start_dependents() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void wait_for_predecessors() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+}
+
+__device__ __forceinline__ void enter_kernel() {
+  start_dependents();
+  wait_for_predecessors();
 }
 
 inline bool dependent_launch_enabled() {

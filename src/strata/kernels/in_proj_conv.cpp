@@ -1,0 +1,51 @@
+#include "strata/kernels/in_proj_conv.h"
+
+#include "strata/core/error.h"
+#if STRATA_HAVE_CUDA
+#include "strata/kernels/cuda/gemm.h"
+#endif
+
+namespace strata::kernels {
+
+namespace {
+
+// Columns [begin, begin + width) of a token-row matrix, keeping its row stride.
+Tensor columns(const Tensor& rows, int64_t begin, int64_t width) {
+  Tensor t = rows;
+  t.data = rows.ptr<float>() + begin;
+  t.shape[1] = width;
+  return t;
+}
+
+}  // namespace
+
+void in_proj_conv_decode(const Tensor& x, const InProjNorm* norm, const Tensor& weight, Tensor& y,
+                         const GemmParams& params, const CausalConv1dParams& conv, int64_t col0,
+                         const Tensor& conv_weight, const Tensor& conv_bias, const VarlenBatch& batch,
+                         const Tensor& conv_state, const Tensor& conv_out, const Exec& exec) {
+  if (batch.num_tokens() != batch.num_sequences())
+    fail("in_proj_conv_decode: {} tokens in {} sequences; the fused front takes one token per sequence",
+         batch.num_tokens(), batch.num_sequences());
+  [[maybe_unused]] const bool gpu = exec.device() == Device::cuda;
+#if STRATA_HAVE_CUDA
+  const cuda::FusedConv fused{.conv = conv, .col0 = col0, .weight = &conv_weight, .bias = &conv_bias,
+                              .batch = &batch, .state = &conv_state, .out = &conv_out};
+#endif
+  // Fused as far as the GPU takes it: norm + GEMM + conv, else the norm apart and GEMM + conv.
+  const Tensor* input = &x;
+  if (norm != nullptr) {
+#if STRATA_HAVE_CUDA
+    if (gpu && cuda::gemm_front(x, norm->weight, norm->eps, weight, y, params, fused, exec)) return;
+#endif
+    rms_norm({.eps = norm->eps}, x, *norm->weight, norm->normed, exec);
+    input = &norm->normed;
+  }
+#if STRATA_HAVE_CUDA
+  if (gpu && cuda::gemm_front(*input, nullptr, 0.0f, weight, y, params, fused, exec)) return;
+#endif
+  gemm(*input, weight, y, params, exec);
+  causal_conv1d_decode(conv, columns(y, col0, conv.conv_dim), conv_weight, conv_bias, batch, conv_state,
+                       Tensor{}, conv_out, exec);
+}
+
+}  // namespace strata::kernels
