@@ -3,7 +3,8 @@
 // causal_conv1d_decode): the GEMM sums run in the same kernel and order, so conv outputs, the conv pool
 // and in_proj's other columns must agree bit for bit; and against the CPU within 2e-5. One and two
 // sequences, a padding slot (-1), fresh and carried windows, K = 4 and 2, with and without the norm and
-// the conv bias, bf16 and f32 weights; a bf16 conv pool and three sequences must take the unfused path.
+// the conv bias, bf16 and f32 weights, fused norms off (the default) and on; a bf16 conv pool and three
+// sequences must take the unfused path.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -140,31 +141,42 @@ bool check(const Case& c, uint32_t seed) {
   Tensor py = probe.y.gpu();
   const kernels::cuda::FusedConv spec{.conv = params, .col0 = c.E, .weight = &conv_weight.gpu(), .bias = &bias,
                                       .batch = &view, .state = &probe.pool.gpu(), .out = &probe.conv_out.gpu()};
-  const bool took = kernels::cuda::gemm_front(x.gpu(), c.norm ? &norm_weight.gpu() : nullptr, 1e-5f, weight.gpu(),
-                                              py, {}, spec, testing::gpu_exec());
+  // With fused norms off the front norms apart and fuses GEMM + conv: probe that on x itself.
+  const bool fold = c.norm && kernels::cuda::fused_norm_enabled();
+  const bool took = kernels::cuda::gemm_front(x.gpu(), fold ? &norm_weight.gpu() : nullptr, 1e-5f, weight.gpu(), py,
+                                              {}, spec, testing::gpu_exec());
   testing::gpu()->synchronize();
   return took;
 }
 
+// Fused norms on for a test's duration (off by default: cuda/gemm.h).
+struct FusedNorms {
+  bool saved = kernels::cuda::fused_norm_enabled();
+  explicit FusedNorms(bool on) { kernels::cuda::set_fused_norm(on); }
+  ~FusedNorms() { kernels::cuda::set_fused_norm(saved); }
+};
+
 TEST(CudaInProjConv, FusedFrontEqualsTheSeparateKernels) {
   STRATA_REQUIRE_GPU();
   uint32_t seed = 1;
-  for (DType dtype : {DType::bf16, DType::f32})
-    for (bool norm : {true, false})
-      for (bool bias : {true, false}) {
-        Case c;
-        c.weight = dtype;
-        c.norm = norm;
-        c.conv_bias = bias;
-        EXPECT_TRUE(check(c, seed++));
-        c.slots = {3, -1};  // a second sequence, and a padding row
-        c.initial = {0, 1};
-        EXPECT_TRUE(check(c, seed++));
-        c.slots = {0, 1};
-        c.initial = {1, 1};
-        c.K = 2;
-        EXPECT_TRUE(check(c, seed++));
-      }
+  for (bool fold_norm : {false, true})
+    for (DType dtype : {DType::bf16, DType::f32})
+      for (bool norm : {true, false})
+        for (bool bias : {true, false}) {
+          const FusedNorms setting(fold_norm);
+          Case c;
+          c.weight = dtype;
+          c.norm = norm;
+          c.conv_bias = bias;
+          EXPECT_TRUE(check(c, seed++));
+          c.slots = {3, -1};  // a second sequence, and a padding row
+          c.initial = {0, 1};
+          EXPECT_TRUE(check(c, seed++));
+          c.slots = {0, 1};
+          c.initial = {1, 1};
+          c.K = 2;
+          EXPECT_TRUE(check(c, seed++));
+        }
 }
 
 // mamba2-2.7b's in_proj front: D 2560, xBC 5376 channels after a 5120-wide z, 80 dt columns.
@@ -180,6 +192,10 @@ TEST(CudaInProjConv, OtherCasesRunApart) {
   Case bf16_pool;
   bf16_pool.pool = DType::bf16;
   EXPECT_FALSE(check(bf16_pool, 95));
+  {
+    const FusedNorms on(true);
+    EXPECT_FALSE(check(bf16_pool, 97));
+  }
   Case three;
   three.slots = {0, 1, 2};
   three.initial = {1, 0, 1};

@@ -12,7 +12,9 @@
 //           into two halves (x ≈ hi + lo, 2^-17 in bf16) stacked as 2·M rows (the weight read once)
 //           and summed into y; beyond it (prefill) rounded once, as bf16 engines do. For many tokens.
 // `automatic` takes skinny up to kSkinnyMaxM tokens (bf16/f16) or kSkinnyMaxMExact tokens (f32), cublas
-// beyond. GemmParams::kernel names CPU kernels and is ignored here.
+// beyond. GemmParams::kernel names CPU kernels and is ignored here. The skinny kernel starts loading the
+// weight before it waits for the kernel before it (launch.cuh): `weight` must be a model weight, never
+// written by a kernel on the stream (every caller passes checkpoint weights uploaded by copies).
 #pragma once
 
 #include <cstdint>
@@ -55,7 +57,14 @@ void gemm_with(GemmVariant variant, const Tensor& x, const Tensor& weight, Tenso
 // The GEMM of an RMSNorm'd x (z given: the gated RMSNorm of kernels/norm.h) with the norm folded into
 // the skinny kernel (gemm_launch.h's FusedNorm), when `automatic` picks the skinny kernel for x's rows and
 // the operands suit it (one norm group, 16-byte aligned, K a multiple of 8); then it returns true.
-// Otherwise (or with STRATA_CUDA_FUSE_NORM=0 in the environment) it does nothing and returns false.
+// Otherwise, or while fused norms are off (the default: see fused_norm_enabled), it does nothing and
+// returns false.
+// Whether gemm_normed and gemm_front fold norms into the skinny kernel: off by default, as measured slower
+// than a norm kernel beside the GEMM (gemm.cpp); STRATA_CUDA_FUSE_NORM=1 in the environment or
+// set_fused_norm(true) (tests) turns it on.
+bool fused_norm_enabled();
+void set_fused_norm(bool enabled);
+
 bool gemm_normed(const Tensor& x, const Tensor* z, bool gate_after, int64_t n_groups, float eps,
                  const Tensor& norm_weight, const Tensor& weight, Tensor& y, const GemmParams& params,
                  const Exec& exec);
@@ -72,9 +81,9 @@ struct FusedConv {
 };
 
 // y = [rms_norm](x)·weightᵀ (+ bias) and the conv of its columns [col0, col0 + conv_dim) in one skinny
-// kernel, when it takes the shapes (as gemm_normed for the norm; an f32 conv pool, K <= 8, one token per
-// sequence with the batch's device arrays); then it returns true. Otherwise it does nothing and returns
-// false. STRATA_CUDA_FUSE_CONV=0 in the environment: never.
+// kernel, when it takes the shapes (the norm as gemm_normed takes it, so only with fused norms on; an f32
+// conv pool, K <= 8, one token per sequence with the batch's device arrays); then it returns true.
+// Otherwise it does nothing and returns false. STRATA_CUDA_FUSE_CONV=0 in the environment: never.
 bool gemm_front(const Tensor& x, const Tensor* norm_weight, float eps, const Tensor& weight, Tensor& y,
                 const GemmParams& params, const FusedConv& conv, const Exec& exec);
 

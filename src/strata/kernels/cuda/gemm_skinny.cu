@@ -268,6 +268,16 @@ __global__ void __launch_bounds__(kThreads) gemm_skinny_kernel(const SkinnyArgs 
                                             squares);
   };
   load_group(threadIdx.x);
+  // Rows longer than one group of chunks per thread (K > 4096 for 16-bit weights): the rest of the block's
+  // weight lines are warmed in L2 too, one 128-byte line per thread and row.
+  {
+    constexpr int64_t kElementBytes = RawChunk<kKind>::kElementBytes;
+    const int64_t row_bytes = vector_chunks * kChunk * kElementBytes;
+    for (int64_t offset = kUnroll * kThreads * kChunk * kElementBytes + threadIdx.x * 128; offset < row_bytes;
+         offset += kThreads * 128)
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) asm volatile("prefetch.global.L2 [%0];" ::"l"(w_rows[r] + offset));
+  }
   wait_for_predecessors();
   use_group(threadIdx.x);
   for (int64_t c = threadIdx.x + kUnroll * kThreads; c < vector_chunks; c += kUnroll * kThreads) {
