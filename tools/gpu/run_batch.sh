@@ -49,10 +49,8 @@ for phase in "$@"; do
         STRATA_CUDA_PDL=0 timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1,64 -n 256
         echo "== without the conv fused into in_proj"
         STRATA_CUDA_FUSE_CONV=0 timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1,64 -n 256
-        echo "== without the gated norm fused into the state update"
-        STRATA_CUDA_FUSE_UPDATE_NORM=0 timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1,64 -n 256
         echo "== with the norms folded into the skinny GEMM (STRATA_CUDA_FUSE_NORM=1)"
-        STRATA_CUDA_FUSE_NORM=1 STRATA_CUDA_FUSE_UPDATE_NORM=0 timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1 -n 256; } >> $OUT/bench.log 2>&1; echo "quick rc=$?" ;;
+        STRATA_CUDA_FUSE_NORM=1 timeout 60 $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1 -n 256; } >> $OUT/bench.log 2>&1; echo "quick rc=$?" ;;
     decodeprof)  # kernel durations of steady B1 decode steps, summed per kernel and grid
       timeout 150 ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 1400 --launch-count 400 \
         $B/strata bench --device cuda --synthetic mamba2-2.7b -p 16 -b 1 -n 12 -r 1 2>/dev/null | grep '^"' | python3 -c "

@@ -1,7 +1,6 @@
 #include "strata/core/cuda_context.h"
 
 #include "strata/core/error.h"
-#include "strata/core/memory.h"
 
 #if STRATA_HAVE_CUDA
 #include <cublasLt.h>
@@ -44,8 +43,6 @@ CudaContext::CudaContext(int device_index) : device_(device_index) {
   check_cublas(cublasLtCreate(&lt), "cublasLtCreate");
   cublas_lt_ = lt;
   lt_workspace_ = Buffer(kCublasWorkspaceBytes, Device::cuda);
-  counters_ = Buffer(static_cast<size_t>(kBlockCounters) * sizeof(uint32_t), Device::cuda);
-  zero_memory(counters_.data(), counters_.size(), Device::cuda);
 }
 
 CudaContext::~CudaContext() {
@@ -53,7 +50,6 @@ CudaContext::~CudaContext() {
   if (cublas_lt_) cublasLtDestroy(static_cast<cublasLtHandle_t>(cublas_lt_));
   if (cublas_) cublasDestroy(static_cast<cublasHandle_t>(cublas_));
   scratch_ = Buffer();
-  counters_ = Buffer();
   lt_workspace_ = Buffer();
   cublas_workspace_ = Buffer();
   if (stream_) cudaStreamDestroy(static_cast<cudaStream_t>(stream_));

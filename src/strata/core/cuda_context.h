@@ -49,13 +49,6 @@ class CudaContext {
   int64_t precise_max_rows() const { return precise_max_rows_; }
   void set_precise_max_rows(int64_t rows) { precise_max_rows_ = rows; }
 
-  // kBlockCounters zeroed 32-bit counters for kernels whose blocks elect a last block (the fused gated norm
-  // of the state update): made at construction, so no kernel allocates one. A kernel owns them while it
-  // runs and must leave every counter it touched at 0 when it ends (kernels on the stream never overlap in
-  // their use of them: each waits for the one before it).
-  static constexpr int64_t kBlockCounters = 16384;
-  uint32_t* block_counters() const { return static_cast<uint32_t*>(counters_.data()); }
-
   void synchronize() const;
 
  private:
@@ -66,7 +59,6 @@ class CudaContext {
   cuda::DeviceInfo info_;
   Buffer cublas_workspace_, lt_workspace_;
   Buffer scratch_;
-  Buffer counters_;
   bool capturing_ = false;
   int64_t precise_max_rows_ = 128;
 };

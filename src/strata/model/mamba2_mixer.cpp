@@ -16,7 +16,6 @@
 #include "strata/kernels/norm.h"
 #include "strata/kernels/norm_gemm.h"
 #include "strata/kernels/ssd.h"
-#include "strata/kernels/update_norm.h"
 #include "strata/kernels/state_update.h"
 
 namespace strata::model {
@@ -187,10 +186,6 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   const bool plain_decode = decode_sequences == num_sequences && decode_tokens == num_sequences &&
                             max_length == 1 && !keep_any && !projection_scale_.data;
   const kernels::VarlenBatch decode_part = part_of(0, decode_sequences, 0);
-  // The same steps take the gated norm together with the state update.
-  const k::GatedRmsNormParams norm_params{.n_groups = d.ssm.n_groups, .eps = d.norm_eps,
-                                          .norm_before_gate = d.norm_before_gate};
-  const bool normed_in_update = plain_decode && d.gated_norm;
 
   // in_proj: [T, z | xBC | dt].
   kernels::GemmParams in_params;
@@ -227,11 +222,7 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
                                                  .dt = rows_of(dt, 0, decode_tokens),
                                                  .B = columns(part_conv_out, E, GN),
                                                  .C = columns(part_conv_out, E + GN, GN)};
-    if (normed_in_update)  // the gated norm runs with the update (kernels/update_norm.h), y normed in place
-      k::selective_state_update_normed(update_params, inputs, update_weights, part, state.ssm_pool, y, norm_params,
-                                       z, norm_weight_, y, exec);
-    else
-      k::selective_state_update(update_params, inputs, update_weights, part, state.ssm_pool, ssm_intermediate,
+    k::selective_state_update(update_params, inputs, update_weights, part, state.ssm_pool, ssm_intermediate,
                                 rows_of(y, 0, decode_tokens), exec);
     for (int64_t i = 0; keep_any && i < decode_sequences; ++i) {
       if (!batch.verify && !batch.keep_states[static_cast<size_t>(i)]) continue;
@@ -264,12 +255,12 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   }
 
   // Gated RMSNorm (or the gate alone), then out_proj (accumulating into the residual when asked).
+  const k::GatedRmsNormParams norm_params{.n_groups = d.ssm.n_groups, .eps = d.norm_eps,
+                                          .norm_before_gate = d.norm_before_gate};
   kernels::GemmParams out_params;
   out_params.accumulate = accumulate;
   if (weights_.out_proj_bias.data) out_params.bias = &weights_.out_proj_bias;
-  if (normed_in_update) {
-    kernels::gemm(y, weights_.out_proj, out, out_params, exec);
-  } else if (d.gated_norm) {
+  if (d.gated_norm) {
     // y is its own scratch: normed in place where the norm is not fused into out_proj's reads.
     k::gated_rms_norm_gemm(norm_params, y, z, norm_weight_, y, weights_.out_proj, out, out_params, exec);
   } else {

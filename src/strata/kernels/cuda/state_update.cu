@@ -50,17 +50,7 @@ struct UpdateArgs {
   int row_chunks = 1;  // blocks per head: ceil(P / kRowsPerBlock)
   bool dt_softplus = true;
   float dt_min = 0.0f, dt_max = 0.0f;
-  // The fused gated RMSNorm of y (update_norm.h), run by each sequence's last block; norm_weight nullptr:
-  // none.
-  const float* z = nullptr;
-  int64_t z_stride = 0;
-  const float* norm_weight = nullptr;
-  float* normed = nullptr;
-  int64_t normed_stride = 0;
-  int norm_groups = 1;
-  float norm_eps = 0.0f;
-  bool norm_before_gate = false;
-  uint32_t* counters = nullptr;  // CudaContext::block_counters, one per sequence
+  bool prefetch_state = false;  // warm the state rows in L2 before waiting (small batches: below)
 };
 
 // torch's softplus, threshold 20 (the CPU's form).
@@ -72,30 +62,28 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// One warp's rows of the update (below); returns early for padding, empty sequences and rows past P.
+// V = state elements per lane (N <= 32·V). Grid: sequences · H · row_chunks blocks of kWarps warps.
 template <int V, typename StateT>
-__device__ __forceinline__ void update_rows(const UpdateArgs& a) {
+__global__ void __launch_bounds__(kWarps * 32) update_kernel(UpdateArgs a) {
+  start_dependents();  // launch.cuh; wait_for_predecessors() below, before the first load
   const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
   const int chunk = static_cast<int>(blockIdx.x) % a.row_chunks;
   const int head_item = static_cast<int>(blockIdx.x) / a.row_chunks;
   const int h = head_item % a.heads, seq = head_item / a.heads;
   const int P = a.head_dim, N = a.state_size;
   const int p0 = chunk * kRowsPerBlock + warp * kRowsPerWarp;
-  if (p0 >= P) {  // a whole warp leaves (the only block barrier is after), so the shuffles stay full-warp
-    wait_for_predecessors();
-    return;
-  }
+  if (p0 >= P) return;  // a whole warp leaves (no block barrier below), so the shuffles stay full-warp
   const int rows = min(kRowsPerWarp, P - p0);
-  // The state rows of this warp are warmed in L2 while the kernel before this one drains: a prefetch only
-  // moves lines into L2, the coherent point every load and store meets, so it cannot make a later load
-  // see an older value, whoever writes the state. The slot comes from the step's metadata, which was
-  // copied to the device before the step's first kernel (model.cpp), so it is final here. (Only the
-  // steady decode state: the first token of a sequence reads no state, and then the prefetch is harmless.)
-  {
+  // With few sequences (a latency-bound decode step) the warp's state rows are warmed in L2 while the
+  // kernel before this one drains: a prefetch only moves lines into L2, the coherent point every load and
+  // store meets, so it cannot make a later load see an older value, whoever writes the state. The slot
+  // comes from the step's metadata, copied to the device before the step's first kernel. Many sequences
+  // stream far more state than L2 holds and gain nothing: measured on the H200, prefetching at batch 64
+  // made mamba2-2.7b decode 18 % slower, so it is off there.
+  if (a.prefetch_state) {
     const int32_t slot = a.slots[seq];
-    const int64_t row_bytes = static_cast<int64_t>(N) * static_cast<int64_t>(sizeof(StateT));
-    if (slot >= 0 && lane < rows * ((row_bytes + 127) / 128)) {
-      const int lines_per_row = static_cast<int>((row_bytes + 127) / 128);
+    const int lines_per_row = static_cast<int>((static_cast<int64_t>(N) * sizeof(StateT) + 127) / 128);
+    if (slot >= 0 && lane < rows * lines_per_row) {
       const int r = lane / lines_per_row, line = lane % lines_per_row;
       const char* p = reinterpret_cast<const char*>(static_cast<const StateT*>(a.state) + slot * a.state_strides[0] +
                                                     h * a.state_strides[1] + (p0 + r) * a.state_strides[2]);
@@ -184,99 +172,32 @@ __device__ __forceinline__ void update_rows(const UpdateArgs& a) {
     }
 }
 
-// Σ over the block's 128 threads in a fixed order; every thread gets the total. Two barriers, so the
-// shared slots can be reused by the next call.
-__device__ __forceinline__ float block_sum(float v) {
-  __shared__ float warp_sums[kWarps];
-  v = warp_sum(v);
-  if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = v;
-  __syncthreads();
-  float total = 0.0f;
-#pragma unroll
-  for (int w = 0; w < kWarps; ++w) total += warp_sums[w];
-  __syncthreads();
-  return total;
-}
-
-// The CPU's scalar form (cpu/activations.h): v / (1 + exp(-v)).
-__device__ __forceinline__ float silu(float v) { return v / (1.0f + expf(-v)); }
-
-// The gated RMSNorm of sequence `seq`'s y rows (kernels/norm.h's formulas, groups of E/G channels), by
-// the last of its blocks to finish: every block makes its y stores visible (fence) and counts itself; the
-// one that counts last reads all of y through L2 (fence, then ld.cg) and norms it into `normed` (which may
-// be y: each element is read and then written by the same thread, after the group's sum), then resets the
-// counter for the next kernel. One block normalises the row in a fixed order, so the result does not
-// depend on which block came last.
-__device__ void norm_by_last_block(const UpdateArgs& a, int seq) {
-  __shared__ bool last;
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    const uint32_t blocks = static_cast<uint32_t>(a.heads) * static_cast<uint32_t>(a.row_chunks);
-    last = atomicAdd(a.counters + seq, 1u) == blocks - 1;
-  }
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  const int64_t begin = a.cu_seqlens[seq] - a.row_offset, length = a.cu_seqlens[seq + 1] - a.cu_seqlens[seq];
-  const int64_t width = static_cast<int64_t>(a.heads) * a.head_dim, group = width / a.norm_groups;
-  for (int64_t t = begin; t < begin + length; ++t) {
-    const float* y = a.y + t * a.y_stride;
-    const float* z = a.z + t * a.z_stride;
-    float* out = a.normed + t * a.normed_stride;
-    for (int g = 0; g < a.norm_groups; ++g) {
-      const int64_t c0 = g * group;
-      float sum = 0.0f;
-      for (int64_t c = c0 + threadIdx.x; c < c0 + group; c += kWarps * 32) {
-        float v = __ldcg(y + c);
-        if (!a.norm_before_gate) v *= silu(__ldcg(z + c));
-        sum = fmaf(v, v, sum);
-      }
-      const float rstd = 1.0f / sqrtf(block_sum(sum) / static_cast<float>(group) + a.norm_eps);
-      for (int64_t c = c0 + threadIdx.x; c < c0 + group; c += kWarps * 32) {
-        const float gate = silu(__ldcg(z + c));
-        float v = __ldcg(y + c);
-        if (!a.norm_before_gate) v *= gate;
-        float r = v * rstd * a.norm_weight[c];
-        if (a.norm_before_gate) r *= gate;
-        out[c] = r;
-      }
-    }
-  }
-  if (threadIdx.x == 0) a.counters[seq] = 0;
-}
-
-// V = state elements per lane (N <= 32·V). Grid: sequences · H · row_chunks blocks of kWarps warps.
-template <int V, typename StateT, bool kNorm>
-__global__ void __launch_bounds__(kWarps * 32) update_kernel(UpdateArgs a) {
-  start_dependents();  // launch.cuh; update_rows waits for the kernel before before its first load
-  update_rows<V, StateT>(a);
-  if constexpr (kNorm) norm_by_last_block(a, static_cast<int>(blockIdx.x) / a.row_chunks / a.heads);
-}
-
-template <typename StateT, bool kNorm>
+template <typename StateT>
 void launch(const UpdateArgs& a, unsigned blocks, cudaStream_t stream) {
   const int N = a.state_size;
   if (N <= 32)
-    launch_kernel(update_kernel<1, StateT, kNorm>, blocks, kWarps * 32, 0, stream, a);
+    launch_kernel(update_kernel<1, StateT>, blocks, kWarps * 32, 0, stream, a);
   else if (N <= 64)
-    launch_kernel(update_kernel<2, StateT, kNorm>, blocks, kWarps * 32, 0, stream, a);
+    launch_kernel(update_kernel<2, StateT>, blocks, kWarps * 32, 0, stream, a);
   else if (N <= 128)
-    launch_kernel(update_kernel<4, StateT, kNorm>, blocks, kWarps * 32, 0, stream, a);
+    launch_kernel(update_kernel<4, StateT>, blocks, kWarps * 32, 0, stream, a);
   else if (N <= 256)
-    launch_kernel(update_kernel<8, StateT, kNorm>, blocks, kWarps * 32, 0, stream, a);
-  else  // N <= kMaxStateDim = 512
-    launch_kernel(update_kernel<16, StateT, kNorm>, blocks, kWarps * 32, 0, stream, a);
+    launch_kernel(update_kernel<8, StateT>, blocks, kWarps * 32, 0, stream, a);
+  else
+    launch_kernel(update_kernel<16, StateT>, blocks, kWarps * 32, 0, stream, a);  // N <= kMaxStateDim = 512
   strata::cuda::check_last_error("selective_state_update");
 }
 
 }  // namespace
 
-namespace {
-
-UpdateArgs args_of(const SelectiveStateUpdateParams& params, const SelectiveStateUpdateInputs& inputs,
-                   const SelectiveStateUpdateWeights& weights, const VarlenBatch& batch, const Tensor& ssm_state,
-                   const Tensor& intermediate, const Tensor& y) {
+void selective_state_update(const SelectiveStateUpdateParams& params,
+                            const SelectiveStateUpdateInputs& inputs,
+                            const SelectiveStateUpdateWeights& weights, const VarlenBatch& batch,
+                            const Tensor& ssm_state, const Tensor& intermediate, const Tensor& y,
+                            const Exec& exec) {
+  static_assert(kMaxStateDim <= 16 * 32, "the widest kernel holds 16 state elements per lane");
+  const int64_t num_sequences = batch.num_sequences();
+  if (num_sequences == 0) return;
   UpdateArgs a;
   a.x = inputs.x.ptr<const float>();
   a.x_stride = inputs.x.stride(0);
@@ -316,59 +237,13 @@ UpdateArgs args_of(const SelectiveStateUpdateParams& params, const SelectiveStat
   a.dt_softplus = params.dt_softplus;
   a.dt_min = params.dt_min;
   a.dt_max = params.dt_max;
-  return a;
-}
-
-template <bool kNorm>
-void launch_update(const UpdateArgs& a, int64_t num_sequences, DType state_dtype, const Exec& exec) {
-  const int64_t blocks = num_sequences * a.heads * a.row_chunks;  // < 2^31: the neutral entry checks
+  a.prefetch_state = num_sequences <= 2;
+  const int64_t blocks = num_sequences * params.n_heads * a.row_chunks;  // < 2^31: the neutral entry checks
   const auto stream = static_cast<cudaStream_t>(exec.cuda().stream());
-  if (state_dtype == DType::bf16)
-    launch<__nv_bfloat16, kNorm>(a, static_cast<unsigned>(blocks), stream);
+  if (ssm_state.dtype == DType::bf16)
+    launch<__nv_bfloat16>(a, static_cast<unsigned>(blocks), stream);
   else
-    launch<float, kNorm>(a, static_cast<unsigned>(blocks), stream);
-}
-
-}  // namespace
-
-void selective_state_update(const SelectiveStateUpdateParams& params,
-                            const SelectiveStateUpdateInputs& inputs,
-                            const SelectiveStateUpdateWeights& weights, const VarlenBatch& batch,
-                            const Tensor& ssm_state, const Tensor& intermediate, const Tensor& y,
-                            const Exec& exec) {
-  static_assert(kMaxStateDim <= 16 * 32, "the widest kernel holds 16 state elements per lane");
-  const int64_t num_sequences = batch.num_sequences();
-  if (num_sequences == 0) return;
-  launch_update<false>(args_of(params, inputs, weights, batch, ssm_state, intermediate, y), num_sequences,
-                       ssm_state.dtype, exec);
-}
-
-bool selective_state_update_normed(const SelectiveStateUpdateParams& params,
-                                   const SelectiveStateUpdateInputs& inputs,
-                                   const SelectiveStateUpdateWeights& weights, const VarlenBatch& batch,
-                                   const Tensor& ssm_state, const Tensor& y, const GatedRmsNormParams& norm,
-                                   const Tensor& z, const Tensor& norm_weight, const Tensor& normed,
-                                   const Exec& exec) {
-  const int64_t num_sequences = batch.num_sequences();
-  const int64_t width = params.n_heads * params.head_dim;
-  if (num_sequences == 0 || num_sequences > CudaContext::kBlockCounters || norm.n_groups < 1 ||
-      width % norm.n_groups != 0 || z.dtype != DType::f32 || norm_weight.dtype != DType::f32 ||
-      normed.dtype != DType::f32 || z.size(1) != width || normed.size(1) != width || norm_weight.size(0) != width ||
-      z.size(0) != y.size(0) || normed.size(0) != y.size(0) ||
-      num_sequences * params.n_heads * ((params.head_dim + kRowsPerBlock - 1) / kRowsPerBlock) >= (int64_t{1} << 31))
-    return false;
-  UpdateArgs a = args_of(params, inputs, weights, batch, ssm_state, Tensor{}, y);
-  a.z = z.ptr<const float>();
-  a.z_stride = z.stride(0);
-  a.norm_weight = norm_weight.ptr<const float>();
-  a.normed = normed.ptr<float>();
-  a.normed_stride = normed.stride(0);
-  a.norm_groups = static_cast<int>(norm.n_groups);
-  a.norm_eps = norm.eps;
-  a.norm_before_gate = norm.norm_before_gate;
-  a.counters = exec.cuda().block_counters();
-  launch_update<true>(a, num_sequences, ssm_state.dtype, exec);
-  return true;
+    launch<float>(a, static_cast<unsigned>(blocks), stream);
 }
 
 }  // namespace strata::kernels::cuda

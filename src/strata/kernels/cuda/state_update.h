@@ -5,7 +5,6 @@
 
 #include "strata/core/exec.h"
 #include "strata/core/tensor.h"
-#include "strata/kernels/norm.h"
 #include "strata/kernels/state_update.h"
 #include "strata/kernels/varlen.h"
 
@@ -20,16 +19,5 @@ void selective_state_update(const SelectiveStateUpdateParams& params,
                             const SelectiveStateUpdateWeights& weights, const VarlenBatch& batch,
                             const Tensor& ssm_state, const Tensor& intermediate, const Tensor& y,
                             const Exec& exec);
-
-// The update (no intermediate states) and then the gated RMSNorm of y into `normed` (kernels/norm.h's
-// gated_rms_norm with `norm`; normed may be y), in one launch: each sequence's last block to finish norms
-// its rows (CudaContext::block_counters elect it). Returns false, launching nothing, when the operands do
-// not suit it (f32 z, norm weight and normed of y's rows and width; at most kBlockCounters sequences).
-bool selective_state_update_normed(const SelectiveStateUpdateParams& params,
-                                   const SelectiveStateUpdateInputs& inputs,
-                                   const SelectiveStateUpdateWeights& weights, const VarlenBatch& batch,
-                                   const Tensor& ssm_state, const Tensor& y, const GatedRmsNormParams& norm,
-                                   const Tensor& z, const Tensor& norm_weight, const Tensor& normed,
-                                   const Exec& exec);
 
 }  // namespace strata::kernels::cuda
