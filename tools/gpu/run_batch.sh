@@ -5,7 +5,7 @@
 #   (cd .gpu && tar -cJf bundle.tar.xz bundle && rm -rf bundle); cp tools/gpu/run_batch.sh .gpu/run.sh
 #   mamba_ssm's Python source and tools/gpu/mamba_ssm_bench.py in .gpu/peer/ for the peer phase
 # and run `bash .gpu/run.sh PHASE...` there carrying .gpu (excluded from git).
-# Phases: tests model gemm bench moe long faces peer quick profile.
+# Phases: tests model gemm bench moe long faces peer quick decodeprof profile final.
 cd "$(dirname "$0")/.."
 mkdir -p /work && ln -sfn "$PWD" /work/main   # STRATA_SOURCE_DIR of the build
 tar -xJf .gpu/bundle.tar.xz -C .gpu
@@ -69,6 +69,17 @@ for k, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1])[:16]: print(f'{n:
           $B/strata bench --device cuda --synthetic mamba2-2.7b "${flags[@]}" > $OUT/prof_$name.csv 2> $OUT/prof_$name.err
         echo "profile $name rc=$?"; xz -f $OUT/prof_$name.csv
       done ;;
+    final)  # one call's worth, most important first (a killed call still returns what it wrote)
+      { S="timeout 60 $B/strata bench --device cuda --synthetic"
+        $S mamba2-2.7b -p 16 -b 1,16,64 -n 256; $S mamba2-2.7b -p 2048 -b 1,8 -n 0 -r 2 --ubatch 16384
+        $S mamba2-2.7b -p 8192 -b 1 -n 0 -r 2 --ubatch 16384; } >> $OUT/bench.log 2>&1; echo "final 2.7b rc=$?"
+      timeout 150 python3 .gpu/peer/mamba_ssm_bench.py mamba2-2.7b >> $OUT/peer.log 2>&1; echo "peer 2.7b rc=$?"
+      { S="timeout 60 $B/strata bench --device cuda --synthetic"
+        $S mamba2-130m -p 16 -b 1,16,64 -n 256; $S mamba2-130m -p 2048 -b 1,8 -n 0 -r 2 --ubatch 16384
+        $S mamba2-130m -p 8192 -b 1 -n 0 -r 2 --ubatch 16384
+        $S nemotronh-8b -p 2048 -b 1,16 -n 64 --ubatch 16384; $S nemotronh-8b -p 16 -b 64 -n 128
+        $S nemotronh-8b -p 2048 -b 8 -n 0 --ubatch 16384; $S nemotronh-8b -p 8192 -b 1 -n 0 -r 2 --ubatch 16384
+        $S nemotronh-moe-1b -p 512 -b 1,8 -n 64; } >> $OUT/bench.log 2>&1; echo "final others rc=$?" ;;
     peer) timeout 200 python3 .gpu/peer/mamba_ssm_bench.py mamba2-130m mamba2-2.7b >> $OUT/peer.log 2>&1; echo "peer rc=$?" ;;
   esac
 done
