@@ -155,7 +155,7 @@ void run(const BenchArgs& a) {
 const CommandRegistration registration(50, [](CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand("bench", "Prefill and decode throughput (llama-bench style)");
-  cmd->add_option("MODEL_DIR", args->model_dir, "Hugging Face model directory");
+  cmd->add_option("MODEL_DIR", args->model_dir, "Hugging Face model directory or GGUF file");
   std::string names;
   for (const auto& [name, description] : model::synthetic_model_names()) names += "\n  " + name + ": " + description;
   cmd->add_option("--synthetic", args->synthetic, "random weights in memory for a named shape:" + names);

@@ -98,7 +98,7 @@ void run(ChatArgs a) {
   if (a.has_seed) a.sampling.seed = a.seed;
   a.sampling.validate();
   const std::filesystem::path dir = resolve_model_dir(a.model_dir);
-  const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
+  const auto tokenizer = load_model_tokenizer(dir);
   const auto model = model::Model::load(dir);
   const Placement placement = place_model(*model, a.device);
   const server::ChatRenderer renderer = server::load_chat_renderer(dir, tokenizer, a.chat_template);
@@ -252,7 +252,7 @@ const CommandRegistration registration(11, [](CLI::App& app) {
   a->sampling.max_new_tokens = 512;
   a->sampling.temperature = 0.7f;
   CLI::App* cmd = app.add_subcommand("chat", "Chat with the model in the terminal (keeps the conversation's state)");
-  cmd->add_option("MODEL_DIR", a->model_dir, "Hugging Face model directory (default: $STRATA_MODEL or the bundled demo model)");
+  cmd->add_option("MODEL_DIR", a->model_dir, "Hugging Face model directory or GGUF file (default: $STRATA_MODEL or the bundled demo model)");
   cmd->add_option("--system", a->system, "a system message to start the conversation with");
   cmd->add_option("--chat-template", a->chat_template, "a Jinja chat template file to use instead of the model's");
   cmd->add_option("-n,--max-tokens", a->sampling.max_new_tokens, "tokens per answer at most")->capture_default_str();

@@ -14,6 +14,7 @@
 
 #include "command_registry.h"
 #include "model_dir.h"
+#include "strata/io/gguf.h"
 #include "strata/cache/sequence_cache.h"
 #include "strata/core/error.h"
 #include "strata/io/safetensors_model.h"
@@ -34,10 +35,17 @@ void run(const InfoArgs& a) {
   if (a.context <= 0) fail("--context must be positive, got {}", a.context);
   const auto model = model::Model::load(checked_model_dir(a.model_dir));
   const model::ModelConfig& c = model->config();
-  const auto weights = io::SafetensorsModel::open(a.model_dir);
-  std::map<std::string, int64_t> dtype_elements;
-  for (const std::string& name : weights.names()) dtype_elements[weights.info(name).dtype_name] += static_cast<int64_t>(
-      weights.info(name).data_end - weights.info(name).data_begin);
+  std::map<std::string, int64_t> dtype_elements;  // bytes per stored type, as the file names it
+  if (io::is_gguf_file(a.model_dir)) {
+    const auto file = io::GgufFile::open(a.model_dir);
+    for (const io::GgufTensorInfo& t : file.tensors())
+      dtype_elements[std::string(io::ggml_type_name(t.type))] += static_cast<int64_t>(t.bytes);
+  } else {
+    const auto weights = io::SafetensorsModel::open(a.model_dir);
+    for (const std::string& name : weights.names())
+      dtype_elements[weights.info(name).dtype_name] +=
+          static_cast<int64_t>(weights.info(name).data_end - weights.info(name).data_begin);
+  }
   schedule::ModelDims dims = c.dims;
   const cache::CacheOptions engine;  // what the engine's cache allocates (exact parity; bf16 KV halves it)
   dims.state_dtype = engine.state_dtype;
@@ -96,7 +104,7 @@ void run(const InfoArgs& a) {
 const CommandRegistration registration(15, [](CLI::App& app) {
   auto args = std::make_shared<InfoArgs>();
   CLI::App* cmd = app.add_subcommand("info", "Describe a model directory: family, pattern, parameters, memory");
-  cmd->add_option("MODEL_DIR", args->model_dir, "Hugging Face model directory")->required();
+  cmd->add_option("MODEL_DIR", args->model_dir, "Hugging Face model directory or GGUF file")->required();
   cmd->add_option("--context", args->context, "context length for the memory figures");
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] { run(*args); });

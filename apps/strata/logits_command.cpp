@@ -56,7 +56,7 @@ void run(const LogitsArgs& a) {
 const CommandRegistration registration(40, [](CLI::App& app) {
   auto args = std::make_shared<LogitsArgs>();
   CLI::App* cmd = app.add_subcommand("logits", "Write the logits of every position of input_ids [B, L]");
-  cmd->add_option("MODEL_DIR", args->model_dir, "Hugging Face model directory")->required();
+  cmd->add_option("MODEL_DIR", args->model_dir, "Hugging Face model directory or GGUF file")->required();
   cmd->add_option("--input", args->input, "safetensors file holding input_ids [B, L] (int64)")->required();
   cmd->add_option("--out", args->output, "safetensors file to write logits [B, L, V] (float32) to")->required();
   cmd->add_option("--mode", args->mode, "full | decode | chunked=N");

@@ -6,13 +6,18 @@
 #include <filesystem>
 #include <string>
 
+#include "strata/tokenizer/tokenizer.h"
+
 namespace strata::cli {
 
-// The directory to load; throws strata::Error naming where the path came from when it does not exist,
-// is not a directory, or holds no config.json.
+// The model to load: a Hugging Face directory or a GGUF file; throws strata::Error naming where the path
+// came from when it does not exist, is another kind of file, or is a directory without config.json.
 std::filesystem::path resolve_model_dir(const std::string& argument);
 
 // The same checks for a path that came from the MODEL_DIR argument (commands where it is required).
 std::filesystem::path checked_model_dir(const std::string& argument);
+
+// The model's tokenizer: MODEL/tokenizer.json, or a GGUF file's own vocabulary (tokenizer.ggml.*).
+tokenizer::Tokenizer load_model_tokenizer(const std::filesystem::path& model);
 
 }  // namespace strata::cli

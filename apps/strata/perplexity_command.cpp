@@ -34,7 +34,7 @@ void run(const PerplexityArgs& a) {
   if (a.max_windows < 0 || a.parallel < 1 || a.threads < 0) fail("--max-windows, --parallel and --threads must be >= 0 (--parallel >= 1)");
   const std::filesystem::path dir = checked_model_dir(a.model_dir);
   const std::string text = read_text_file(a.text_file);  // regular files of at most 1 GiB: not /dev/zero
-  const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
+  const auto tokenizer = load_model_tokenizer(dir);
   const auto model = model::Model::load(dir);
   const Placement placement = place_model(*model, a.device);
   const std::vector<int32_t> ids = tokenizer.encode(text, /*add_special_tokens=*/true);
@@ -62,7 +62,7 @@ void run(const PerplexityArgs& a) {
 const CommandRegistration registration(35, [](CLI::App& app) {
   auto args = std::make_shared<PerplexityArgs>();
   CLI::App* cmd = app.add_subcommand("perplexity", "Mean negative log-likelihood and perplexity of a text");
-  cmd->add_option("MODEL_DIR", args->model_dir, "Hugging Face model directory (with tokenizer.json)")->required();
+  cmd->add_option("MODEL_DIR", args->model_dir, "Hugging Face model directory (with tokenizer.json) or GGUF file")->required();
   cmd->add_option("-f,--file", args->text_file, "text file to score")->required();
   cmd->add_option("-c,--context", args->context, "tokens per window (each window starts from an empty state)");
   cmd->add_option("--max-windows", args->max_windows, "score only the first N windows (0 = all)");

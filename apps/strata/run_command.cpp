@@ -25,6 +25,8 @@
 
 #include "command_registry.h"
 #include "model_dir.h"
+#include "strata/io/gguf.h"
+#include "strata/model/gguf_model.h"
 #include "progress.h"
 #include "text_file.h"
 #include "strata/core/error.h"
@@ -45,8 +47,13 @@ void on_interrupt(int) { g_interrupted = true; }
 
 // max_position_embeddings from config.json, when the model has one (a positive integer).
 std::optional<int64_t> max_position_embeddings(const std::filesystem::path& dir) {
-  std::ifstream in(dir / "config.json", std::ios::binary);
-  const nlohmann::json config = nlohmann::json::parse(in, nullptr, false);
+  nlohmann::json config;
+  if (io::is_gguf_file(dir)) {
+    config = model::gguf_hf_config(io::GgufFile::open(dir));  // its context_length
+  } else {
+    std::ifstream in(dir / "config.json", std::ios::binary);
+    config = nlohmann::json::parse(in, nullptr, false);
+  }
   if (config.is_discarded() || !config.is_object() || !config.contains("max_position_embeddings")) return std::nullopt;
   const nlohmann::json& value = config["max_position_embeddings"];
   if (!value.is_number_integer() || value.get<int64_t>() <= 0) return std::nullopt;
@@ -76,7 +83,7 @@ void run(RunArgs a) {
       engine::read_generation_defaults(dir), a.sampling, [&](const std::string& key) { return a.given.count(key) > 0; });
   a.sampling.validate();
   if (a.verbose) std::fprintf(stderr, "sampling: %s\n", sampling_summary.c_str());
-  const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
+  const auto tokenizer = load_model_tokenizer(dir);
   const auto model = model::Model::load(dir);
   const Placement placement = place_model(*model, a.device);
   // Encoded before the engine exists: the prompt's length sizes the engine's context.
@@ -184,7 +191,7 @@ const CommandRegistration registration(10, [](CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   a->sampling.max_new_tokens = 128;
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt, streamed to stdout");
-  cmd->add_option("MODEL_DIR", a->model_dir, "Hugging Face model directory (default: $STRATA_MODEL or the bundled demo model)");
+  cmd->add_option("MODEL_DIR", a->model_dir, "Hugging Face model directory or GGUF file (default: $STRATA_MODEL or the bundled demo model)");
   cmd->add_option("-p,--prompt", a->prompt, "the prompt text");
   cmd->add_option("-f,--file", a->prompt_file, "read the prompt from a file");
   cmd->add_option("-n,--max-tokens", a->sampling.max_new_tokens, "tokens to generate at most");

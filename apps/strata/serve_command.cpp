@@ -56,7 +56,7 @@ void run(const ServeArgs& a) {
   if (a.prefix_cache_mib < 0) fail("--prefix-cache-mib must be >= 0, got {}", a.prefix_cache_mib);
   if (a.max_queue < 0) fail("--max-queue must be >= 0, got {}", a.max_queue);
   const std::filesystem::path dir = resolve_model_dir(a.model_dir);
-  const auto tokenizer = tokenizer::Tokenizer::load(dir / "tokenizer.json");
+  const auto tokenizer = load_model_tokenizer(dir);
   const auto model = model::Model::load(dir);
   const Placement placement = place_model(*model, a.device);
   server::ChatRenderer chat = server::load_chat_renderer(dir, tokenizer, a.chat_template);
@@ -116,7 +116,7 @@ void run(const ServeArgs& a) {
 const CommandRegistration registration(12, [](CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "Serve the model over an OpenAI-compatible HTTP API");
-  cmd->add_option("MODEL_DIR", a->model_dir, "Hugging Face model directory (default: $STRATA_MODEL or the bundled demo model)");
+  cmd->add_option("MODEL_DIR", a->model_dir, "Hugging Face model directory or GGUF file (default: $STRATA_MODEL or the bundled demo model)");
   cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", a->port, "port (0 = any free port)")->capture_default_str();
   cmd->add_option("--model-name", a->model_name, "the model id clients use (default: the directory's name)");

@@ -17,6 +17,7 @@
 #include "strata/core/error.h"
 #include "strata/io/json_depth.h"
 #include "strata/server/chat_renderer.h"
+#include "model_dir.h"
 #include "strata/tokenizer/tokenizer.h"
 
 namespace strata::cli {
@@ -42,7 +43,7 @@ ordered_json read_json(const std::string& path, const char* what) {
 }
 
 void run(const TemplateArgs& a) {
-  const auto tokenizer = tokenizer::Tokenizer::load(std::filesystem::path(a.model_dir) / "tokenizer.json");
+  const auto tokenizer = load_model_tokenizer(std::filesystem::path(a.model_dir));
   const server::ChatRenderer render = server::load_chat_renderer(a.model_dir, tokenizer, a.chat_template);
   if (!render) fail("{}: the model has no chat template (tokenizer_config.json chat_template or chat_template.jinja)", a.model_dir);
   ordered_json messages = read_json(a.messages_file, "messages");
@@ -66,7 +67,7 @@ void run(const TemplateArgs& a) {
 const CommandRegistration registration(13, [](CLI::App& app) {
   auto a = std::make_shared<TemplateArgs>();
   CLI::App* cmd = app.add_subcommand("template", "Print the prompt a model's chat template renders for some messages");
-  cmd->add_option("MODEL_DIR", a->model_dir, "Hugging Face model directory")->required();
+  cmd->add_option("MODEL_DIR", a->model_dir, "Hugging Face model directory or GGUF file")->required();
   cmd->add_option("--messages", a->messages_file, "JSON file: a list of {role, content} messages")->required();
   cmd->add_flag("--add-generation-prompt", a->add_generation_prompt, "open the assistant's turn at the end");
   cmd->add_option("--tools", a->tools_file, "JSON file: a list of tool definitions");

@@ -2,7 +2,7 @@
 // of a text as Hugging Face `tokenizers` encodes it (special tokens added by the post-processor, as
 // `encode` does by default; --no-special leaves them out), to check a tokenizer or count tokens.
 // `strata detokenize MODEL_DIR IDS... [--skip-special]` prints the text of ids, as `decode` gives it.
-// MODEL_DIR needs only tokenizer.json (and tokenizer_config.json when the model has one).
+// MODEL_DIR needs only tokenizer.json (and tokenizer_config.json when the model has one), or is a GGUF file.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -16,6 +16,8 @@
 #include "command_registry.h"
 #include "text_file.h"
 #include "strata/core/error.h"
+#include "strata/io/gguf.h"
+#include "strata/tokenizer/gguf_vocab.h"
 #include "strata/tokenizer/tokenizer.h"
 
 namespace strata::cli {
@@ -37,7 +39,9 @@ tokenizer::Tokenizer load_tokenizer(const std::string& model_dir) {
   const std::filesystem::path dir(model_dir);
   std::error_code ec;
   if (!std::filesystem::exists(dir, ec)) fail("MODEL_DIR '{}' does not exist", model_dir);
-  if (!std::filesystem::is_directory(dir, ec)) fail("MODEL_DIR '{}' is a file, not a model directory", model_dir);
+  if (io::is_gguf_file(dir)) return tokenizer::gguf_tokenizer(io::GgufFile::open(dir));
+  if (!std::filesystem::is_directory(dir, ec))
+    fail("MODEL_DIR '{}' is a file, not a model directory or a GGUF file", model_dir);
   if (!std::filesystem::is_regular_file(dir / "tokenizer.json", ec))
     fail("MODEL_DIR '{}' has no tokenizer.json", model_dir);
   return tokenizer::Tokenizer::load(dir / "tokenizer.json");

@@ -1,5 +1,8 @@
 #include "strata/model/model.h"
 
+#include "strata/io/gguf.h"
+#include "strata/model/gguf_model.h"
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -111,6 +114,7 @@ std::string read_text(const std::filesystem::path& path) {
 }  // namespace
 
 std::unique_ptr<Model> Model::load(const std::filesystem::path& model_dir) {
+  if (io::is_gguf_file(model_dir)) return load_gguf_model(model_dir);
   ModelConfig config = load_model_config(model_dir);
   return from_weights(std::move(config), std::make_unique<SafetensorsWeights>(model_dir),
                       read_text(model_dir / "config.json"));
