@@ -6,6 +6,12 @@ writer, so strata's GGUF reader is checked against files the peer's tooling prod
   tests/fixtures/gguf/<fixture>-f32.gguf, -bf16.gguf    the model (no vocabulary: the fixtures have none)
   tests/fixtures/gguf/demo-vocab.gguf                    the demo model's tokenizer alone, as llama.cpp
                                                          stores a byte-level BPE (tokenizer.ggml.*)
+  tests/fixtures/gguf/dequant-oracle.gguf                random blocks of every quantized type strata
+                                                         decodes ("blocks.TYPE") and gguf-py's decoding of
+                                                         them ("expected.TYPE", F32): the bit-exact oracle
+  tests/fixtures/gguf/mamba2_g1-q8_0.gguf                the model with its matrices in Q8_0 (gguf-py's
+                                                         quantizer, ggml's reference rounding), and
+  tests/fixtures/gguf/mamba2_g1-q8_0-as-f32.gguf         the same quantized weights decoded by gguf-py, F32
 
 Needs numpy and gguf-py from a llama.cpp checkout (unslothai/llama.cpp d32676d7 was used):
   PYTHONPATH=LLAMA_CPP/gguf-py /usr/bin/python3 tools/make_gguf_fixtures.py
@@ -118,7 +124,8 @@ def write_model(name, dtype):
     w = gguf.GGUFWriter(out, arch)
     w.add_type(gguf.GGUFType.MODEL)
     w.add_name(f"strata fixture {name}")
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_BF16 if dtype == "bf16" else gguf.LlamaFileType.ALL_F32)
+    w.add_file_type({"bf16": gguf.LlamaFileType.MOSTLY_BF16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}.get(
+        dtype, gguf.LlamaFileType.ALL_F32))
     L, D = len(kinds), config["hidden_size"]
     w.add_block_count(L)
     w.add_embedding_length(D)
@@ -155,12 +162,19 @@ def write_model(name, dtype):
         else:
             w.add_feed_forward_length([config["intermediate_size"] if k == "-" else 0 for k in kinds])
     w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    Q = gguf.GGMLQuantizationType
     for new, data, keep_f32 in gguf_tensors(config, hf, kinds):
         data = np.ascontiguousarray(data, dtype=np.float32)
-        if keep_f32 or dtype == "f32":
-            w.add_tensor(new, data, raw_dtype=gguf.GGMLQuantizationType.F32)
+        if dtype.startswith("q8_0") and not keep_f32 and data.shape[-1] % 32 == 0:
+            blocks = gguf.quants.quantize(data, Q.Q8_0)  # rows of 34-byte blocks
+            if dtype == "q8_0":
+                w.add_tensor(new, blocks, raw_dtype=Q.Q8_0)
+            else:  # the decoded weights, for the oracle file
+                w.add_tensor(new, gguf.quants.dequantize(blocks, Q.Q8_0).astype(np.float32), raw_dtype=Q.F32)
+        elif keep_f32 or dtype != "bf16":
+            w.add_tensor(new, data, raw_dtype=Q.F32)
         else:
-            w.add_tensor(new, f32_to_bf16(data), raw_dtype=gguf.GGMLQuantizationType.BF16)
+            w.add_tensor(new, f32_to_bf16(data), raw_dtype=Q.BF16)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -206,12 +220,43 @@ def write_demo_vocab():
     print(f"{out.relative_to(ROOT)}: {out.stat().st_size} bytes")
 
 
+def write_dequant_oracle():
+    """Random bytes for every block, with each f16 scale field replaced by a finite random half."""
+    rng = np.random.default_rng(20261203)
+    Q = gguf.GGMLQuantizationType
+    # type -> byte offsets of its f16 fields within a block
+    halves = {Q.Q8_0: [0], Q.Q4_0: [0], Q.Q4_1: [0, 2], Q.Q5_0: [0], Q.Q5_1: [0, 2], Q.Q4_K: [0, 2],
+              Q.Q5_K: [0, 2], Q.Q6_K: [208]}
+    out = FIXTURES / "gguf" / "dequant-oracle.gguf"
+    w = gguf.GGUFWriter(out, "strata-dequant-oracle")
+    for qtype, fields in halves.items():
+        block_elems, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
+        n_blocks = 64
+        raw = rng.integers(0, 256, size=(n_blocks, block_bytes), dtype=np.uint8)
+        for f in fields:
+            values = (rng.standard_normal(n_blocks) * 0.05).astype(np.float16)
+            raw[:, f:f + 2] = values.view(np.uint8).reshape(n_blocks, 2)
+        expected = gguf.quants.dequantize(raw.reshape(-1), qtype).astype(np.float32).reshape(-1)
+        rows = 4
+        name = qtype.name
+        w.add_tensor(f"blocks.{name}", raw.reshape(rows, -1), raw_dtype=qtype)
+        w.add_tensor(f"expected.{name}", expected.reshape(rows, -1), raw_dtype=Q.F32)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"{out.relative_to(ROOT)}: {out.stat().st_size} bytes")
+
+
 def main():
     (FIXTURES / "gguf").mkdir(exist_ok=True)
     for name in ["mamba2_g1", "nemotron_h_hybrid"]:
         for dtype in ["f32", "bf16"]:
             write_model(name, dtype)
+    write_model("mamba2_g1", "q8_0")
+    write_model("mamba2_g1", "q8_0-as-f32")
     write_demo_vocab()
+    write_dequant_oracle()
 
 
 if __name__ == "__main__":

@@ -78,6 +78,31 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, GgufParity,
                                            Case{"nemotron_h_hybrid", "f32"}, Case{"nemotron_h_hybrid", "bf16"}),
                          [](const auto& info) { return info.param.fixture + "_" + info.param.type; });
 
+// A Q8_0 file (gguf-py's quantizer) runs on its decoded weights: the same logits as the F32 file holding
+// gguf-py's decoding of those blocks, and near the unquantized model's.
+TEST(GgufQuantized, Q8_0RunsOnExactlyTheDecodedWeights) {
+  const auto q8 = Model::load(kGguf / "mamba2_g1-q8_0.gguf");
+  const auto decoded = Model::load(kGguf / "mamba2_g1-q8_0-as-f32.gguf");
+  const auto original = Model::load(kGguf / "mamba2_g1-f32.gguf");
+  int64_t batch = 0, length = 0;
+  const std::vector<int32_t> tokens = input_ids("mamba2_g1", batch, length);
+  ThreadPool pool(2);
+  const auto mode = parse_logits_mode("full");
+  const std::vector<float> got = run_logits(*q8, tokens, batch, length, mode, pool);
+  const std::vector<float> same = run_logits(*decoded, tokens, batch, length, mode, pool);
+  const std::vector<float> unquantized = run_logits(*original, tokens, batch, length, mode, pool);
+  EXPECT_EQ(max_diff(got, same), 0.0);
+  double scale = 0;
+  for (float v : unquantized) scale = std::max(scale, std::fabs(double(v)));
+  const double error = max_diff(got, unquantized);
+  std::printf("[gguf] mamba2_g1 Q8_0: max |logit diff| %.3g against F32 (%.3g of the scale %.3g)\n", error,
+              error / scale, scale);
+  EXPECT_GT(error, 0.0);  // the matrices really are quantized
+  // A sanity bound only (the exact check is the equality above): Q8_0 moves each weight by up to 1/254
+  // of its block's largest, and this fixture's random layers amplify that to 3.6 % of the logit scale.
+  EXPECT_LT(error, 0.05 * scale);
+}
+
 // What GGUF records of the config comes out as the HF config.json says.
 TEST(GgufConfig, MatchesTheHuggingFaceConfig) {
   const auto file = io::GgufFile::open(kGguf / "nemotron_h_hybrid-bf16.gguf");

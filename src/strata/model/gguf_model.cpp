@@ -10,6 +10,7 @@
 
 #include "strata/core/convert.h"
 #include "strata/core/error.h"
+#include "strata/io/ggml_dequant.h"
 #include "strata/model/model_config.h"
 #include "strata/model/weight_source.h"
 
@@ -238,7 +239,31 @@ class GgufWeights : public WeightSource {
   Tensor global(const std::string& name) {
     if (!file_.has(name)) fail("GGUF {}: tensor '{}' is missing", where(), name);
     used_.insert(name);
-    return file_.get(name);
+    const io::GgufTensorInfo& info = file_.info(name);
+    if (info.type == io::GgmlType::f32 || info.type == io::GgmlType::f16 || info.type == io::GgmlType::bf16)
+      return file_.get(name);
+    return decoded(info);
+  }
+
+  // A quantized tensor decoded once to f32 (io/ggml_dequant.h), exactly as ggml decodes it. A stopgap
+  // that makes quantized files run, at f32's memory and bandwidth: kernels that read the blocks
+  // directly come next (issue 14).
+  Tensor decoded(const io::GgufTensorInfo& info) {
+    if (!io::ggml_type_decodable(info.type))
+      fail("GGUF {}: tensor '{}' is {}, a type strata cannot decode yet (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, "
+           "Q5_1, Q4_K, Q5_K and Q6_K can be)",
+           where(), info.name, io::ggml_type_name(info.type));
+    const std::string key = "decoded:" + info.name;
+    const std::vector<int64_t>& s = info.shape;
+    Tensor out;
+    switch (s.size()) {
+      case 1: out = owned_.add(key, DType::f32, {s[0]}); break;
+      case 2: out = owned_.add(key, DType::f32, {s[0], s[1]}); break;
+      case 3: out = owned_.add(key, DType::f32, {s[0], s[1], s[2]}); break;
+      default: out = owned_.add(key, DType::f32, {s[0], s[1], s[2], s[3]}); break;
+    }
+    io::dequantize(info.type, file_.bytes(info.name).data(), out.numel(), out.ptr<float>());
+    return out;
   }
   Tensor tensor(int64_t layer, std::string_view part) { return global(layer_name(layer, part)); }
   void put(const std::string& hf_name, const Tensor& t) {

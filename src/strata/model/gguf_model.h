@@ -3,8 +3,9 @@
 // converted where ggml stores them otherwise (../shared/peers/llama_cpp/README.md §2): ssm_a holds
 // A = -exp(A_log) (given back as A_log = log(-A)), ssm_d and ssm_norm are reshaped, ssm_conv1d gains its
 // middle axis, q/k rows are un-permuted (LlamaModel.permute), stacked experts are sliced per expert.
-// Architectures: mamba2, nemotron_h, nemotron_h_moe. Tensor types: F32, F16, BF16 (quantized types are
-// refused, naming the tensor and its type).
+// Architectures: mamba2, nemotron_h, nemotron_h_moe. Tensor types: F32, F16 and BF16 as views into the
+// mapping; Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K decoded to f32 at load, exactly as ggml
+// decodes them (for now: kernels that read the blocks come next); others are refused naming the tensor.
 #pragma once
 
 #include <filesystem>
