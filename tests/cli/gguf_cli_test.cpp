@@ -77,5 +77,21 @@ TEST(GgufCli, WhatCannotWorkIsOneErrorLine) {
   testing::expect_one_line_error(run_strata("info", other.string()), "not a model directory or a GGUF file");
 }
 
+TEST(GgufCli, QuantizeWritesAFileStrataReads) {
+  const auto out = std::filesystem::temp_directory_path() / "strata_gguf_cli_q8.gguf";
+  const auto q = run_strata("quantize", (kSource / "tests/fixtures/models/nemotron_h_hybrid").string(), out.string(),
+                            "--type", "q8_0");
+  ASSERT_EQ(q.status, 0) << q.err;
+  EXPECT_NE(q.err.find("as Q8_0"), std::string::npos) << q.err;
+  const auto info = run_strata("info", out.string(), "--json");
+  ASSERT_EQ(info.status, 0) << info.err;
+  EXPECT_TRUE(nlohmann::json::parse(info.out)["tensor_bytes_by_dtype"].contains("Q8_0"));
+  const auto fixture = (kSource / "tests/fixtures/models/mamba2_g1").string();
+  testing::expect_one_line_error(run_strata("quantize", fixture, out.string(), "--type", "q3"), "--type 'q3'");
+  testing::expect_one_line_error(run_strata("quantize", fixture, out.string(), "--type", "q4_k_m"), "not written yet");
+  testing::expect_one_line_error(run_strata("quantize", fixture, "/dev/full"), "not a regular file");
+  testing::expect_one_line_error(run_strata("quantize", fixture, "/nonexistent-dir/x.gguf"), "/nonexistent-dir/x.gguf");
+}
+
 }  // namespace
 }  // namespace strata
