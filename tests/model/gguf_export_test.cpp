@@ -56,6 +56,7 @@ TEST(GgufExport, Q8_0TensorsEqualLlamaCppsToolingByteForByte) {
                           "mamba2.ssm.state_size", "mamba2.ssm.time_step_rank", "mamba2.ssm.group_count",
                           "mamba2.ssm.conv_kernel"})
     EXPECT_EQ(ours.get_int(key), theirs.get_int(key)) << key;
+  EXPECT_EQ(ours.get_int("general.file_type"), 7);  // MOSTLY_Q8_0, as llama.cpp names the file
 }
 
 TEST(GgufExport, StrataReadsWhatItWritesAsTheDirectory) {

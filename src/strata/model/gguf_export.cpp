@@ -164,6 +164,12 @@ GgufExportSummary export_gguf(const std::filesystem::path& hf_dir, const std::fi
   io::GgufWriter& w = e.writer;
   w.add_string("general.architecture", arch);
   w.add_u32("general.quantization_version", 2);
+  // llama_ftype: what llama.cpp reports the file as (ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7, MOSTLY_BF16 32).
+  const uint32_t file_type = matrix_type == io::GgmlType::f16    ? 1
+                             : matrix_type == io::GgmlType::q8_0 ? 7
+                             : matrix_type == io::GgmlType::bf16 ? 32
+                                                                 : 0;
+  w.add_u32("general.file_type", file_type);
   w.add_string("general.name", hf_dir.filename().string());
   const auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
   w.add_u32(arch + ".block_count", u32(layers));
