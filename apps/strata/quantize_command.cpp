@@ -41,6 +41,7 @@ void quantize(const QuantizeArgs& a) {
                            s.quantized, io::ggml_type_name(type),
                            s.fallbacks ? fmt::format(" ({} kept F16: rows not whole blocks)", s.fallbacks) : "",
                            static_cast<double>(s.bytes) / (1 << 20));
+  if (!s.llama_cpp_caveat.empty()) std::cerr << "warning: " << s.llama_cpp_caveat << "\n";
 }
 
 const CommandRegistration registration(45, [](CLI::App& app) {

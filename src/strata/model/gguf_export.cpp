@@ -276,6 +276,10 @@ GgufExportSummary export_gguf(const std::filesystem::path& hf_dir, const std::fi
       }
     }
   }
+  if (moe && pattern.find('-') != std::string::npos)
+    e.summary.llama_cpp_caveat =
+        "llama.cpp's nemotron_h_moe loader expects every FFN layer to be MoE; this model also has dense MLP "
+        "layers, so llama.cpp cannot load the file (strata can)";
   w.write(out);
   return e.summary;
 }

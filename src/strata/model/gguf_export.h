@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 #include "strata/io/gguf.h"
 
@@ -18,6 +19,9 @@ struct GgufExportSummary {
   int64_t quantized = 0;       // matrices written as matrix_type
   int64_t fallbacks = 0;       // matrices kept F16 because their rows are not whole blocks
   uint64_t bytes = 0;          // tensor data written
+  // Non-empty when llama.cpp (d32676d7) cannot load the file although strata can: its nemotron_h_moe
+  // loader takes every FFN layer for MoE, so dense MLP layers beside MoE ones stop it.
+  std::string llama_cpp_caveat;
 };
 
 // Architectures: mamba2 and nemotron_h (nemotron_h_moe when it has MoE layers). Throws strata::Error
