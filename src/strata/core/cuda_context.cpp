@@ -5,6 +5,8 @@
 #if STRATA_HAVE_CUDA
 #include <cublasLt.h>
 #include <cublas_v2.h>
+
+#include "strata/core/cublas_api.h"
 #include <cuda_runtime_api.h>
 #endif
 
@@ -14,7 +16,7 @@ namespace strata {
 
 namespace {
 void check_cublas(cublasStatus_t status, const char* what) {
-  if (status != CUBLAS_STATUS_SUCCESS) fail("cuBLAS: {} failed: {}", what, cublasGetStatusString(status));
+  if (status != CUBLAS_STATUS_SUCCESS) fail("cuBLAS: {} failed: {}", what, strata::cuda::cublas_api().cublasGetStatusString(status));
 }
 
 // Each library's workspace: NVIDIA recommends 32 MiB on Hopper. Fixed at construction so no GEMM
@@ -31,24 +33,24 @@ CudaContext::CudaContext(int device_index) : device_(device_index) {
   if (cudaStreamCreateWithFlags(&stream, cudaStreamDefault) != cudaSuccess) fail("CUDA: cannot create a stream on cuda:{}", device_index);
   stream_ = stream;
   cublasHandle_t handle = nullptr;
-  check_cublas(cublasCreate(&handle), "cublasCreate");
+  check_cublas(strata::cuda::cublas_api().cublasCreate(&handle), "cublasCreate");
   cublas_ = handle;
-  check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
+  check_cublas(strata::cuda::cublas_api().cublasSetStream(handle, stream), "cublasSetStream");
   // After cublasSetStream, which resets the handle to cuBLAS's default (lazily allocated) workspace pool.
   cublas_workspace_ = Buffer(kCublasWorkspaceBytes, Device::cuda);
-  check_cublas(cublasSetWorkspace(handle, cublas_workspace_.data(), cublas_workspace_.size()), "cublasSetWorkspace");
+  check_cublas(strata::cuda::cublas_api().cublasSetWorkspace(handle, cublas_workspace_.data(), cublas_workspace_.size()), "cublasSetWorkspace");
   // Exact means exact: no TF32 inside f32 products.
-  check_cublas(cublasSetMathMode(handle, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
+  check_cublas(strata::cuda::cublas_api().cublasSetMathMode(handle, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
   cublasLtHandle_t lt = nullptr;
-  check_cublas(cublasLtCreate(&lt), "cublasLtCreate");
+  check_cublas(strata::cuda::cublas_api().cublasLtCreate(&lt), "cublasLtCreate");
   cublas_lt_ = lt;
   lt_workspace_ = Buffer(kCublasWorkspaceBytes, Device::cuda);
 }
 
 CudaContext::~CudaContext() {
   if (stream_) cudaStreamSynchronize(static_cast<cudaStream_t>(stream_));
-  if (cublas_lt_) cublasLtDestroy(static_cast<cublasLtHandle_t>(cublas_lt_));
-  if (cublas_) cublasDestroy(static_cast<cublasHandle_t>(cublas_));
+  if (cublas_lt_) strata::cuda::cublas_api().cublasLtDestroy(static_cast<cublasLtHandle_t>(cublas_lt_));
+  if (cublas_) strata::cuda::cublas_api().cublasDestroy(static_cast<cublasHandle_t>(cublas_));
   scratch_ = Buffer();
   lt_workspace_ = Buffer();
   cublas_workspace_ = Buffer();

@@ -11,6 +11,8 @@
 #include <cublasLt.h>
 #include <cublas_v2.h>
 
+#include "strata/core/cublas_api.h"
+
 #include <algorithm>
 #include <atomic>
 #include <climits>
@@ -27,7 +29,7 @@ namespace {
 
 void check(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS)
-    fail("gemm (cuda): {} failed: {}", what, cublasGetStatusString(status));
+    fail("gemm (cuda): {} failed: {}", what, strata::cuda::cublas_api().cublasGetStatusString(status));
 }
 
 int as_int(int64_t value, const char* what) {
@@ -69,7 +71,7 @@ float prepare_y(const GemmOperands& g, void* stream) {
 
 void cublas_f32(const GemmOperands& g, CudaContext& context) {
   const float alpha = 1.0f, beta = prepare_y(g, context.stream());
-  check(cublasSgemm(static_cast<cublasHandle_t>(context.cublas()), CUBLAS_OP_T, CUBLAS_OP_N, as_int(g.n, "N"),
+  check(strata::cuda::cublas_api().cublasSgemm(static_cast<cublasHandle_t>(context.cublas()), CUBLAS_OP_T, CUBLAS_OP_N, as_int(g.n, "N"),
                     as_int(g.m, "M"), as_int(g.k, "K"), &alpha, static_cast<const float*>(g.weight),
                     as_int(g.ldw, "weight row stride"), g.x, as_int(g.ldx, "x row stride"), &beta, g.y,
                     as_int(g.ldy, "y row stride")),
@@ -92,22 +94,22 @@ struct LtCall {
   LtCall(const LtCall&) = delete;
   LtCall& operator=(const LtCall&) = delete;
   ~LtCall() {
-    if (preference) cublasLtMatmulPreferenceDestroy(preference);
-    if (c) cublasLtMatrixLayoutDestroy(c);
-    if (b) cublasLtMatrixLayoutDestroy(b);
-    if (a) cublasLtMatrixLayoutDestroy(a);
-    if (op) cublasLtMatmulDescDestroy(op);
+    if (preference) strata::cuda::cublas_api().cublasLtMatmulPreferenceDestroy(preference);
+    if (c) strata::cuda::cublas_api().cublasLtMatrixLayoutDestroy(c);
+    if (b) strata::cuda::cublas_api().cublasLtMatrixLayoutDestroy(b);
+    if (a) strata::cuda::cublas_api().cublasLtMatrixLayoutDestroy(a);
+    if (op) strata::cuda::cublas_api().cublasLtMatmulDescDestroy(op);
   }
 };
 
 template <typename T>
 void set(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute, T value) {
-  check(cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(value)),
+  check(strata::cuda::cublas_api().cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(value)),
         "cublasLtMatmulDescSetAttribute");
 }
 template <typename T>
 void set(cublasLtMatmulPreference_t preference, cublasLtMatmulPreferenceAttributes_t attribute, T value) {
-  check(cublasLtMatmulPreferenceSetAttribute(preference, attribute, &value, sizeof(value)),
+  check(strata::cuda::cublas_api().cublasLtMatmulPreferenceSetAttribute(preference, attribute, &value, sizeof(value)),
         "cublasLtMatmulPreferenceSetAttribute");
 }
 
@@ -120,14 +122,14 @@ void half_product(const GemmOperands& g, const void* xh, int64_t ldxh, int64_t r
   const cudaDataType_t type = g.weight_dtype == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F;
 
   LtCall call;
-  check(cublasLtMatmulDescCreate(&call.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  check(strata::cuda::cublas_api().cublasLtMatmulDescCreate(&call.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
   set<int32_t>(call.op, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
   set<int32_t>(call.op, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
   // Column-major view: A = W as [k, n] (ld ldw), B = xh as [k, rows] (ld ldxh), C = out as [n, rows].
-  check(cublasLtMatrixLayoutCreate(&call.a, type, g.k, g.n, g.ldw), "cublasLtMatrixLayoutCreate");
-  check(cublasLtMatrixLayoutCreate(&call.b, type, g.k, rows, ldxh), "cublasLtMatrixLayoutCreate");
-  check(cublasLtMatrixLayoutCreate(&call.c, CUDA_R_32F, g.n, rows, ldo), "cublasLtMatrixLayoutCreate");
-  check(cublasLtMatmulPreferenceCreate(&call.preference), "cublasLtMatmulPreferenceCreate");
+  check(strata::cuda::cublas_api().cublasLtMatrixLayoutCreate(&call.a, type, g.k, g.n, g.ldw), "cublasLtMatrixLayoutCreate");
+  check(strata::cuda::cublas_api().cublasLtMatrixLayoutCreate(&call.b, type, g.k, rows, ldxh), "cublasLtMatrixLayoutCreate");
+  check(strata::cuda::cublas_api().cublasLtMatrixLayoutCreate(&call.c, CUDA_R_32F, g.n, rows, ldo), "cublasLtMatrixLayoutCreate");
+  check(strata::cuda::cublas_api().cublasLtMatmulPreferenceCreate(&call.preference), "cublasLtMatmulPreferenceCreate");
   set<uint64_t>(call.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                 context.cublas_lt_workspace_bytes());
   set<uint32_t>(call.preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, alignment(g.weight, g.ldw * 2));
@@ -139,16 +141,16 @@ void half_product(const GemmOperands& g, const void* xh, int64_t ldxh, int64_t r
   const auto stream = static_cast<cudaStream_t>(context.stream());
   cublasLtMatmulHeuristicResult_t best{};
   int found = 0;
-  const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(lt, call.op, call.a, call.b, call.c, call.c,
+  const cublasStatus_t status = strata::cuda::cublas_api().cublasLtMatmulAlgoGetHeuristic(lt, call.op, call.a, call.b, call.c, call.c,
                                                                call.preference, 1, &best, &found);
   if (status == CUBLAS_STATUS_SUCCESS && found > 0 && best.state == CUBLAS_STATUS_SUCCESS) {
-    check(cublasLtMatmul(lt, call.op, &alpha, g.weight, call.a, xh, call.b, &beta, out, call.c, out, call.c,
+    check(strata::cuda::cublas_api().cublasLtMatmul(lt, call.op, &alpha, g.weight, call.a, xh, call.b, &beta, out, call.c, out, call.c,
                          &best.algo, context.cublas_lt_workspace(), context.cublas_lt_workspace_bytes(),
                          stream),
           "cublasLtMatmul");
     return;
   }
-  check(cublasGemmEx(static_cast<cublasHandle_t>(context.cublas()), CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha,
+  check(strata::cuda::cublas_api().cublasGemmEx(static_cast<cublasHandle_t>(context.cublas()), CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha,
                      g.weight, type, as_int(g.ldw, "weight row stride"), xh, type, as_int(ldxh, "x row stride"),
                      &beta, out, CUDA_R_32F, as_int(ldo, "y row stride"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
         "cublasGemmEx");
