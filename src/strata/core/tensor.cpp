@@ -64,6 +64,13 @@ Tensor Tensor::slice(int64_t begin, int64_t end) const {
   return t;
 }
 
+Tensor Tensor::columns(int64_t begin, int64_t width) const {
+  Tensor t = *this;
+  t.data = static_cast<char*>(data) + begin * strides[1] * static_cast<int64_t>(dtype_size(dtype));
+  t.shape[1] = width;
+  return t;
+}
+
 Tensor Tensor::reshape(std::initializer_list<int64_t> new_shape) const {
   if (!is_contiguous()) fail("cannot reshape non-contiguous tensor {}", describe());
   Tensor t = contiguous(data, dtype, new_shape, device);

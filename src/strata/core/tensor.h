@@ -47,6 +47,8 @@ struct Tensor {
   Tensor operator[](int64_t index) const;
   // Rows [begin, end) of the first dimension.
   Tensor slice(int64_t begin, int64_t end) const;
+  // The view of columns [begin, begin + width) of a 2-D view: same rows and row stride (no bounds check).
+  Tensor columns(int64_t begin, int64_t width) const;
   // Same memory, new contiguous shape; the view must be contiguous and the element count equal.
   Tensor reshape(std::initializer_list<int64_t> new_shape) const;
 

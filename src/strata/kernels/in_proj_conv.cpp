@@ -8,18 +8,6 @@
 
 namespace strata::kernels {
 
-namespace {
-
-// Columns [begin, begin + width) of a token-row matrix, keeping its row stride.
-Tensor columns(const Tensor& rows, int64_t begin, int64_t width) {
-  Tensor t = rows;
-  t.data = rows.ptr<float>() + begin;
-  t.shape[1] = width;
-  return t;
-}
-
-}  // namespace
-
 void in_proj_conv_decode(const Tensor& x, const InProjNorm* norm, const Tensor& weight, Tensor& y,
                          const GemmParams& params, const CausalConv1dParams& conv, int64_t col0,
                          const Tensor& conv_weight, const Tensor& conv_bias, const VarlenBatch& batch,
@@ -40,7 +28,7 @@ void in_proj_conv_decode(const Tensor& x, const InProjNorm* norm, const Tensor& 
     if (gpu && cuda::fused_norm_enabled()) {
       if (cuda::gemm_front(x, norm->weight, norm->eps, weight, y, params, fused, exec)) return;
       rms_norm_gemm({.eps = norm->eps}, x, *norm->weight, norm->normed, weight, y, params, exec);
-      causal_conv1d_decode(conv, columns(y, col0, conv.conv_dim), conv_weight, conv_bias, batch, conv_state,
+      causal_conv1d_decode(conv, y.columns(col0, conv.conv_dim), conv_weight, conv_bias, batch, conv_state,
                            Tensor{}, conv_out, exec);
       return;
     }
@@ -52,7 +40,7 @@ void in_proj_conv_decode(const Tensor& x, const InProjNorm* norm, const Tensor& 
   if (gpu && cuda::gemm_front(*input, nullptr, 0.0f, weight, y, params, fused, exec)) return;
 #endif
   gemm(*input, weight, y, params, exec);
-  causal_conv1d_decode(conv, columns(y, col0, conv.conv_dim), conv_weight, conv_bias, batch, conv_state,
+  causal_conv1d_decode(conv, y.columns(col0, conv.conv_dim), conv_weight, conv_bias, batch, conv_state,
                        Tensor{}, conv_out, exec);
 }
 

@@ -37,13 +37,6 @@ void expect_shape(const Tensor& t, std::initializer_list<int64_t> shape, const s
   }
 }
 
-// Columns [begin, begin + width) of a token-row matrix, keeping its row stride.
-Tensor columns(const Tensor& rows, int64_t begin, int64_t width) {
-  Tensor t = rows;
-  t.data = rows.ptr<float>() + begin;
-  t.shape[1] = width;
-  return t;
-}
 
 // Rows [begin, end) of a token-row matrix.
 Tensor rows_of(const Tensor& rows, int64_t begin, int64_t end) { return rows.slice(begin, end); }
@@ -134,9 +127,9 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
   if (T == 0) return;
 
   Tensor zxbcdt = workspace.take(DType::f32, {T, d.in_proj_width()});
-  const Tensor z = columns(zxbcdt, 0, E);
-  const Tensor xbc = columns(zxbcdt, E, C);
-  const Tensor dt = columns(zxbcdt, E + C, d.ssm.n_heads);
+  const Tensor z = zxbcdt.columns(0, E);
+  const Tensor xbc = zxbcdt.columns(E, C);
+  const Tensor dt = zxbcdt.columns(E + C, d.ssm.n_heads);
   Tensor conv_out = workspace.take(DType::f32, {T, C});
   Tensor y = workspace.take(DType::f32, {T, E});
 
@@ -218,10 +211,10 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
     if (!plain_decode)  // else the front already convolved
       k::causal_conv1d_decode(conv_params, rows_of(xbc, 0, decode_tokens), conv_weight_, conv_bias_, part,
                               state.conv_pool, conv_intermediate, part_conv_out, exec);
-    const k::SelectiveStateUpdateInputs inputs{.x = columns(part_conv_out, 0, E),
+    const k::SelectiveStateUpdateInputs inputs{.x = part_conv_out.columns(0, E),
                                                  .dt = rows_of(dt, 0, decode_tokens),
-                                                 .B = columns(part_conv_out, E, GN),
-                                                 .C = columns(part_conv_out, E + GN, GN)};
+                                                 .B = part_conv_out.columns(E, GN),
+                                                 .C = part_conv_out.columns(E + GN, GN)};
     k::selective_state_update(update_params, inputs, update_weights, part, state.ssm_pool, ssm_intermediate,
                                 rows_of(y, 0, decode_tokens), exec);
     for (int64_t i = 0; keep_any && i < decode_sequences; ++i) {
@@ -240,10 +233,10 @@ void Mamba2Mixer::forward(const Tensor& x, Tensor& out, bool accumulate, const M
     k::causal_conv1d_prefill(conv_params, rows_of(xbc, decode_tokens, T), conv_weight_, conv_bias_, part,
                                state.conv_pool, part_conv_out, exec);
     const k::SsdParams ssd_params = this->ssd_params(T - decode_tokens, &exec);
-    const k::SsdInputs inputs{.x = columns(part_conv_out, 0, E),
+    const k::SsdInputs inputs{.x = part_conv_out.columns(0, E),
                                 .dt = rows_of(dt, decode_tokens, T),
-                                .B = columns(part_conv_out, E, GN),
-                                .C = columns(part_conv_out, E + GN, GN),
+                                .B = part_conv_out.columns(E, GN),
+                                .C = part_conv_out.columns(E + GN, GN),
                                 .A = A_,
                                 .D = D_,
                                 .dt_bias = dt_bias_};

@@ -6,25 +6,13 @@
 
 namespace strata::model {
 
-namespace {
-
-// Columns [begin, begin + width) of a row matrix, keeping its row stride.
-Tensor columns(const Tensor& rows, int64_t begin, int64_t width) {
-  Tensor t = rows;
-  t.data = rows.ptr<float>() + begin;
-  t.shape[1] = width;
-  return t;
-}
-
-}  // namespace
-
 void SharedBlockUse::forward(const Tensor& hidden, const Tensor& embeddings, Tensor& out, StepContext& step) const {
   const int64_t T = hidden.size(0), D = hidden.size(1);
   Workspace& ws = step.workspace;
   const kernels::RmsNormParams norm{.eps = norm_eps};
   Tensor joined = ws.take(DType::f32, {T, 2 * D});
-  kernels::copy_scaled(columns(joined, 0, D), hidden, 1.0f, step.exec);
-  kernels::copy_scaled(columns(joined, D, D), embeddings, 1.0f, step.exec);
+  kernels::copy_scaled(joined.columns(0, D), hidden, 1.0f, step.exec);
+  kernels::copy_scaled(joined.columns(D, D), embeddings, 1.0f, step.exec);
   kernels::rms_norm(norm, joined, input_norm, joined, step.exec);
 
   Tensor attended = ws.take(DType::f32, {T, D});
