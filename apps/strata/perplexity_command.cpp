@@ -26,7 +26,7 @@ struct PerplexityArgs {
   int64_t context = 256, max_windows = 0;
   DeviceArgs device;
   int threads = 0, parallel = 4;
-  bool json = false;
+  bool json = false, llama_cpp_scoring = false;
 };
 
 void run(const PerplexityArgs& a) {
@@ -44,6 +44,11 @@ void run(const PerplexityArgs& a) {
   options.window = a.context;
   options.max_windows = a.max_windows;
   options.parallel_windows = a.parallel;
+  if (a.llama_cpp_scoring) {  // llama-perplexity: whole windows, the second half of each scored
+    if (a.context < 4) fail("--llama-cpp-scoring needs --context of at least 4, got {}", a.context);
+    options.score_from = a.context / 2 + 1;
+    options.whole_windows_only = true;
+  }
   options.on_progress = [&](int64_t done, int64_t total) { progress.update(done, total); };
   const model::PerplexityResult r = model::perplexity(*model, ids, options, placement.exec(pool));
   progress.clear();
@@ -69,6 +74,8 @@ const CommandRegistration registration(35, [](CLI::App& app) {
   cmd->add_option("--parallel", args->parallel, "windows run together in one batch");
   cmd->add_option("-t,--threads", args->threads, "worker threads (0 = all cores)");
   add_device_options(cmd, args->device);
+  cmd->add_flag("--llama-cpp-scoring", args->llama_cpp_scoring,
+                "score as llama-perplexity does: whole windows only, the tokens of each window's second half");
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] { run(*args); });
 });

@@ -14,11 +14,14 @@ PerplexityResult perplexity(const Model& model, std::span<const int32_t> ids, co
                             const Exec& exec) {
   if (options.window < 2) fail("the perplexity window must hold at least 2 tokens, got {}", options.window);
   if (options.parallel_windows < 1) fail("parallel windows must be >= 1");
+  if (options.score_from < 1 || options.score_from >= options.window)
+    fail("the first scored token must lie in the window: {} is not in [1, {})", options.score_from, options.window);
   const int64_t V = model.vocab_size(), W = options.window;
   std::vector<std::span<const int32_t>> windows;
   for (size_t begin = 0; begin < ids.size(); begin += static_cast<size_t>(W)) {
     const size_t length = std::min<size_t>(static_cast<size_t>(W), ids.size() - begin);
-    if (length >= 2) windows.push_back(ids.subspan(begin, length));
+    if (options.whole_windows_only && length < static_cast<size_t>(W)) break;
+    if (length > static_cast<size_t>(options.score_from)) windows.push_back(ids.subspan(begin, length));
     if (options.max_windows > 0 && static_cast<int64_t>(windows.size()) == options.max_windows) break;
   }
   if (windows.empty()) fail("the text is too short to score: {} token(s), need at least 2", ids.size());
@@ -52,7 +55,7 @@ PerplexityResult perplexity(const Model& model, std::span<const int32_t> ids, co
     int64_t row = 0;
     for (size_t w = 0; w < count; ++w) {
       const auto window = windows[first + w];
-      for (size_t t = 1; t < window.size(); ++t) {
+      for (size_t t = static_cast<size_t>(options.score_from); t < window.size(); ++t) {
         // -log softmax in double: logsumexp around the row maximum, then minus the target's logit.
         const float* l = host_logits.data() + (row + static_cast<int64_t>(t) - 1) * V;
         const float max = *std::max_element(l, l + V);

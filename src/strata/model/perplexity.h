@@ -25,6 +25,10 @@ struct PerplexityOptions {
   int64_t window = 256;
   int64_t max_windows = 0;  // 0: all
   int parallel_windows = 4; // windows run together in one step
+  // Where scoring starts in each window: token score_from is the first predicted (1: every token after the
+  // first). llama-perplexity's definition is score_from = window / 2 + 1 with whole windows only.
+  int64_t score_from = 1;
+  bool whole_windows_only = false;  // drop a shorter last window
   // Called after each batch of windows with the windows scored so far and in all (progress display).
   std::function<void(int64_t done, int64_t total)> on_progress;
 };
