@@ -120,14 +120,7 @@ std::string gguf_file(const std::string& kvs, uint64_t kv_count, const std::vect
   return b.s;
 }
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using testing::error_of;
 
 // Writes `bytes`, expects open() to throw an Error starting with the path and containing each fragment.
 void expect_rejected(const std::string& bytes, std::initializer_list<std::string> fragments) {

@@ -15,14 +15,7 @@
 namespace strata::io {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using testing::error_of;
 
 std::string nested(size_t depth, char open = '[', char close = ']') {
   return std::string(depth, open) + std::string(depth, close);

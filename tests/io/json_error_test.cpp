@@ -6,18 +6,12 @@
 
 #include "strata/core/error.h"
 #include "strata/io/config_json.h"
+#include "safetensors_test_util.h"
 
 namespace strata::io {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using testing::error_of;
 
 TEST(JsonError, NamesFileLineAndColumn) {
   const std::string text = "{\n  \"model_type\": \"mamba2\",\n  \"hidden_size\": 12,,\n}\n";

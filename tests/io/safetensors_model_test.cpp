@@ -14,14 +14,7 @@ namespace {
 using testing::ScratchDir;
 using testing::write_bytes;
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using testing::error_of;
 
 // Writes a tensor whose single f32 value identifies it, so lookups can prove which file they hit.
 void write_shard(const std::filesystem::path& path, const std::map<std::string, float>& values) {

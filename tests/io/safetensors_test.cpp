@@ -22,14 +22,7 @@ using testing::read_bytes;
 using testing::ScratchDir;
 using testing::write_bytes;
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using testing::error_of;
 
 TEST(SafetensorsDtype, NamesRoundTrip) {
   for (DType t : {DType::f32, DType::f16, DType::bf16, DType::i64, DType::i32, DType::i16, DType::i8,

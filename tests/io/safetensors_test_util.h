@@ -1,5 +1,6 @@
-// Test helpers for the safetensors suites: a fresh scratch directory per test and raw file builders,
-// so hostile files can be spelled out byte by byte without going through our own writer.
+// Test helpers for the io suites (safetensors, GGUF, JSON): a fresh scratch directory per test, raw file
+// builders, so hostile files can be spelled out byte by byte without going through our own writer, and
+// the message of the strata::Error an action throws.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,7 +8,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
+
+#include "strata/core/error.h"
 
 namespace strata::io::testing {
 
@@ -54,6 +58,16 @@ inline std::string u64_le(uint64_t v) {
 // length | header (unpadded, exactly as given) | data
 inline std::string raw_safetensors(const std::string& header, const std::string& data) {
   return u64_le(header.size()) + header + data;
+}
+
+// What the action throws as a strata::Error, or "<no error>".
+inline std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
 }
 
 }  // namespace strata::io::testing
